@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file Umbrella header: the whole accel library.
+#include <accel/backend/client_backend.hpp>
+#include <accel/backend/mock.hpp>
+#include <accel/core/device.hpp>
+#include <accel/core/driver.hpp>
+#include <accel/core/errno.hpp>
+#include <accel/core/fault_injection.hpp>
+#include <accel/core/ioctl_table.hpp>
+#include <accel/core/subsystem.hpp>
+#include <accel/core/user_memory.hpp>
+#include <accel/mm/range.hpp>
+#include <accel/mm/range_allocator.hpp>
+#include <accel/mm/range_manager.hpp>
+#include <accel/mm/range/naive.hpp>
+#include <accel/uapi/accel_drm.h>
+#include <accel/uapi/accel_info.h>

@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file The client side of a backend: what a program uses to reach accel devices.
+///
+/// The same client code runs on the in-process mock and on real file descriptors (a FUSE mount
+/// or a kernel's /dev/accel), chosen at compile time by the backend type. The interface mirrors
+/// POSIX with one error convention, the kernel's: results >= 0 are successes, failures are
+/// negative errno values (no -1/errno pair, no exceptions).
+///   int open(std::string_view path, int flags)   -> fd or -errno (paths like root + "/accel/accel0")
+///   int ioctl(int fd, unsigned long request, void* arg) -> >= 0 or -errno
+///   int close(int fd)                             -> 0 or -errno
+///   std::string_view root()                       -> the directory the node names hang off
+#include <concepts>
+#include <string_view>
+
+namespace accel::backend {
+
+template <class B>
+concept client_backend = requires(B& b, std::string_view path, int flags, int fd, unsigned long req, void* arg) {
+    { b.open(path, flags) } -> std::same_as<int>;
+    { b.ioctl(fd, req, arg) } -> std::same_as<int>;
+    { b.close(fd) } -> std::same_as<int>;
+    { b.root() } -> std::convertible_to<std::string_view>;
+};
+
+} // namespace accel::backend

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file The mock backend: a subsystem's devices used in-process, through a POSIX-like API.
+///
+/// "File descriptors" come from an in-process table, smallest free number first, like POSIX.
+/// ioctl is a direct call into the same dispatcher the real backend's server uses, with user
+/// memory being this process's memory (copy_from_user is a checked memcpy). Thread-safe.
+///
+/// fd table: slots live in fixed-size chunks that are never moved or freed while the mock
+/// lives, so an ioctl reaches its slot without a lock. Each slot counts the calls using it;
+/// close() detaches the file from the slot, waits for those calls to finish, then releases the
+/// file and only then makes the number reusable. (Unlike the kernel, close() therefore waits
+/// for ioctls other threads are running on the same descriptor.)
+///
+/// Caller identity: each thread acts as the process's real uid/pid unless a `mock::identity`
+/// scope says otherwise (a test that wants an unprivileged caller opens one).
+#include <accel/backend/client_backend.hpp>
+#include <accel/core/device_base.hpp>
+#include <accel/core/dispatch.hpp>
+#include <accel/core/errno.hpp>
+#include <accel/core/fault_injection.hpp>
+#include <accel/core/subsystem.hpp>
+#include <accel/core/user_memory.hpp>
+
+#include <array>
+#include <atomic>
+#include <bit>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <fcntl.h>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace accel::backend {
+
+class mock {
+public:
+    static constexpr int chunk_slots = 256;
+    static constexpr int max_chunks = 64; ///< 16384 descriptors; the 16385th open gets -EMFILE
+
+    explicit mock(subsystem& sub, std::string root = "/dev") : sub_(&sub), root_(std::move(root)) {
+        while (root_.size() > 1 && root_.back() == '/')
+            root_.pop_back();
+    }
+    mock(const mock&) = delete;
+    mock& operator=(const mock&) = delete;
+    ~mock() {
+        for (int fd = 0; fd < max_chunks * chunk_slots; ++fd)
+            if (slot* s = find_slot(fd); s && s->file.load())
+                close(fd);
+    }
+
+    std::string_view root() const noexcept { return root_; }
+
+    /// Acts as `who` on this thread for the scope's lifetime (nests).
+    class identity {
+    public:
+        explicit identity(caller_identity who) noexcept : saved_(current()) { current() = who; }
+        ~identity() { current() = saved_; }
+        identity(const identity&) = delete;
+        identity& operator=(const identity&) = delete;
+
+    private:
+        caller_identity saved_;
+    };
+
+    /// Opens a node: `root()/accel/accel<N>` or `root()/accel/accel_controlD<N>`.
+    /// -ENOENT (no such node name), -ENODEV (not registered), -EBUSY, -EMFILE, -ENOMEM, or
+    /// the driver's open error.
+    int open(std::string_view path, int flags = O_RDWR) {
+        std::string_view name;
+        if (!strip_root(path, name))
+            return -ENOENT;
+        auto node = sub_->find_node(name);
+        if (!node)
+            return node.error();
+        int fd = reserve_fd();
+        if (fd < 0)
+            return fd;
+        call_context ctx{&memory_, current()};
+        call_scope scope(ctx);
+        auto f = node->device->open(node->kind, flags);
+        if (!f) {
+            unreserve_fd(fd);
+            return f.error();
+        }
+        find_slot(fd)->file.store(*f, std::memory_order_release);
+        return fd;
+    }
+
+    /// One ioctl; `arg` is a pointer into this process, as with ioctl(2).
+    int ioctl(int fd, unsigned long request, void* arg) noexcept {
+        slot* s = find_slot(fd);
+        if (!s)
+            return -EBADF;
+        s->users.fetch_add(1, std::memory_order_seq_cst);
+        file_base* f = s->file.load(std::memory_order_seq_cst);
+        int ret = -EBADF;
+        if (f) {
+            call_context ctx{&memory_, current()};
+            call_scope scope(ctx);
+            ret = f->base_device().ioctl(*f, static_cast<ioctl_cmd>(request),
+                                         static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(arg)));
+        }
+        s->users.fetch_sub(1, std::memory_order_release);
+        return ret;
+    }
+
+    int close(int fd) noexcept {
+        slot* s = find_slot(fd);
+        if (!s)
+            return -EBADF;
+        file_base* f = nullptr;
+        {
+            std::lock_guard lock(fd_mutex_);
+            f = s->file.exchange(nullptr, std::memory_order_seq_cst);
+        }
+        if (!f)
+            return -EBADF;
+        for (unsigned spins = 0; s->users.load(std::memory_order_seq_cst) != 0; ++spins)
+            spins < 64 ? std::this_thread::yield() : std::this_thread::sleep_for(std::chrono::microseconds(20));
+        {
+            call_context ctx{&memory_, current()};
+            call_scope scope(ctx);
+            f->base_device().close(f);
+        }
+        unreserve_fd(fd);
+        return 0;
+    }
+
+    /// Open descriptors (for leak checks in tests).
+    int open_descriptors() const {
+        std::lock_guard lock(fd_mutex_);
+        int n = 0;
+        for (std::uint64_t w : used_)
+            n += std::popcount(w);
+        return n;
+    }
+
+private:
+    struct alignas(64) slot { // one cache line each: threads on different fds never share one
+        std::atomic<file_base*> file{nullptr};
+        std::atomic<std::uint32_t> users{0};
+    };
+    using chunk = std::array<slot, chunk_slots>;
+
+    static caller_identity& current() noexcept {
+        static thread_local caller_identity who{::geteuid(), ::getpid(), ::geteuid() == 0};
+        return who;
+    }
+
+    bool strip_root(std::string_view path, std::string_view& name) const noexcept {
+        if (root_ != "/") {
+            if (!path.starts_with(root_) || path.size() <= root_.size() || path[root_.size()] != '/')
+                return false;
+            path.remove_prefix(root_.size());
+        }
+        while (!path.empty() && path.front() == '/')
+            path.remove_prefix(1);
+        name = path;
+        return true;
+    }
+
+    slot* find_slot(int fd) const noexcept {
+        if (fd < 0 || fd >= max_chunks * chunk_slots)
+            return nullptr;
+        chunk* c = chunks_[fd / chunk_slots].load(std::memory_order_acquire);
+        return c ? &(*c)[fd % chunk_slots] : nullptr;
+    }
+
+    /// Takes the lowest free descriptor number (its slot stays empty until the open succeeds).
+    int reserve_fd() {
+        std::lock_guard lock(fd_mutex_);
+        int fd = 0;
+        for (std::size_t w = 0; w < used_.size(); ++w) {
+            if (~used_[w] != 0) {
+                fd = static_cast<int>(w * 64 + std::countr_one(used_[w]));
+                break;
+            }
+            fd = static_cast<int>((w + 1) * 64);
+        }
+        if (fd >= max_chunks * chunk_slots)
+            return -EMFILE;
+        if (!chunks_[fd / chunk_slots].load(std::memory_order_relaxed)) {
+            if (detail::alloc_may_fail())
+                return -ENOMEM;
+            auto* c = new (std::nothrow) chunk();
+            if (!c)
+                return -ENOMEM;
+            owned_chunks_[fd / chunk_slots].reset(c);
+            chunks_[fd / chunk_slots].store(c, std::memory_order_release);
+        }
+        std::size_t w = static_cast<std::size_t>(fd) / 64;
+        if (w >= used_.size())
+            used_.resize(w + 1, 0); // at most 256 words; reserved up front below
+        used_[w] |= std::uint64_t{1} << (fd % 64);
+        return fd;
+    }
+
+    void unreserve_fd(int fd) noexcept {
+        std::lock_guard lock(fd_mutex_);
+        used_[static_cast<std::size_t>(fd) / 64] &= ~(std::uint64_t{1} << (fd % 64));
+    }
+
+    subsystem* sub_;
+    std::string root_;
+    direct_user_access memory_;
+    mutable std::mutex fd_mutex_;
+    std::vector<std::uint64_t> used_ = std::vector<std::uint64_t>(max_chunks * chunk_slots / 64, 0);
+    std::array<std::atomic<chunk*>, max_chunks> chunks_{};
+    std::array<std::unique_ptr<chunk>, max_chunks> owned_chunks_{};
+};
+
+static_assert(client_backend<mock>);
+
+} // namespace accel::backend

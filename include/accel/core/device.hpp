@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file `device<D>` and `file<D>`: a driver's typed device and open file.
+///
+/// `device<D>` is the framework's device with the driver's `device_data` inside; `file<D>` an
+/// open file with the driver's `file_data`. Handlers receive both typed, never a void* or a
+/// raw request number. The driver_ops table the framework dispatches through is a constant
+/// built here from D's declarations (the role of the Rust abstraction's computed vtable), and
+/// the ioctl table is checked when it is built: a bad row stops compilation naming the row.
+#include <accel/core/device_base.hpp>
+#include <accel/core/dispatch.hpp>
+#include <accel/core/driver.hpp>
+#include <accel/core/errno.hpp>
+#include <accel/core/fault_injection.hpp>
+#include <accel/core/file_base.hpp>
+#include <accel/core/info_items.hpp>
+#include <accel/core/ioctl_table.hpp>
+
+#include <boost/intrusive_ptr.hpp>
+
+#include <new>
+#include <type_traits>
+#include <utility>
+
+namespace accel {
+
+template <class D>
+class file final : public file_base {
+public:
+    typename D::file_data& data() noexcept { return data_; }
+    const typename D::file_data& data() const noexcept { return data_; }
+    typename D::file_data* operator->() noexcept { return &data_; }
+    accel::device<D>& device() const noexcept { return static_cast<accel::device<D>&>(base_device()); }
+
+private:
+    friend class accel::device<D>;
+    static typename D::file_data make_data(accel::device<D>& dev) {
+        if constexpr (std::is_constructible_v<typename D::file_data, accel::device<D>&>)
+            return typename D::file_data(dev);
+        else
+            return typename D::file_data{};
+    }
+    file(accel::device<D>& dev, node_kind kind, const caller_identity& opener)
+        : file_base(dev, kind, opener), data_(make_data(dev)) {}
+    typename D::file_data data_;
+};
+
+template <class D>
+class device final : public device_base {
+    static_assert(diagnose_driver<D>());
+
+public:
+    using driver_type = D;
+    using ref = boost::intrusive_ptr<device>;
+
+    /// Creates an unregistered device whose device_data is built from `args`
+    /// (drm_dev_alloc). -ENOMEM when the allocation fails (or is made to fail).
+    template <class... Args>
+    static result<ref> create(Args&&... args) {
+        if (detail::alloc_may_fail())
+            return result<ref>::failure(-ENOMEM);
+        auto* d = new (std::nothrow) device(std::forward<Args>(args)...);
+        if (!d)
+            return result<ref>::failure(-ENOMEM);
+        return ref(d, false); // adopts the creator's reference
+    }
+
+    typename D::device_data& data() noexcept { return data_; }
+    const typename D::device_data& data() const noexcept { return data_; }
+    typename D::device_data* operator->() noexcept { return &data_; }
+
+private:
+    template <class... Args>
+    explicit device(Args&&... args) : device_base(ops), data_(std::forward<Args>(args)...) {}
+    ~device() = default;
+
+    static device& self(device_base& d) noexcept { return static_cast<device&>(d); }
+    static file<D>& typed(file_base& f) noexcept { return static_cast<file<D>&>(f); }
+
+    static file_base* alloc_file(device_base& d, node_kind kind, const caller_identity& who) noexcept {
+        if (detail::alloc_may_fail())
+            return nullptr;
+        try {
+            return new (std::nothrow) file<D>(self(d), kind, who);
+        } catch (...) { // file_data's constructor threw
+            return nullptr;
+        }
+    }
+    static void free_file(file_base* f) noexcept { delete static_cast<file<D>*>(f); }
+
+    // Driver callbacks run inside try blocks: nothing a driver throws crosses the boundary.
+    template <class Fn>
+    static int guarded(Fn&& fn) noexcept {
+        try {
+            return fn();
+        } catch (const std::bad_alloc&) {
+            return -ENOMEM;
+        } catch (...) {
+            return -EIO;
+        }
+    }
+    static int open_cb(device_base& d, file_base& f) {
+        if constexpr (driver_has_open<D>)
+            return guarded([&] { return D::open(self(d), typed(f)); });
+        else
+            return 0;
+    }
+    static void postclose_cb(device_base& d, file_base& f) {
+        if constexpr (driver_has_postclose<D>)
+            guarded([&] { D::postclose(self(d), typed(f)); return 0; });
+    }
+    static int probe_cb(device_base& d) {
+        if constexpr (driver_has_probe<D>)
+            return guarded([&] { return D::probe(self(d)); });
+        else
+            return 0;
+    }
+    static void remove_cb(device_base& d) {
+        if constexpr (driver_has_remove<D>)
+            guarded([&] { D::remove(self(d)); return 0; });
+    }
+    static void destroy(device_base* d) noexcept { delete static_cast<device*>(d); }
+    static int info_cb(device_base& d, file_base& f, std::uint32_t id, std::vector<unsigned char>& out) {
+        return detail::info_item<D>(self(d), typed(f), id, out);
+    }
+
+    using dispatch = detail::driver_dispatch<D, typename D::ioctls>;
+    static_assert(dispatch::valid);
+
+    static constexpr driver_ops ops{
+        &D::info,          driver_is_exclusive<D>(), &alloc_file, &free_file, &open_cb,
+        &postclose_cb,     &probe_cb,                &remove_cb,  &destroy,   dispatch::table.data(),
+        &info_cb,
+    };
+
+    typename D::device_data data_;
+};
+
+} // namespace accel

@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file The framework's side of a device (struct drm_device's role), independent of the driver.
+///
+/// Lifetime: refcounted (boost::intrusive_ptr). The registration, every open file and every
+/// in-progress lookup hold a reference. Unregistering unplugs the device: new opens and ioctls
+/// get -ENODEV, calls already inside the driver finish first (drm_dev_unplug's guarantee), and
+/// files stay valid until closed, their postclose still running. The minor number returns to the
+/// subsystem only when the last reference goes, as the kernel frees minors at drm_dev_put.
+///
+/// Concurrency: `enter()`/`exit()` bracket every call into the driver (drm_dev_enter/exit).
+/// They are two uncontended atomic operations; unplug() sets the flag and waits for the
+/// in-flight count to drain. Both use sequentially consistent ordering, so a call either sees
+/// the flag or is seen by the drain.
+#include <accel/core/driver_info.hpp>
+#include <accel/core/errno.hpp>
+#include <accel/core/file_base.hpp>
+#include <accel/core/fwd.hpp>
+#include <accel/core/ioctl_number.hpp>
+#include <accel/core/ioctl_table.hpp>
+
+#include <boost/intrusive/list.hpp>
+#include <boost/intrusive_ptr.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <fcntl.h>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace accel {
+
+/// What the framework needs to know about a driver at run time: one constant table per driver
+/// type, built from the driver's declarations (the role of drm_driver, made by device<D>).
+struct driver_ops {
+    const driver_info* info;
+    bool exclusive_compute;
+    /// Allocates the typed file; nullptr means -ENOMEM.
+    file_base* (*alloc_file)(device_base&, node_kind, const caller_identity&) noexcept;
+    void (*free_file)(file_base*) noexcept;
+    int (*open)(device_base&, file_base&);          // driver's open callback, or a no-op
+    void (*postclose)(device_base&, file_base&);    // driver's postclose callback, or a no-op
+    int (*probe)(device_base&);                     // at registration, before the nodes appear
+    void (*remove)(device_base&);                   // at unregistration, after in-flight calls
+    void (*destroy)(device_base*) noexcept;         // last reference gone
+    const ioctl_slot* driver_ioctls;                // ACCEL_COMMAND_END - ACCEL_COMMAND_BASE slots
+    /// Serialises INFO item `id` into `out`; -EINVAL for an id the device does not answer.
+    int (*info_item)(device_base&, file_base&, std::uint32_t id, std::vector<unsigned char>& out);
+};
+
+class device_base {
+public:
+    device_base(const device_base&) = delete;
+    device_base& operator=(const device_base&) = delete;
+
+    const driver_info& info() const noexcept { return *ops_->info; }
+    const driver_ops& ops() const noexcept { return *ops_; }
+    /// N of accel/accel<N>; meaningful once registered.
+    unsigned minor() const noexcept { return minor_; }
+    bool unplugged() const noexcept { return unplugged_.load(std::memory_order_acquire); }
+    /// Open files on both nodes.
+    unsigned open_count() const noexcept { return open_count_.load(std::memory_order_relaxed); }
+    std::uint64_t reset_count() const noexcept { return reset_count_.load(std::memory_order_relaxed); }
+
+    /// drm_dev_enter: false (and nothing held) once the device is unplugged.
+    bool enter() noexcept {
+        active_.fetch_add(1, std::memory_order_seq_cst);
+        if (unplugged_.load(std::memory_order_seq_cst)) [[unlikely]] {
+            exit();
+            return false;
+        }
+        return true;
+    }
+    void exit() noexcept { active_.fetch_sub(1, std::memory_order_release); }
+
+    /// Opens a file on one of the device's nodes for the current caller (accel_open +
+    /// drm_open_helper). `flags` are open(2) flags: O_EXCL is refused with -EBUSY as DRM does.
+    /// Errors: -ENODEV (unplugged), -EBUSY (exclusive compute node already open, or O_EXCL),
+    /// -ENOMEM, or the driver's open error. Nothing is left behind on failure.
+    result<file_base*> open(node_kind kind, int flags);
+
+    /// Closes a file (drm_release): the driver's postclose runs after the framework has released
+    /// everything the file held; then the file is freed and its device reference dropped.
+    void close(file_base* f) noexcept;
+
+    /// One ioctl on an open file, with drm_ioctl's semantics (see dispatch.hpp).
+    int ioctl(file_base& f, ioctl_cmd cmd, std::uint64_t arg) noexcept;
+
+    /// Calls `fn(file_base&)` for each open file, under the device's file lock.
+    template <class Fn>
+    void for_each_file(Fn&& fn) const {
+        std::lock_guard lock(files_mutex_);
+        for (const file_base& f : files_)
+            fn(f);
+    }
+
+    friend void intrusive_ptr_add_ref(device_base* d) noexcept { d->refs_.fetch_add(1, std::memory_order_relaxed); }
+    friend void intrusive_ptr_release(device_base* d) noexcept {
+        if (d->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)
+            d->last_reference_gone();
+    }
+
+protected:
+    explicit device_base(const driver_ops& ops) noexcept : ops_(&ops) {}
+    ~device_base() = default;
+
+private:
+    friend class subsystem;
+
+    /// drm_dev_unplug: refuse new calls, then wait for the ones inside the driver.
+    void unplug() noexcept {
+        unplugged_.store(true, std::memory_order_seq_cst);
+        for (unsigned spins = 0; active_.load(std::memory_order_seq_cst) != 0; ++spins) {
+            if (spins < 64)
+                std::this_thread::yield();
+            else
+                std::this_thread::sleep_for(std::chrono::microseconds(50));
+        }
+    }
+    void last_reference_gone() noexcept {
+        if (release_minor_)
+            release_minor_(subsystem_, minor_);
+        ops_->destroy(this);
+    }
+
+    const driver_ops* ops_;
+    std::atomic<std::uint32_t> refs_{1}; // the creator's reference
+    std::atomic<std::uint32_t> active_{0};
+    std::atomic<bool> unplugged_{false};
+    std::atomic<std::uint32_t> compute_opens_{0};
+    std::atomic<std::uint32_t> open_count_{0};
+    std::atomic<std::uint64_t> reset_count_{0};
+    unsigned minor_ = 0;
+    // Set by the subsystem while the device holds a minor; called when the last reference goes.
+    accel::subsystem* subsystem_ = nullptr;
+    void (*release_minor_)(accel::subsystem*, unsigned) noexcept = nullptr;
+    bool registered_once_ = false;
+    mutable std::mutex files_mutex_;
+    boost::intrusive::list<file_base, boost::intrusive::constant_time_size<false>> files_;
+};
+
+using device_ref = boost::intrusive_ptr<device_base>;
+
+inline result<file_base*> device_base::open(node_kind kind, int flags) {
+    if (flags & O_EXCL)
+        return result<file_base*>::failure(-EBUSY);
+    if (!enter())
+        return result<file_base*>::failure(-ENODEV);
+    struct exit_guard {
+        device_base* d;
+        ~exit_guard() { d->exit(); }
+    } guard{this};
+
+    const bool compute = kind == node_kind::compute;
+    if (compute) {
+        if (ops_->exclusive_compute) {
+            std::uint32_t none = 0;
+            if (!compute_opens_.compare_exchange_strong(none, 1))
+                return result<file_base*>::failure(-EBUSY);
+        } else {
+            compute_opens_.fetch_add(1);
+        }
+    }
+    file_base* f = ops_->alloc_file(*this, kind, current_caller());
+    int err = f ? ops_->open(*this, *f) : -ENOMEM;
+    if (err) {
+        if (f)
+            ops_->free_file(f);
+        if (compute)
+            compute_opens_.fetch_sub(1);
+        return result<file_base*>::failure(err);
+    }
+    intrusive_ptr_add_ref(this);
+    {
+        std::lock_guard lock(files_mutex_);
+        files_.push_back(*f);
+    }
+    open_count_.fetch_add(1, std::memory_order_relaxed);
+    return f;
+}
+
+inline void device_base::close(file_base* f) noexcept {
+    {
+        std::lock_guard lock(files_mutex_);
+        files_.erase(files_.iterator_to(*f));
+    }
+    // (Buffer-object handles, PRIME entries and events are released here once they exist;
+    // postclose must come after all of them, as in drm_file_free.)
+    ops_->postclose(*this, *f);
+    if (f->kind() == node_kind::compute)
+        compute_opens_.fetch_sub(1);
+    open_count_.fetch_sub(1, std::memory_order_relaxed);
+    ops_->free_file(f);
+    intrusive_ptr_release(this);
+}
+
+} // namespace accel

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file The `driver` concept: what a driver type must declare.
+///
+/// A driver is one type that names everything about itself, as Rust's drm::Driver does:
+/// \code
+///   struct npu {
+///       static constexpr accel::driver_info info{1, 0, 0, "npu", "demo NPU"};
+///       struct device_data { ... };   // per device (constructed from device<npu>::create's args)
+///       struct file_data { ... };     // per open file (default-constructed, or from device<npu>&)
+///       using ioctls = accel::ioctl_table<ACCEL_IOCTL(NPU_IOCTL_SUBMIT, &submit, 0), ...>;
+///   };
+/// \endcode
+/// Optional members are detected, not required (drm_driver's optional hooks):
+///   static int  probe(device<D>&);                 at registration; an error fails it
+///   static void remove(device<D>&);                at unregistration, after in-flight calls
+///   static int  open(device<D>&, file<D>&);        after file_data is built; an error fails open
+///   static void postclose(device<D>&, file<D>&);   at close, after the framework's cleanup
+///   static constexpr bool exclusive = true;        one open of the compute node at a time
+///   info callbacks for ACCEL_IOCTL_INFO (see info_items.hpp).
+/// `diagnose_driver<D>()` names the first missing piece instead of listing every constraint.
+#include <accel/core/driver_info.hpp>
+#include <accel/core/fwd.hpp>
+#include <accel/core/ioctl_table.hpp>
+
+#include <concepts>
+#include <type_traits>
+
+namespace accel {
+
+namespace detail {
+template <class T>
+inline constexpr bool is_ioctl_table = false;
+template <class... Rows>
+inline constexpr bool is_ioctl_table<ioctl_table<Rows...>> = true;
+} // namespace detail
+
+template <class D>
+concept driver = requires {
+    typename D::device_data;
+    typename D::file_data;
+    typename D::ioctls;
+    { D::info } -> std::convertible_to<const driver_info&>;
+} && std::is_object_v<typename D::device_data> && std::is_object_v<typename D::file_data> &&
+                 detail::is_ioctl_table<typename D::ioctls>;
+
+// Optional callbacks: detected through these concepts.
+template <class D>
+concept driver_has_probe = requires(device<D>& d) { { D::probe(d) } -> std::same_as<int>; };
+template <class D>
+concept driver_has_remove = requires(device<D>& d) { D::remove(d); };
+template <class D>
+concept driver_has_open = requires(device<D>& d, file<D>& f) { { D::open(d, f) } -> std::same_as<int>; };
+template <class D>
+concept driver_has_postclose = requires(device<D>& d, file<D>& f) { D::postclose(d, f); };
+
+template <class D>
+constexpr bool driver_is_exclusive() {
+    if constexpr (requires { { D::exclusive } -> std::convertible_to<bool>; })
+        return D::exclusive;
+    else
+        return false;
+}
+
+/// Explains the first requirement of `driver` that D misses, with a readable message.
+template <class D>
+consteval bool diagnose_driver() {
+    if constexpr (!requires { { D::info } -> std::convertible_to<const driver_info&>; }) {
+        static_assert(sizeof(D) == 0, "accel driver: declare `static constexpr accel::driver_info info{...}`");
+        return false;
+    } else if constexpr (!requires { typename D::device_data; }) {
+        static_assert(sizeof(D) == 0, "accel driver: declare the per-device type `device_data` (may be an empty struct)");
+        return false;
+    } else if constexpr (!requires { typename D::file_data; }) {
+        static_assert(sizeof(D) == 0, "accel driver: declare the per-file type `file_data` (may be an empty struct)");
+        return false;
+    } else if constexpr (!requires { typename D::ioctls; }) {
+        static_assert(sizeof(D) == 0, "accel driver: declare `using ioctls = accel::ioctl_table<...>` (may be empty)");
+        return false;
+    } else if constexpr (!detail::is_ioctl_table<typename D::ioctls>) {
+        static_assert(sizeof(D) == 0, "accel driver: `ioctls` must be an accel::ioctl_table<...>");
+        return false;
+    } else if constexpr (requires { D::open; } && !driver_has_open<D>) {
+        static_assert(sizeof(D) == 0, "accel driver: `open` must be `static int open(accel::device<D>&, accel::file<D>&)`");
+        return false;
+    } else if constexpr (requires { D::probe; } && !driver_has_probe<D>) {
+        static_assert(sizeof(D) == 0, "accel driver: `probe` must be `static int probe(accel::device<D>&)`");
+        return false;
+    } else {
+        return true;
+    }
+}
+
+} // namespace accel

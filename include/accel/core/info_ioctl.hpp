@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file ACCEL_IOCTL_INFO: the framework-wide query (uapi/accel_info.h has the protocol).
+///
+/// The ioctl walks the caller's item array; each item is answered on its own, its outcome
+/// written back into the item's length (bytes written, bytes needed, or -errno), as the
+/// i915/xe query ioctls do. What an item contains comes from the device's `info_item` (built
+/// from the driver's optional callbacks by info_items.hpp).
+#include <accel/core/device_base.hpp>
+#include <accel/core/file_base.hpp>
+#include <accel/core/ioctl_flags.hpp>
+#include <accel/core/ioctl_table.hpp>
+#include <accel/core/user_memory.hpp>
+#include <accel/uapi/accel_info.h>
+
+#include <array>
+#include <climits>
+#include <cstddef>
+#include <new>
+#include <vector>
+
+namespace accel::info_ioctl {
+
+/// Answers one item; returns what goes into its length field.
+inline std::int32_t answer_item(device_base& dev, file_base& f, const accel_info_item& item) {
+    if (item.flags || item.pad)
+        return -EINVAL;
+    std::vector<unsigned char> bytes;
+    int e;
+    try {
+        e = dev.ops().info_item(dev, f, item.id, bytes);
+    } catch (const std::bad_alloc&) {
+        e = -ENOMEM;
+    }
+    if (e)
+        return e;
+    if (bytes.size() > INT32_MAX)
+        return -E2BIG;
+    const auto needed = static_cast<std::int32_t>(bytes.size());
+    if (item.length == 0)
+        return needed;
+    if (item.length < needed)
+        return -EINVAL;
+    if (copy_to_user(item.data, bytes.data(), bytes.size()))
+        return -EFAULT;
+    return needed;
+}
+
+inline int info(device_base& dev, file_base& f, void* kdata) {
+    auto& a = *static_cast<accel_info*>(kdata);
+    if (a.flags || a.num_items > ACCEL_INFO_MAX_ITEMS)
+        return -EINVAL;
+    for (std::uint32_t i = 0; i < a.num_items; ++i) {
+        const std::uint64_t at = a.items + std::uint64_t{i} * sizeof(accel_info_item);
+        accel_info_item item;
+        if (copy_from_user(item, at))
+            return -EFAULT;
+        std::int32_t len = answer_item(dev, f, item);
+        if (len != item.length &&
+            copy_to_user(at + offsetof(accel_info_item, length), &len, sizeof len))
+            return -EFAULT;
+    }
+    return 0;
+}
+
+/// The framework's own ioctls (type byte ACCEL_INFO_IOCTL_BASE), indexed by number.
+inline constexpr std::array<ioctl_slot, 1> table = {
+    ioctl_slot{ACCEL_IOCTL_INFO, ioctl_flags::render_allow | ioctl_flags::monitor, &info, "INFO"},
+};
+
+} // namespace accel::info_ioctl

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * accel INFO: one framework-wide query ioctl for what a device is and how it is doing.
+ *
+ * Modelled on the i915/xe query ioctls: the caller passes an array of items; each item names
+ * what it wants (id), where to put it (data, a user pointer) and how much room it has (length).
+ *   - length 0: the device writes the size it needs into length and copies nothing;
+ *   - length too short, unknown id, or non-zero item flags: length becomes -EINVAL for that item;
+ *   - a fault writing data: length becomes -EFAULT for that item;
+ *   - success: length becomes the number of bytes written.
+ * The ioctl itself fails only when the request is malformed (-EINVAL for non-zero flags or more
+ * than ACCEL_INFO_MAX_ITEMS items, -EFAULT for an unreadable item array).
+ *
+ * The ioctl uses its own type byte, ACCEL_INFO_IOCTL_BASE, so its number can never collide with
+ * a DRM core or driver ioctl; a kernel accel node rejects it with ENOTTY (drm_ioctl refuses every
+ * type byte but 'd'), which is how a client learns that a device does not speak INFO.
+ *
+ * Items may grow at their end in later versions: a caller that passes a shorter (older) length
+ * than a fixed-size item needs gets -EINVAL, so always size through the length-0 call.
+ */
+#ifndef ACCEL_UAPI_ACCEL_INFO_H
+#define ACCEL_UAPI_ACCEL_INFO_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ACCEL_INFO_IOCTL_BASE 0xAC
+#define ACCEL_INFO_MAX_ITEMS 64
+
+enum accel_info_id {
+	ACCEL_INFO_IDENTITY = 1,       /* struct accel_info_identity */
+	ACCEL_INFO_MEMORY_REGIONS = 2, /* struct accel_info_memory_regions + regions[count] */
+	ACCEL_INFO_ENGINES = 3,        /* struct accel_info_engines + engines[count] */
+	ACCEL_INFO_CAPABILITIES = 4,   /* struct accel_info_capabilities */
+	ACCEL_INFO_STATUS = 5,         /* struct accel_info_status (dynamic) */
+	ACCEL_INFO_MEMORY_USAGE = 6,   /* struct accel_info_memory_usage + usage[count] (dynamic) */
+	ACCEL_INFO_ENGINE_BUSY = 7,    /* struct accel_info_engine_busy + busy[count] (dynamic) */
+};
+
+struct accel_info_item {
+	__u32 id;     /* enum accel_info_id */
+	__s32 length; /* in: room at data; out: bytes written, bytes needed (when 0 in) or -errno */
+	__u32 flags;  /* must be 0 */
+	__u32 pad;    /* must be 0 */
+	__u64 data;   /* user pointer */
+};
+
+struct accel_info {
+	__u32 num_items;
+	__u32 flags; /* must be 0 */
+	__u64 items; /* user pointer to struct accel_info_item[num_items] */
+};
+
+#define ACCEL_IOCTL_INFO _IOWR(ACCEL_INFO_IOCTL_BASE, 0x00, struct accel_info)
+
+struct accel_info_identity {
+	__u32 version_major;
+	__u32 version_minor;
+	__u32 version_patchlevel;
+	__u32 minor;        /* N of accel/accel<N> */
+	__u64 client_id;    /* the calling file's client id (as in DRM fdinfo) */
+	char name[32];      /* driver name, NUL-terminated (truncated if longer) */
+	char desc[64];      /* driver description, NUL-terminated (truncated if longer) */
+};
+
+enum accel_memory_kind {
+	ACCEL_MEMORY_SYSTEM = 0, /* host memory */
+	ACCEL_MEMORY_DEVICE = 1, /* device DRAM */
+	ACCEL_MEMORY_SRAM = 2,   /* on-chip memory */
+};
+
+struct accel_info_memory_region {
+	__u32 id;
+	__u32 kind; /* enum accel_memory_kind */
+	__u64 size; /* bytes */
+	char name[32];
+};
+
+struct accel_info_memory_regions {
+	__u32 count;
+	__u32 pad;
+	/* followed by struct accel_info_memory_region regions[count] */
+};
+
+struct accel_info_engine {
+	__u32 id;
+	__u32 instances; /* identical engines in this group (drm-engine-capacity) */
+	char name[32];
+};
+
+struct accel_info_engines {
+	__u32 count;
+	__u32 pad;
+	/* followed by struct accel_info_engine engines[count] */
+};
+
+#define ACCEL_INFO_CAP_PRIME (1ull << 0)     /* buffers shareable as dma-buf */
+#define ACCEL_INFO_CAP_MMU (1ull << 1)       /* device virtual address spaces */
+#define ACCEL_INFO_CAP_EXCLUSIVE (1ull << 2) /* the compute node admits one open at a time */
+
+struct accel_info_capabilities {
+	__u64 flags;      /* ACCEL_INFO_CAP_* */
+	__u64 page_sizes; /* bitmask of device page sizes (bit n = 2^n bytes); 0 without an MMU */
+	__u32 va_bits;    /* width of the device virtual address space; 0 without an MMU */
+	__u32 pad;
+};
+
+enum accel_device_state {
+	ACCEL_STATE_OPERATIONAL = 0,
+	ACCEL_STATE_IN_RESET = 1,
+	ACCEL_STATE_MALFUNCTION = 2,
+	ACCEL_STATE_NEEDS_RESET = 3,
+};
+
+struct accel_info_status {
+	__u32 state;      /* enum accel_device_state */
+	__u32 open_files; /* open files on both nodes of the device */
+	__u64 reset_count;
+};
+
+struct accel_info_memory_use {
+	__u32 region_id;
+	__u32 pad;
+	__u64 used; /* bytes allocated in the region */
+};
+
+struct accel_info_memory_usage {
+	__u32 count;
+	__u32 pad;
+	/* followed by struct accel_info_memory_use usage[count] */
+};
+
+struct accel_info_engine_time {
+	__u32 engine_id;
+	__u32 pad;
+	__u64 busy_ns; /* cumulative busy time, monotonic */
+};
+
+struct accel_info_engine_busy {
+	__u32 count;
+	__u32 pad;
+	/* followed by struct accel_info_engine_time busy[count] */
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ACCEL_UAPI_ACCEL_INFO_H */
