@@ -7,6 +7,7 @@
 /// i915/xe query ioctls do. What an item contains comes from the device's `info_item` (built
 /// from the driver's optional callbacks by info_items.hpp).
 #include <accel/core/device_base.hpp>
+#include <accel/core/fault_injection.hpp>
 #include <accel/core/file_base.hpp>
 #include <accel/core/ioctl_flags.hpp>
 #include <accel/core/ioctl_table.hpp>
@@ -26,6 +27,8 @@ inline std::int32_t answer_item(device_base& dev, file_base& f, const accel_info
     if (item.flags || item.pad)
         return -EINVAL;
     std::vector<unsigned char> bytes;
+    if (detail::alloc_may_fail())
+        return -ENOMEM;
     int e;
     try {
         e = dev.ops().info_item(dev, f, item.id, bytes);

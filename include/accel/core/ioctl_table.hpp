@@ -50,6 +50,9 @@ template <class R, class Dev, class File, class Arg>
 struct handler_traits<R (*)(Dev, File, Arg) noexcept> : handler_traits<R (*)(Dev, File, Arg)> {};
 } // namespace detail
 
+/// The argument of an ioctl without one (_IO): its handler takes `no_arg&`.
+struct no_arg {};
+
 /// One row of a driver's ioctl table. Write rows with ACCEL_IOCTL so the name is the macro's.
 template <fixed_string Name, ioctl_cmd Cmd, auto Handler, unsigned Flags = ioctl_flags::none>
 struct ioctl {
@@ -112,7 +115,9 @@ consteval bool check_ioctl_row() {
         static_assert(std::is_trivially_copyable_v<typename traits::arg_type> &&
                           std::is_standard_layout_v<typename traits::arg_type>,
                       "accel ioctl table: the argument must be a plain uAPI struct (trivially copyable, standard layout)");
-        if constexpr (std::is_object_v<typename traits::arg_type>)
+        if constexpr (std::is_same_v<typename traits::arg_type, no_arg>)
+            static_assert(ioc_size(Row::cmd) == 0, "accel ioctl table: accel::no_arg is only for ioctls without an argument (_IO)");
+        else if constexpr (std::is_object_v<typename traits::arg_type>)
             static_assert(sizeof(typename traits::arg_type) == ioc_size(Row::cmd),
                           "accel ioctl table: sizeof(argument struct) differs from the size encoded in the ioctl number");
     }

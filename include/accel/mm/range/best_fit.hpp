@@ -277,17 +277,32 @@ private:
 
     // ---- size index -------------------------------------------------------------------------
 
-    /// (hole, hole start) order: ties of equal size go to the lowest address.
-    struct size_less {
-        bool operator()(const links* a, const links* b) const noexcept {
-            const node* x = as_node(a);
-            const node* y = as_node(b);
-            return x->hole_ != y->hole_ ? x->hole_ < y->hole_ : x->start_ < y->start_;
-        }
-    };
+    // Holes are ordered by (size, start): ties of equal size go to the lowest address.
+    links* size_root() const noexcept { return detail::bf_size_traits::get_parent(&size_hdr_); }
+    /// The descents below are written to compile to conditional moves: on a tree of thousands
+    /// of holes each comparison is a coin toss, and a mispredicted branch per level costs more
+    /// than the memory access.
     void size_insert(node& n) noexcept {
-        size_algo::insert_equal_upper_bound(&size_hdr_, static_cast<links*>(&n), size_less{});
+        const u64 h = n.hole_, s = n.start_;
+        links* y = &size_hdr_;
+        for (links* x = size_root(); x;) {
+            const node* k = as_node(x);
+            const bool before = (h < k->hole_) | ((h == k->hole_) & (s < k->start_));
+            y = before ? x : y;
+            x = before ? x->left : x->right;
+        }
+        size_algo::insert_before(&size_hdr_, y, static_cast<links*>(&n)); // y: first key above n's
         ++hole_count_;
+    }
+    /// The smallest hole of at least `size` bytes (ties: lowest address), or the header.
+    links* size_lower_bound(u64 size) noexcept {
+        links* y = &size_hdr_;
+        for (links* x = size_root(); x;) {
+            const bool fits = as_node(x)->hole_ >= size;
+            y = fits ? x : y;
+            x = fits ? x->left : x->right;
+        }
+        return y;
     }
     void size_erase(node& n) noexcept {
         size_algo::erase(&size_hdr_, static_cast<links*>(&n));
@@ -485,9 +500,7 @@ private:
     }
     node* find_best(u64 size, u64 align, u64 lo, u64 last, u64& at) noexcept {
         links* end = &size_hdr_;
-        links* x = size_algo::lower_bound(end, size,
-                                          [](const links* a, u64 key) { return as_node(a)->hole_ < key; });
-        for (; x != end; x = size_algo::next_node(x))
+        for (links* x = size_lower_bound(size); x != end; x = size_algo::next_node(x))
             if (fits(*as_node(x), size, align, lo, last, false, at))
                 return as_node(x);
         return nullptr;
@@ -540,6 +553,122 @@ private:
     u64 live_ = 0;
     node* last_hole_ = &head_; ///< owner of the hole the latest remove() grew (DRM_MM_INSERT_EVICT)
     u64 scan_active_ = 0;     ///< blocks currently added to a scan
+};
+
+/// drm_mm_scan: finds which allocated nodes to evict so that a request fits.
+///
+/// init() with the request, then add_block() candidates (typically least recently used first)
+/// until it returns true: the hole the added blocks would open, together with the free space
+/// around them, then holds the request at hit(). Then remove_block() EVERY added node in the
+/// exact reverse order (LIFO, as drm_mm requires); it returns true for the nodes that overlap
+/// hit(), which the caller must evict with remove() once all blocks are out of the scan.
+/// Finally insert_evict() (or reserve(hit)) places the request at hit().
+///
+/// While any block is scanned the manager must not be used otherwise. A scanned node lends the
+/// manager its size-tree links (its hole leaves the by-size index until remove_block()); they
+/// hold the previous block (for the LIFO check) and the first and last node of the run of
+/// adjacent scanned nodes it belongs to, kept current at the run's two ends only, so add and
+/// remove are O(1) amortised and exactly undone in reverse order.
+class best_fit::scan {
+public:
+    scan() = default;
+    scan(const scan&) = delete;
+    scan& operator=(const scan&) = delete;
+
+    /// Like drm_mm_scan_init_with_range(): -EINVAL for a request insert() would reject as invalid.
+    int init(best_fit& mm, const alloc_request& req) noexcept {
+        assert(mm.scan_active_ == 0 && "best_fit: one eviction scan at a time");
+        u64 lo, last;
+        if (int e = validate_request(req, mm.space_.start, mm.space_.last(), any_alignment, lo, last))
+            return e;
+        mm_ = &mm;
+        size_ = req.size;
+        align_ = effective_alignment(req.alignment);
+        lo_ = lo;
+        last_ = last;
+        top_ = req.mode == placement::high;
+        found_ = false;
+        hit_ = {};
+        stack_ = nullptr;
+        return 0;
+    }
+
+    /// Adds an allocated node to the eviction roster; true once the request fits (hit() set).
+    bool add_block(node& n) noexcept {
+        assert(mm_ && n.allocated() && !n.scanned());
+        if (n.hole_)
+            mm_->size_erase(n);
+        n.up_ |= node::scanned_bit;
+        ++mm_->scan_active_;
+        links& l = n;
+        l.parent_colour = reinterpret_cast<std::uintptr_t>(stack_);
+        stack_ = &n;
+        const node* p = prev_c(&n);
+        const node* q = next(&n);
+        node* first = p->scanned() ? run_first(*p) : &n;
+        node* last = q && q->scanned() ? run_last(*q) : &n;
+        set_run(*first, first, last);
+        set_run(*last, first, last);
+        set_run(n, first, last);
+        // Free if the run were evicted: from the end of the node before it (never scanned: the
+        // sentinel at worst) to the start of the node after it, or the end of the space.
+        const node* before = prev_c(first);
+        const node* after = next(last);
+        u64 fl = before->start_ + before->size_;
+        u64 fh = after ? after->start_ - 1 : mm_->space_.last();
+        u64 cl = fl < lo_ ? lo_ : fl;
+        u64 ch = fh > last_ ? last_ : fh;
+        u64 at;
+        if (cl > ch || !place_in(cl, ch, size_, align_, top_, at))
+            return false;
+        hit_ = {at, size_};
+        found_ = true;
+        return true;
+    }
+
+    /// Takes the most recently added node back out; true iff it overlaps hit() (evict it).
+    bool remove_block(node& n) noexcept {
+        assert(mm_ && &n == stack_ && "best_fit::scan: remove_block() must run in reverse add order");
+        links& l = n;
+        stack_ = reinterpret_cast<node*>(l.parent_colour);
+        node* first = as_node(l.left);
+        node* last = as_node(l.right);
+        if (first != &n) { // the run to the left of n is [first, prev(n)] again
+            node* p = const_cast<node*>(prev_c(&n));
+            set_run(*first, first, p);
+            set_run(*p, first, p);
+        }
+        if (last != &n) { // and the run to the right [next(n), last]
+            node* q = const_cast<node*>(next(&n));
+            set_run(*q, q, last);
+            set_run(*last, q, last);
+        }
+        n.up_ &= ~node::scanned_bit;
+        --mm_->scan_active_;
+        if (n.hole_)
+            mm_->size_insert(n);
+        return found_ && n.start_ <= hit_.last() && hit_.start <= n.start_ + (n.size_ - 1);
+    }
+
+    bool found() const noexcept { return found_; }
+    /// Where the request fits once the overlapping blocks are evicted (valid if found()).
+    range hit() const noexcept { return hit_; }
+
+private:
+    static node* run_first(const node& n) noexcept { return as_node(static_cast<const links&>(n).left); }
+    static node* run_last(const node& n) noexcept { return as_node(static_cast<const links&>(n).right); }
+    static void set_run(node& n, node* first, node* last) noexcept {
+        links& l = n;
+        l.left = first;
+        l.right = last;
+    }
+
+    best_fit* mm_ = nullptr;
+    u64 size_ = 0, align_ = 1, lo_ = 0, last_ = 0;
+    bool top_ = false;
+    bool found_ = false;
+    range hit_{};
+    node* stack_ = nullptr; ///< most recently added block
 };
 
 static_assert(range_manager<best_fit>);

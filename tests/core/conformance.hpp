@@ -1,0 +1,448 @@
+// SPDX-License-Identifier: MIT
+// The conformance suite: every client-visible behaviour of the core, written once against the
+// client_backend interface and instantiated for each backend (mock here; the real syscall
+// backend instantiates the same cases), so a client sees identical results and errnos.
+//
+// A fixture F provides:
+//   B& client();                               the backend (client_backend)
+//   std::string compute(unsigned i), monitor(unsigned i)   node paths of test device i
+//       (device 0: test_driver, device 1: exclusive_test_driver)
+//   bool privileged();                         whether the default caller is privileged
+//   void as_unprivileged(fn);                  runs fn as an unprivileged caller
+#pragma once
+#include "test_drivers.hpp"
+
+#include <accel/uapi/accel_info.h>
+
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <fcntl.h>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace accel::test {
+
+inline std::uint64_t uptr(const void* p) { return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p)); }
+
+/// A request number like `cmd` but with another size or direction.
+constexpr unsigned long with_size(unsigned long cmd, unsigned size) {
+    return _IOC(_IOC_DIR(cmd), _IOC_TYPE(cmd), _IOC_NR(cmd), size);
+}
+constexpr unsigned long with_dir(unsigned long cmd, unsigned dir) {
+    return _IOC(dir, _IOC_TYPE(cmd), _IOC_NR(cmd), _IOC_SIZE(cmd));
+}
+
+/// Issues INFO for the given items; returns the ioctl's result.
+template <class B>
+int info(B& c, int fd, std::vector<accel_info_item>& items, std::uint32_t flags = 0) {
+    accel_info a{};
+    a.num_items = static_cast<std::uint32_t>(items.size());
+    a.flags = flags;
+    a.items = uptr(items.data());
+    return c.ioctl(fd, ACCEL_IOCTL_INFO, &a);
+}
+
+/// Reads one INFO item through the two-call size negotiation.
+template <class B>
+std::vector<unsigned char> info_item(B& c, int fd, std::uint32_t id) {
+    std::vector<accel_info_item> items(1);
+    items[0].id = id;
+    REQUIRE(info(c, fd, items) == 0);
+    REQUIRE(items[0].length > 0);
+    std::vector<unsigned char> buf(static_cast<std::size_t>(items[0].length));
+    items[0].data = uptr(buf.data());
+    REQUIRE(info(c, fd, items) == 0);
+    REQUIRE(items[0].length == static_cast<std::int32_t>(buf.size()));
+    return buf;
+}
+
+template <class T>
+T item_as(const std::vector<unsigned char>& b, std::size_t offset = 0) {
+    T v;
+    REQUIRE(b.size() >= offset + sizeof v);
+    std::memcpy(&v, b.data() + offset, sizeof v);
+    return v;
+}
+
+TEST_CASE_TEMPLATE_DEFINE("conformance", F, conformance) {
+    F fx;
+    auto& c = fx.client();
+
+    SUBCASE("open and close: descriptors, smallest free number first") {
+        int a = c.open(fx.compute(0), O_RDWR);
+        int b = c.open(fx.compute(0), O_RDWR);
+        REQUIRE(a >= 0);
+        REQUIRE(b > a);
+        CHECK(c.close(a) == 0);
+        int a2 = c.open(fx.monitor(0), O_RDWR);
+        CHECK(a2 == a);
+        CHECK(c.close(a) == 0);
+        CHECK(c.close(a) == -EBADF);
+        test_echo e{};
+        CHECK(c.ioctl(a, TEST_IOCTL_ECHO, &e) == -EBADF);
+        CHECK(c.ioctl(-1, TEST_IOCTL_ECHO, &e) == -EBADF);
+        CHECK(c.close(b) == 0);
+    }
+
+    SUBCASE("open errors") {
+        CHECK(c.open(std::string(c.root()) + "/accel/not_a_node", O_RDWR) == -ENOENT);
+        CHECK(c.open(fx.compute(0), O_RDWR | O_EXCL) == -EBUSY);
+    }
+
+    SUBCASE("ioctl numbers: ENOTTY only for a foreign type byte, EINVAL for unknown numbers") {
+        int fd = c.open(fx.compute(0), O_RDWR);
+        REQUIRE(fd >= 0);
+        test_echo e{};
+        CHECK(c.ioctl(fd, _IOWR('x', 0x40, struct test_echo), &e) == -ENOTTY);
+        CHECK(c.ioctl(fd, ACCEL_IOWR(0x5f, struct test_echo), &e) == -EINVAL); // past the last row
+        CHECK(c.ioctl(fd, TEST_IOCTL_HOLE, &e) == -EINVAL);                    // empty slot
+        CHECK(c.ioctl(fd, ACCEL_IOWR(0x3f, struct test_echo), &e) == -EINVAL); // empty core slot
+        CHECK(c.ioctl(fd, ACCEL_IOWR(0xEF, struct test_echo), &e) == -EINVAL); // past the core table
+        CHECK(c.ioctl(fd, _IOWR(ACCEL_INFO_IOCTL_BASE, 0x7f, struct test_echo), &e) == -EINVAL);
+        CHECK(e.report == 0); // no handler ran
+        CHECK(c.ioctl(fd, ACCEL_IOCTL_GEM_CLOSE, &e) == -EOPNOTSUPP);
+        accel_get_cap cap{};
+        CHECK(c.ioctl(fd, _IOW(ACCEL_IOCTL_BASE, 0x0d, struct accel_get_cap), &cap) == -EOPNOTSUPP); // SET_CLIENT_CAP
+        CHECK(c.close(fd) == 0);
+    }
+
+    SUBCASE("size reconciliation") {
+        int fd = c.open(fx.compute(0), O_RDWR);
+        REQUIRE(fd >= 0);
+        struct {
+            test_echo e;
+            std::uint64_t extra[4];
+        } buf{};
+        for (int i = 0; i < 7; ++i)
+            buf.e.words[i] = 100 + static_cast<std::uint64_t>(i);
+        for (int i = 0; i < 4; ++i)
+            buf.extra[i] = 900 + static_cast<std::uint64_t>(i);
+
+        SUBCASE("equal size: everything in and out") {
+            REQUIRE(c.ioctl(fd, TEST_IOCTL_ECHO, &buf.e) == 0);
+            CHECK(buf.e.report == (TEST_ECHO_RAN | 0x7f));
+            CHECK(buf.e.words[6] == 107);
+        }
+        SUBCASE("smaller user struct: zero-extended in, truncated out") {
+            REQUIRE(c.ioctl(fd, with_size(TEST_IOCTL_ECHO, 32), &buf.e) == 0);
+            CHECK(buf.e.report == (TEST_ECHO_RAN | 0x7)); // words[3..6] arrived as zero
+            CHECK(buf.e.words[2] == 103);
+            CHECK(buf.e.words[3] == 103); // not copied back
+        }
+        SUBCASE("larger user struct: extra bytes ignored, copied back unchanged") {
+            REQUIRE(c.ioctl(fd, with_size(TEST_IOCTL_ECHO, sizeof buf), &buf) == 0);
+            CHECK(buf.e.report == (TEST_ECHO_RAN | 0x7f));
+            CHECK(buf.e.words[6] == 107);
+            CHECK(buf.extra[3] == 903);
+        }
+        SUBCASE("user command without IOC_IN: the handler sees zeros") {
+            REQUIRE(c.ioctl(fd, with_dir(TEST_IOCTL_ECHO, _IOC_READ), &buf.e) == 0);
+            CHECK(buf.e.report == TEST_ECHO_RAN);
+            CHECK(buf.e.words[0] == 1);
+        }
+        SUBCASE("user command without IOC_OUT: nothing comes back") {
+            REQUIRE(c.ioctl(fd, with_dir(TEST_IOCTL_ECHO, _IOC_WRITE), &buf.e) == 0);
+            CHECK(buf.e.report == 0);
+            CHECK(buf.e.words[0] == 100);
+        }
+        SUBCASE("table row IOW only: nothing comes back even for an IOWR caller") {
+            REQUIRE(c.ioctl(fd, with_dir(TEST_IOCTL_ECHO_IN, _IOC_READ | _IOC_WRITE), &buf.e) == 0);
+            CHECK(buf.e.report == 0);
+            CHECK(buf.e.words[0] == 100);
+        }
+        SUBCASE("table row IOR only: nothing goes in even for an IOWR caller") {
+            REQUIRE(c.ioctl(fd, with_dir(TEST_IOCTL_ECHO_OUT, _IOC_READ | _IOC_WRITE), &buf.e) == 0);
+            CHECK(buf.e.report == TEST_ECHO_RAN);
+            CHECK(buf.e.words[0] == 1);
+        }
+        SUBCASE("argument larger than the stack buffer") {
+            test_big big{};
+            big.words[38] = 5;
+            REQUIRE(c.ioctl(fd, TEST_IOCTL_BIG, &big) == 0);
+            CHECK(big.report == (TEST_ECHO_RAN | (1ull << 38)));
+            CHECK(big.words[38] == 6);
+            CHECK(big.words[0] == 1);
+        }
+        SUBCASE("ioctl without an argument") {
+            CHECK(c.ioctl(fd, TEST_IOCTL_NOARG, nullptr) == 0);
+            CHECK(c.ioctl(fd, TEST_IOCTL_NOARG, nullptr) == 0);
+            test_count n{};
+            REQUIRE(c.ioctl(fd, TEST_IOCTL_COUNT, &n) == 0);
+            CHECK(n.noarg_calls == 2);
+        }
+        CHECK(c.close(fd) == 0);
+    }
+
+    SUBCASE("output is copied back even when the handler fails") {
+        int fd = c.open(fx.compute(0), O_RDWR);
+        REQUIRE(fd >= 0);
+        test_fail f{};
+        CHECK(c.ioctl(fd, TEST_IOCTL_FAIL, &f) == -EIO);
+        CHECK(f.words[0] == TEST_FAIL_MARKER);
+        CHECK(f.words[1] == TEST_FAIL_MARKER);
+        CHECK(c.close(fd) == 0);
+    }
+
+    SUBCASE("bad user pointers give EFAULT") {
+        int fd = c.open(fx.compute(0), O_RDWR);
+        REQUIRE(fd >= 0);
+        CHECK(c.ioctl(fd, TEST_IOCTL_ECHO, nullptr) == -EFAULT);
+        alignas(8) std::uint64_t values[5] = {1, 2, 3, 4, 5};
+        test_sum s{};
+        s.values = uptr(values);
+        s.count = 4;
+        REQUIRE(c.ioctl(fd, TEST_IOCTL_SUM, &s) == 0);
+        CHECK(s.sum == 10);
+        s.values = 0;
+        CHECK(c.ioctl(fd, TEST_IOCTL_SUM, &s) == -EFAULT);
+        s.values = uptr(values) + 1; // misaligned for __u64
+        CHECK(c.ioctl(fd, TEST_IOCTL_SUM, &s) == -EFAULT);
+        s.values = ~std::uint64_t{0} - 7; // wraps past the end of the address space
+        CHECK(c.ioctl(fd, TEST_IOCTL_SUM, &s) == -EFAULT);
+        s.values = uptr(values);
+        s.count = 0; // nothing to read: no fault even with a pointer
+        CHECK(c.ioctl(fd, TEST_IOCTL_SUM, &s) == 0);
+        CHECK(s.sum == 0);
+        CHECK(c.close(fd) == 0);
+    }
+
+    SUBCASE("permissions") {
+        int fd = c.open(fx.compute(0), O_RDWR);
+        REQUIRE(fd >= 0);
+        test_echo e{};
+        CHECK(c.ioctl(fd, TEST_IOCTL_MASTER, &e) == -EACCES);
+        CHECK(e.report == 0);
+        if (fx.privileged()) {
+            CHECK(c.ioctl(fd, TEST_IOCTL_ROOT, &e) == 0);
+            CHECK(c.ioctl(fd, TEST_IOCTL_AUTH, &e) == 0);
+        }
+        fx.as_unprivileged([&] {
+            int ufd = c.open(fx.compute(0), O_RDWR);
+            REQUIRE(ufd >= 0);
+            test_echo u{};
+            CHECK(c.ioctl(ufd, TEST_IOCTL_ROOT, &u) == -EACCES);
+            CHECK(c.ioctl(ufd, TEST_IOCTL_AUTH, &u) == -EACCES);
+            CHECK(c.ioctl(ufd, TEST_IOCTL_MASTER, &u) == -EACCES);
+            CHECK(u.report == 0);
+            CHECK(c.ioctl(ufd, TEST_IOCTL_ECHO, &u) == 0);
+            CHECK(c.close(ufd) == 0);
+        });
+        CHECK(c.close(fd) == 0);
+    }
+
+    SUBCASE("monitor node: many opens, only monitor-flagged ioctls") {
+        std::vector<int> fds;
+        for (int i = 0; i < 5; ++i) {
+            fds.push_back(c.open(fx.monitor(1), O_RDWR));
+            REQUIRE(fds.back() >= 0);
+        }
+        test_echo e{};
+        CHECK(c.ioctl(fds[0], TEST_IOCTL_ECHO, &e) == -EACCES);
+        CHECK(e.report == 0);
+        CHECK(c.ioctl(fds[0], TEST_IOCTL_MONITOR, &e) == 0);
+        CHECK(e.report == TEST_ECHO_RAN);
+        accel_get_cap cap{ACCEL_CAP_PRIME, 0};
+        CHECK(c.ioctl(fds[1], ACCEL_IOCTL_GET_CAP, &cap) == 0);
+        accel_version v{};
+        CHECK(c.ioctl(fds[2], ACCEL_IOCTL_VERSION, &v) == 0);
+        CHECK(c.ioctl(fds[2], ACCEL_IOCTL_GEM_CLOSE, &e) == -EACCES);
+        std::vector<accel_info_item> items(1);
+        items[0].id = ACCEL_INFO_STATUS;
+        CHECK(info(c, fds[3], items) == 0);
+        // The monitor node works while the exclusive compute node is held.
+        int comp = c.open(fx.compute(1), O_RDWR);
+        REQUIRE(comp >= 0);
+        int mon = c.open(fx.monitor(1), O_RDWR);
+        CHECK(mon >= 0);
+        CHECK(c.close(mon) == 0);
+        CHECK(c.close(comp) == 0);
+        for (int fd : fds)
+            CHECK(c.close(fd) == 0);
+    }
+
+    SUBCASE("exclusive compute node") {
+        int a = c.open(fx.compute(1), O_RDWR);
+        REQUIRE(a >= 0);
+        CHECK(c.open(fx.compute(1), O_RDWR) == -EBUSY);
+        CHECK(c.close(a) == 0);
+        int b = c.open(fx.compute(1), O_RDWR);
+        CHECK(b >= 0);
+        CHECK(c.close(b) == 0);
+        // The non-exclusive device admits several.
+        int x = c.open(fx.compute(0), O_RDWR), y = c.open(fx.compute(0), O_RDWR);
+        CHECK(x >= 0);
+        CHECK(y >= 0);
+        c.close(x);
+        c.close(y);
+    }
+
+    SUBCASE("client ids: strictly increasing, never reused") {
+        std::uint64_t last = 0;
+        for (int i = 0; i < 4; ++i) {
+            int fd = c.open(fx.compute(0), O_RDWR);
+            REQUIRE(fd >= 0);
+            auto id = item_as<accel_info_identity>(info_item(c, fd, ACCEL_INFO_IDENTITY));
+            CHECK(id.client_id > last);
+            last = id.client_id;
+            CHECK(c.close(fd) == 0);
+        }
+        CHECK(last >= 4);
+    }
+
+    SUBCASE("VERSION: true lengths, partial copies without terminator") {
+        int fd = c.open(fx.compute(0), O_RDWR);
+        REQUIRE(fd >= 0);
+        accel_version v{};
+        REQUIRE(c.ioctl(fd, ACCEL_IOCTL_VERSION, &v) == 0);
+        CHECK(v.version_major == 3);
+        CHECK(v.version_minor == 14);
+        CHECK(v.version_patchlevel == 15);
+        CHECK(v.name_len == 4);
+        CHECK(v.date_len == 8);
+        CHECK(v.desc_len == std::strlen("accel test driver"));
+        char name[8], date[16], desc[32];
+        std::memset(name, '#', sizeof name);
+        std::memset(date, '#', sizeof date);
+        std::memset(desc, '#', sizeof desc);
+        v.name = uptr(name);
+        v.name_len = 2; // shorter than the name
+        v.date = uptr(date);
+        v.date_len = sizeof date;
+        v.desc = uptr(desc);
+        v.desc_len = sizeof desc;
+        REQUIRE(c.ioctl(fd, ACCEL_IOCTL_VERSION, &v) == 0);
+        CHECK(std::string(name, 3) == "te#"); // two bytes, no terminator
+        CHECK(v.name_len == 4);
+        CHECK(std::string(date, 9) == "20261127#");
+        CHECK(std::string(desc, v.desc_len) == "accel test driver");
+        CHECK(desc[v.desc_len] == '#');
+        v.name = ~std::uint64_t{0} - 1; // a pointer whose range wraps, with room claimed
+        v.name_len = 4;
+        CHECK(c.ioctl(fd, ACCEL_IOCTL_VERSION, &v) == -EFAULT);
+        accel_version z{}; // null buffers with lengths: nothing copied, lengths reported
+        z.name_len = 10;
+        CHECK(c.ioctl(fd, ACCEL_IOCTL_VERSION, &z) == 0);
+        CHECK(z.name_len == 4);
+        CHECK(c.close(fd) == 0);
+    }
+
+    SUBCASE("GET_CAP as on a kernel accel node") {
+        int fd = c.open(fx.compute(0), O_RDWR);
+        REQUIRE(fd >= 0);
+        accel_get_cap cap{ACCEL_CAP_PRIME, 99};
+        CHECK(c.ioctl(fd, ACCEL_IOCTL_GET_CAP, &cap) == 0);
+        CHECK(cap.value == (ACCEL_PRIME_CAP_IMPORT | ACCEL_PRIME_CAP_EXPORT));
+        cap = {ACCEL_CAP_TIMESTAMP_MONOTONIC, 99};
+        CHECK(c.ioctl(fd, ACCEL_IOCTL_GET_CAP, &cap) == 0);
+        CHECK(cap.value == 1);
+        cap = {ACCEL_CAP_SYNCOBJ, 99};
+        CHECK(c.ioctl(fd, ACCEL_IOCTL_GET_CAP, &cap) == 0);
+        CHECK(cap.value == 0);
+        cap = {0x1 /* DRM_CAP_DUMB_BUFFER: KMS only */, 99};
+        CHECK(c.ioctl(fd, ACCEL_IOCTL_GET_CAP, &cap) == -EOPNOTSUPP);
+        CHECK(cap.value == 0); // zeroed before the answer, copied back on failure
+        CHECK(c.close(fd) == 0);
+    }
+
+    SUBCASE("SET_CLIENT_NAME validation") {
+        int fd = c.open(fx.compute(0), O_RDWR);
+        REQUIRE(fd >= 0);
+        auto set = [&](const char* s, std::size_t len) {
+            accel_set_client_name n{len, uptr(s)};
+            return c.ioctl(fd, ACCEL_IOCTL_SET_CLIENT_NAME, &n);
+        };
+        CHECK(set("trainer-7", 9) == 0);
+        CHECK(set("has space", 9) == -EINVAL);
+        CHECK(set("tab\there", 8) == -EINVAL);
+        CHECK(set("nul\0byte", 8) == -EINVAL);
+        CHECK(set("\x80high", 5) == -EINVAL);
+        std::string longest(64, 'x'), too_long(65, 'x');
+        CHECK(set(longest.c_str(), 64) == 0);
+        CHECK(set(too_long.c_str(), 65) == -EINVAL);
+        CHECK(set(nullptr, 0) == 0); // clears
+        CHECK(set(nullptr, 4) == -EFAULT);
+        CHECK(c.close(fd) == 0);
+    }
+
+    SUBCASE("INFO: size negotiation and per-item errors") {
+        int fd = c.open(fx.compute(0), O_RDWR);
+        REQUIRE(fd >= 0);
+        std::vector<accel_info_item> items(3);
+        items[0].id = ACCEL_INFO_IDENTITY;
+        items[1].id = 0xdead; // unknown
+        items[2].id = ACCEL_INFO_CAPABILITIES;
+        REQUIRE(info(c, fd, items) == 0);
+        CHECK(items[0].length == static_cast<std::int32_t>(sizeof(accel_info_identity)));
+        CHECK(items[1].length == -EINVAL);
+        CHECK(items[2].length == static_cast<std::int32_t>(sizeof(accel_info_capabilities)));
+
+        accel_info_identity idn{};
+        accel_info_capabilities caps{};
+        items[0].data = uptr(&idn);
+        items[1].id = ACCEL_INFO_CAPABILITIES;
+        items[1].length = static_cast<std::int32_t>(sizeof caps) - 1; // too short
+        items[1].data = uptr(&caps);
+        items[2].data = uptr(&caps);
+        REQUIRE(info(c, fd, items) == 0);
+        CHECK(items[0].length == static_cast<std::int32_t>(sizeof idn));
+        CHECK(std::string(idn.name) == "test");
+        CHECK(idn.version_minor == 14);
+        CHECK(std::string(idn.desc) == "accel test driver");
+        CHECK(items[1].length == -EINVAL);
+        CHECK(items[2].length == static_cast<std::int32_t>(sizeof caps));
+        CHECK(caps.flags == ACCEL_INFO_CAP_MMU);
+        CHECK(caps.va_bits == 48);
+
+        std::vector<accel_info_item> one(1);
+        one[0].id = ACCEL_INFO_IDENTITY;
+        one[0].flags = 1;
+        REQUIRE(info(c, fd, one) == 0);
+        CHECK(one[0].length == -EINVAL); // item flags must be zero
+        one[0] = {};
+        one[0].id = ACCEL_INFO_IDENTITY;
+        one[0].length = static_cast<std::int32_t>(sizeof idn);
+        one[0].data = ~std::uint64_t{0} - 8; // the range wraps: unwritable
+        REQUIRE(info(c, fd, one) == 0);
+        CHECK(one[0].length == -EFAULT);
+        CHECK(info(c, fd, one, 1) == -EINVAL); // ioctl flags must be zero
+        std::vector<accel_info_item> many(ACCEL_INFO_MAX_ITEMS + 1);
+        CHECK(info(c, fd, many) == -EINVAL);
+        accel_info bad{2, 0, 0};
+        CHECK(c.ioctl(fd, ACCEL_IOCTL_INFO, &bad) == -EFAULT);
+        CHECK(c.close(fd) == 0);
+    }
+
+    SUBCASE("INFO: fixed and dynamic items") {
+        int fd = c.open(fx.compute(0), O_RDWR);
+        REQUIRE(fd >= 0);
+        auto regions = info_item(c, fd, ACCEL_INFO_MEMORY_REGIONS);
+        auto rh = item_as<accel_info_memory_regions>(regions);
+        REQUIRE(rh.count == 2);
+        auto r1 = item_as<accel_info_memory_region>(regions, sizeof rh + sizeof(accel_info_memory_region));
+        CHECK(r1.kind == ACCEL_MEMORY_SRAM);
+        CHECK(r1.size == (4ull << 20));
+        CHECK(std::string(r1.name) == "sram");
+        auto engines = info_item(c, fd, ACCEL_INFO_ENGINES);
+        CHECK(item_as<accel_info_engines>(engines).count == 2);
+        CHECK(item_as<accel_info_engine>(engines, sizeof(accel_info_engines)).instances == 4);
+        auto st = item_as<accel_info_status>(info_item(c, fd, ACCEL_INFO_STATUS));
+        CHECK(st.state == ACCEL_STATE_OPERATIONAL);
+        int fd2 = c.open(fx.monitor(0), O_RDWR);
+        REQUIRE(fd2 >= 0);
+        auto st2 = item_as<accel_info_status>(info_item(c, fd2, ACCEL_INFO_STATUS));
+        CHECK(st2.open_files == st.open_files + 1);
+        auto usage = info_item(c, fd, ACCEL_INFO_MEMORY_USAGE);
+        CHECK(item_as<accel_info_memory_usage>(usage).count == 2);
+        CHECK(item_as<accel_info_memory_use>(usage, sizeof(accel_info_memory_usage)).used == 4096);
+        auto busy = info_item(c, fd, ACCEL_INFO_ENGINE_BUSY);
+        CHECK(item_as<accel_info_engine_busy>(busy).count == 2);
+        CHECK(item_as<accel_info_engine_time>(busy, sizeof(accel_info_engine_busy)).busy_ns > 0);
+        CHECK(c.close(fd2) == 0);
+        CHECK(c.close(fd) == 0);
+    }
+}
+
+} // namespace accel::test

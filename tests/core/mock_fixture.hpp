@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: MIT
+// The conformance fixture for the mock backend: two test devices in an in-process subsystem.
+#pragma once
+#include "test_drivers.hpp"
+
+#include <accel/accel.hpp>
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+namespace accel::test {
+
+struct mock_fixture {
+    subsystem sub;
+    registration regs[2];
+    backend::mock mock{sub};
+
+    mock_fixture() {
+        auto d0 = device<test_driver>::create();
+        auto d1 = device<exclusive_test_driver>::create();
+        REQUIRE(d0);
+        REQUIRE(d1);
+        auto r0 = sub.register_device(*d0);
+        auto r1 = sub.register_device(*d1);
+        REQUIRE(r0);
+        REQUIRE(r1);
+        regs[0] = std::move(*r0);
+        regs[1] = std::move(*r1);
+    }
+    // Members are destroyed in reverse order: the mock (closing every descriptor) goes before
+    // the registrations, and those before the subsystem.
+
+    backend::mock& client() { return mock; }
+    std::string compute(unsigned i) { return std::string(mock.root()) + "/" + node_name(node_kind::compute, regs[i].minor()); }
+    std::string monitor(unsigned i) { return std::string(mock.root()) + "/" + node_name(node_kind::monitor, regs[i].minor()); }
+    bool privileged() const { return current_privileged; }
+    template <class Fn>
+    void as_unprivileged(Fn&& fn) {
+        backend::mock::identity as({65534, 4242, false});
+        fn();
+    }
+    // The default caller acts as root in the mock, whatever the test runs as, so the privileged
+    // paths are always exercised here.
+    backend::mock::identity root_scope{{0, 1, true}};
+    bool current_privileged = true;
+};
+
+} // namespace accel::test

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT
+// Test drivers shared by every backend's tests (the FUSE server serves the same ones).
+#pragma once
+#include "test_uapi.h"
+
+#include <accel/accel.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace accel::test {
+
+inline int echo_words(__u64& report, __u64* words, std::size_t n) {
+    report = TEST_ECHO_RAN;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (words[i])
+            report |= std::uint64_t{1} << i;
+        words[i] += 1;
+    }
+    return 0;
+}
+
+/// Every dispatch rule, made visible: see test_uapi.h.
+template <bool Exclusive>
+struct basic_test_driver {
+    static constexpr driver_info info{3, 14, 15, Exclusive ? "test_excl" : "test", "accel test driver", "20261127"};
+    static constexpr bool exclusive = Exclusive;
+
+    struct device_data {
+        std::atomic<std::uint64_t> opens{0};
+        std::atomic<std::uint64_t> postcloses{0};
+        std::atomic<int> fail_open{0}; // when non-zero, open() returns it
+        std::atomic<int> probes{0};
+        std::atomic<int> removes{0};
+        std::atomic<int> fail_probe{0};
+    };
+    struct file_data {
+        std::uint64_t noarg_calls = 0;
+    };
+    using dev = device<basic_test_driver>;
+    using fil = file<basic_test_driver>;
+
+    static int probe(dev& d) {
+        d->probes++;
+        return d->fail_probe.load();
+    }
+    static void remove(dev& d) { d->removes++; }
+    static int open(dev& d, fil&) {
+        if (int e = d->fail_open.load())
+            return e;
+        d->opens++;
+        return 0;
+    }
+    static void postclose(dev& d, fil&) { d->postcloses++; }
+
+    static int echo(dev&, fil&, test_echo& a) { return echo_words(a.report, a.words, 7); }
+    static int big(dev&, fil&, test_big& a) { return echo_words(a.report, a.words, 39); }
+    static int sum(dev&, fil&, test_sum& a) {
+        if (a.pad)
+            return -EINVAL;
+        if (a.count > 1024)
+            return -E2BIG;
+        std::uint64_t s = 0;
+        for (std::uint32_t i = 0; i < a.count; ++i) {
+            std::uint64_t v;
+            if (int e = copy_from_user(v, a.values + i * sizeof(std::uint64_t)))
+                return e;
+            s += v;
+        }
+        a.sum = s;
+        return 0;
+    }
+    static int fail(dev&, fil&, test_fail& a) {
+        a.words[0] = a.words[1] = TEST_FAIL_MARKER;
+        return -EIO;
+    }
+    static int noarg(dev&, fil& f, no_arg&) {
+        f->noarg_calls++;
+        return 0;
+    }
+    static int count(dev& d, fil& f, test_count& a) {
+        a.noarg_calls = f->noarg_calls;
+        a.opens = d->opens.load();
+        a.postcloses = d->postcloses.load();
+        return 0;
+    }
+
+    using ioctls = ioctl_table<                                           //
+        ACCEL_IOCTL(TEST_IOCTL_ECHO, &echo, ioctl_flags::none),           //
+        ACCEL_IOCTL(TEST_IOCTL_ECHO_IN, &echo, ioctl_flags::none),        //
+        ACCEL_IOCTL(TEST_IOCTL_ECHO_OUT, &echo, ioctl_flags::none),       //
+        ACCEL_IOCTL(TEST_IOCTL_ROOT, &echo, ioctl_flags::root_only),      //
+        ACCEL_IOCTL(TEST_IOCTL_AUTH, &echo, ioctl_flags::auth),           //
+        ACCEL_IOCTL(TEST_IOCTL_MASTER, &echo, ioctl_flags::master),       //
+        ACCEL_IOCTL(TEST_IOCTL_MONITOR, &echo, ioctl_flags::monitor),     //
+        ACCEL_IOCTL(TEST_IOCTL_BIG, &big, ioctl_flags::none),             //
+        ACCEL_IOCTL(TEST_IOCTL_SUM, &sum, ioctl_flags::monitor),          //
+        ACCEL_IOCTL(TEST_IOCTL_FAIL, &fail, ioctl_flags::none),           //
+        ACCEL_IOCTL(TEST_IOCTL_NOARG, &noarg, ioctl_flags::none),         //
+        ACCEL_IOCTL(TEST_IOCTL_COUNT, &count, ioctl_flags::monitor)>;
+
+    // INFO callbacks.
+    static std::vector<accel_info_memory_region> memory_regions(dev&) {
+        std::vector<accel_info_memory_region> r(2);
+        r[0] = {0, ACCEL_MEMORY_SYSTEM, 1ull << 30, "system"};
+        r[1] = {1, ACCEL_MEMORY_SRAM, 4ull << 20, "sram"};
+        return r;
+    }
+    static std::vector<accel_info_engine> engines(dev&) { return {{0, 4, "compute"}, {1, 1, "dma"}}; }
+    static accel_info_capabilities capabilities(dev&) { return {ACCEL_INFO_CAP_MMU, (1ull << 12) | (1ull << 21), 48, 0}; }
+    static std::vector<accel_info_memory_use> memory_usage(dev&) { return {{0, 0, 4096}, {1, 0, 0}}; }
+    static std::vector<accel_info_engine_time> engine_busy(dev& d) { return {{0, 0, 1000 * d->opens.load()}, {1, 0, 0}}; }
+};
+
+using test_driver = basic_test_driver<false>;
+using exclusive_test_driver = basic_test_driver<true>;
+
+} // namespace accel::test

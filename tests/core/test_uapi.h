@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/* uAPI of the test drivers: every dispatch rule gets an ioctl that makes its effect visible to
+ * the client, so one scenario can be checked identically through every backend. */
+#ifndef ACCEL_TEST_UAPI_H
+#define ACCEL_TEST_UAPI_H
+#include <accel/uapi/accel_drm.h>
+
+/* ECHO: the handler reports what it saw and transforms what it returns:
+ *   report = TEST_ECHO_RAN | bit i set when words[i] arrived non-zero;  words[i] += 1. */
+struct test_echo {
+	__u64 report;
+	__u64 words[7];
+};
+#define TEST_ECHO_RAN (1ull << 63)
+
+/* A struct larger than the dispatcher's 128-byte stack buffer. */
+struct test_big {
+	__u64 report;
+	__u64 words[39];
+};
+
+/* Reads `count` __u64 values from the user pointer `values` and returns their sum. */
+struct test_sum {
+	__u64 values; /* __u64 __user * */
+	__u32 count;
+	__u32 pad;
+	__u64 sum;
+};
+
+/* Fills `words` with the marker, then fails with -EIO: output is copied back even on failure. */
+struct test_fail {
+	__u64 words[2];
+};
+#define TEST_FAIL_MARKER 0x5eadbeefcafef00dull
+
+#define TEST_IOCTL_ECHO ACCEL_IOWR(0x40, struct test_echo)
+#define TEST_IOCTL_ECHO_IN ACCEL_IOW(0x41, struct test_echo)   /* table says IOW only */
+#define TEST_IOCTL_ECHO_OUT ACCEL_IOR(0x42, struct test_echo)  /* table says IOR only */
+#define TEST_IOCTL_ROOT ACCEL_IOWR(0x43, struct test_echo)     /* ROOT_ONLY */
+#define TEST_IOCTL_AUTH ACCEL_IOWR(0x44, struct test_echo)     /* AUTH */
+#define TEST_IOCTL_MASTER ACCEL_IOWR(0x45, struct test_echo)   /* MASTER: never on accel */
+#define TEST_IOCTL_MONITOR ACCEL_IOWR(0x46, struct test_echo)  /* allowed on the monitor node */
+#define TEST_IOCTL_BIG ACCEL_IOWR(0x47, struct test_big)
+#define TEST_IOCTL_SUM ACCEL_IOWR(0x48, struct test_sum)
+#define TEST_IOCTL_FAIL ACCEL_IOWR(0x49, struct test_fail)
+#define TEST_IOCTL_NOARG ACCEL_IO(0x4a)                         /* counts calls on this file */
+/* 0x4b is an empty slot; 0x4c..0x9f are past the last row. */
+#define TEST_IOCTL_HOLE ACCEL_IOWR(0x4b, struct test_echo)
+#define TEST_IOCTL_COUNT ACCEL_IOR(0x4d, struct test_count)
+
+struct test_count {
+	__u64 noarg_calls; /* TEST_IOCTL_NOARG calls on this file */
+	__u64 opens;       /* files the driver opened on this device so far */
+	__u64 postcloses;  /* postclose calls on this device so far */
+};
+
+#endif
