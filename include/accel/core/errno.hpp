@@ -33,6 +33,7 @@ public:
     constexpr const T* operator->() const noexcept { return &value_; }
     constexpr T& operator*() & noexcept { return value_; }
     constexpr const T& operator*() const& noexcept { return value_; }
+    constexpr T&& operator*() && noexcept { return std::move(value_); }
 
 private:
     struct tag {};

@@ -17,6 +17,7 @@
 #include <accel/uapi/accel_info.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
