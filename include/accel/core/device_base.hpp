@@ -136,7 +136,7 @@ private:
     // Set by the subsystem while the device holds a minor; called when the last reference goes.
     accel::subsystem* subsystem_ = nullptr;
     void (*release_minor_)(accel::subsystem*, unsigned) noexcept = nullptr;
-    bool registered_once_ = false;
+    std::atomic<bool> registered_once_{false};
     mutable std::mutex files_mutex_;
     boost::intrusive::list<file_base, boost::intrusive::constant_time_size<false>> files_;
 };

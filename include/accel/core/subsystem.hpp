@@ -111,22 +111,25 @@ public:
     /// probe, then publishes both nodes. Errors: -EINVAL (null or already registered), -ENOSPC
     /// (256 devices), -ENOMEM, or probe's error; nothing stays allocated on failure.
     result<registration> register_device(device_ref dev) {
-        if (!dev || dev->registered_once_)
-            return result<registration>::failure(-EINVAL);
-        if (detail::alloc_may_fail())
+        if (!dev || dev->registered_once_.exchange(true))
+            return result<registration>::failure(-EINVAL); // a device registers once, in one subsystem
+        if (detail::alloc_may_fail()) {
+            dev->registered_once_ = false;
             return result<registration>::failure(-ENOMEM);
+        }
         unsigned minor = 0;
         {
             std::lock_guard lock(mutex_);
             while (minor < max_devices && minors_[minor] != nullptr)
                 ++minor;
-            if (minor == max_devices)
+            if (minor == max_devices) {
+                dev->registered_once_ = false;
                 return result<registration>::failure(-ENOSPC);
+            }
             minors_[minor] = dev.get(); // reserved, not yet published: lookups fail
             dev->minor_ = minor;
             dev->subsystem_ = this;
             dev->release_minor_ = &subsystem::release_minor;
-            dev->registered_once_ = true;
         }
         if (int e = dev->ops().probe(*dev)) {
             std::lock_guard lock(mutex_);

@@ -15,8 +15,9 @@
 /// - `int init(u64 start, u64 size)`: manage [start, start + size); -EINVAL when size is 0 or the
 ///   space wraps past 2^64 (ending exactly at 2^64 is fine). Called once on a fresh object.
 /// - `int insert(node&, const alloc_request&)`: 0 and the node allocated, or
-///   -EINVAL (size 0, bad alignment, bounds empty or outside the space) or -ENOSPC (no room).
-///   `node` must not be allocated. Nothing changes on failure.
+///   -EINVAL (size 0, bad alignment, bounds empty or outside the space) or -ENOSPC (no room);
+///   a policy that draws metadata from a pool it owns may also answer -ENOMEM when the pool
+///   cannot grow. `node` must not be allocated. Nothing changes on failure.
 /// - `int reserve(node&, u64 start, u64 size)`: take exactly that range; -EINVAL when empty,
 ///   wrapping or outside the space; -ENOSPC when any byte of it is allocated.
 /// - `void remove(node&)`: give an allocated node's range back. Precondition: allocated here.

@@ -6,19 +6,26 @@
 /// costs more than the memory it describes. The space is cut into granules of a fixed power-of-two
 /// size; one bit per granule says "allocated". Requests round up to whole granules, alignments
 /// are powers of two and never finer than a granule, and the search is first fit: `best` and
-/// `low` take the lowest-address fit, `high` the highest-address fit (aligned down). The search
-/// walks 64-bit words with countr_zero/countr_one, and two summary bitmaps (one bit per word:
-/// "has a free granule", "has an allocated granule") let it jump over wholly allocated or wholly
-/// free stretches 4096 granules at a time.
+/// `low` take the lowest-address fit, `high` the highest-address fit (aligned down).
+///
+/// The search walks 64-bit words with countr_zero/countr_one, and two small summaries spare it
+/// most of the holes below the fit:
+/// - two bitmaps with one bit per word ("has a free granule", "has an allocated granule") jump
+///   over wholly allocated or wholly free stretches 4096 granules at a time;
+/// - per block of 4096 granules, the longest free run inside it and the free runs touching its
+///   two ends; a block that can neither hold the request nor start (end, for `high`) a run long
+///   enough with its neighbours is skipped whole. Each insert or remove rescans at most the two
+///   blocks holding its ends (64 words each).
 ///
 /// Metadata, all outside the managed space: the allocation bitmap, a second bitmap marking the
 /// first granule of each allocation (adjacent allocations are otherwise indistinguishable, and
-/// nodes() must list them), the two summaries, and the caller's nodes. No per-call allocation.
+/// nodes() must list them), the summaries, and the caller's nodes. No per-call allocation.
 ///
 /// Granule: `init(start, size, granule)`; `init(start, size)` uses `default_granule`, 256 bytes:
 /// a few cache lines or one DMA burst, small enough that rounding wastes little on buffers of a
-/// few KiB, large enough that a 4 MiB SRAM needs only 2 KiB per bitmap (16384 granules). The space must start on a granule boundary and be a whole number of
-/// granules (-EINVAL otherwise), and may end exactly at 2^64. reserve() needs a granule-aligned
+/// few KiB, large enough that a 4 MiB SRAM needs only 2 KiB per bitmap (16384 granules). The
+/// space must start on a granule boundary and be a whole number of granules (-EINVAL otherwise),
+/// and may end exactly at 2^64; it may have at most max_granules granules (-ENOMEM). reserve() needs a granule-aligned
 /// start (-EINVAL otherwise) and, like insert, rounds the size up; the node records the range
 /// actually taken, so node.size() may exceed the request.
 #include <accel/mm/range.hpp>
@@ -83,12 +90,14 @@ public:
         std::unique_ptr<u64[]> head(new (std::nothrow) u64[nwords]());
         std::unique_ptr<u64[]> some_free(new (std::nothrow) u64[nsum]());
         std::unique_ptr<u64[]> some_used(new (std::nothrow) u64[nsum]());
-        if (!used || !head || !some_free || !some_used)
+        std::unique_ptr<block_runs[]> blocks(new (std::nothrow) block_runs[nsum]());
+        if (!used || !head || !some_free || !some_used || !blocks)
             return -ENOMEM;
         used_ = std::move(used);
         head_ = std::move(head);
         some_free_ = std::move(some_free);
         some_used_ = std::move(some_used);
+        blocks_ = std::move(blocks);
         base_ = start;
         last_ = start + (size - 1);
         granule_ = granule;
@@ -105,6 +114,8 @@ public:
             used_[nwords - 1] = ~u64{0} << (n % 64);
         for (u64 w = 0; w < nwords; ++w)
             refresh_summary(w);
+        for (u64 b = 0; b < nsum; ++b)
+            rescan_block(b);
         return 0;
     }
 
@@ -190,12 +201,21 @@ public:
     }
 
     u64 granule() const noexcept { return granule_; }
-    /// Bytes of the four bitmaps: fixed for a given space and granule.
-    std::uint64_t bitmap_bytes() const noexcept { return (2 * nwords_ + 2 * nsum_) * sizeof(u64); }
+    /// Bytes of the bitmaps and the block summary: fixed for a given space and granule.
+    std::uint64_t bitmap_bytes() const noexcept {
+        return (2 * nwords_ + 2 * nsum_) * sizeof(u64) + nsum_ * sizeof(block_runs);
+    }
 
 private:
     static constexpr u64 npos = ~u64{0};
     static constexpr u64 ones = ~u64{0};
+    /// Granules per block of the run summary: the 64 words one summary word covers.
+    static constexpr u64 block_granules = 64 * 64;
+
+    /// Free runs of one block, in granules: from its bottom, to its top, the longest inside.
+    struct block_runs {
+        std::uint16_t prefix, suffix, longest;
+    };
 
     // ---- bit helpers over arrays of 64-bit words -------------------------------------------
 
@@ -318,11 +338,21 @@ private:
     /// with [s, s + k) free.
     bool find_low(u64 glo, u64 ghi, u64 k, u64 a, u64& at) const noexcept {
         const u64 limit = ghi - (k - 1);
-        u64 i = glo;
+        u64 i = glo, checked = npos; // checked: the block already known to possibly start a fit
         for (;;) {
             i = first_free(i);
             if (i > limit)
                 return false;
+            if (u64 b = i / block_granules; b != checked) {
+                while (!could_start(b, k))
+                    if (++b * block_granules > limit)
+                        return false;
+                checked = b;
+                if (b * block_granules > i) {
+                    i = b * block_granules;
+                    continue;
+                }
+            }
             if (const u64 r = (base_granule_ + i) & (a - 1)) {
                 if (a - r > limit - i)
                     return false;
@@ -341,10 +371,23 @@ private:
     /// Highest aligned start s >= glo with [s, s + k) free and s + k - 1 <= ghi.
     bool find_high(u64 glo, u64 ghi, u64 k, u64 a, u64& at) const noexcept {
         u64 e = ghi; // the highest granule the allocation may still cover
+        u64 checked = npos; // the block already known to possibly end a fit
         for (;;) {
             e = last_free(e);
             if (e == npos || e < glo || e - glo < k - 1)
                 return false;
+            if (u64 b = e / block_granules; b != checked) {
+                while (!could_end(b, k)) {
+                    if (b == 0 || b * block_granules - 1 < glo)
+                        return false;
+                    --b;
+                }
+                checked = b;
+                if ((b + 1) * block_granules - 1 < e) {
+                    e = (b + 1) * block_granules - 1;
+                    continue;
+                }
+            }
             u64 s = e - (k - 1);
             const u64 r = (base_granule_ + s) & (a - 1);
             if (r > s - glo)
@@ -380,6 +423,84 @@ private:
         }
         refresh_summary(wb);
         refresh_summary(we);
+        const u64 bb = b / block_granules, be = (e - 1) / block_granules;
+        const auto whole = static_cast<std::uint16_t>(v ? 0 : block_granules);
+        for (u64 x = bb + 1; x < be; ++x) // blocks strictly inside: wholly allocated / wholly free
+            blocks_[x] = {whole, whole, whole};
+        rescan_block(bb);
+        if (be != bb)
+            rescan_block(be);
+    }
+
+    /// Recomputes a block's runs from its words (words past the end count as allocated).
+    void rescan_block(u64 b) noexcept {
+        const u64 w0 = b * 64, w1 = std::min(w0 + 64, nwords_);
+        std::uint32_t run = 0, longest = 0, prefix = 0;
+        bool in_prefix = true;
+        auto close_run = [&] {
+            if (in_prefix) {
+                prefix = run;
+                in_prefix = false;
+            }
+            longest = std::max(longest, run);
+        };
+        for (u64 w = w0; w < w1; ++w) {
+            u64 f = ~used_[w];
+            if (f == ones) {
+                run += 64;
+                continue;
+            }
+            const auto low = static_cast<unsigned>(std::countr_one(f));
+            const auto high = static_cast<unsigned>(std::countl_one(f));
+            run += low;
+            close_run();
+            // Runs strictly inside the word, between its bottom and top runs.
+            f &= ones >> high;
+            f >>= low;
+            while (f != 0) {
+                f >>= std::countr_zero(f);
+                const auto r = static_cast<unsigned>(std::countr_one(f));
+                longest = std::max<std::uint32_t>(longest, r);
+                f >>= r; // r < 64: the top bits of f are clear
+            }
+            run = high;
+        }
+        if (in_prefix)
+            prefix = run; // wholly free (the last block may be shorter than block_granules)
+        longest = std::max(longest, run); // `run` is now the top run
+        blocks_[b] = {static_cast<std::uint16_t>(prefix), static_cast<std::uint16_t>(run),
+                      static_cast<std::uint16_t>(longest)};
+    }
+
+    /// Can a run of k free granules start in block b? It lies inside b (at most the block's
+    /// longest run), or starts in b's top run and continues through the following blocks.
+    bool could_start(u64 b, u64 k) const noexcept {
+        if (blocks_[b].longest >= k)
+            return true;
+        u64 len = blocks_[b].suffix;
+        if (len == 0)
+            return false;
+        for (u64 x = b + 1; len < k && x < nsum_; ++x) {
+            len += blocks_[x].prefix;
+            if (blocks_[x].prefix != block_granules)
+                break;
+        }
+        return len >= k;
+    }
+
+    /// Can a run of k free granules end in block b? Mirror of could_start.
+    bool could_end(u64 b, u64 k) const noexcept {
+        if (blocks_[b].longest >= k)
+            return true;
+        u64 len = blocks_[b].prefix;
+        if (len == 0)
+            return false;
+        for (u64 x = b; len < k && x-- > 0;) {
+            len += blocks_[x].suffix;
+            if (blocks_[x].suffix != block_granules)
+                break;
+        }
+        return len >= k;
     }
 
     void take(node& n, u64 i, u64 k) noexcept {
@@ -474,6 +595,7 @@ private:
     std::unique_ptr<u64[]> head_;      ///< bit per granule: first granule of an allocation
     std::unique_ptr<u64[]> some_free_; ///< bit per word of used_: it has a free granule
     std::unique_ptr<u64[]> some_used_; ///< bit per word of used_: it has an allocated granule
+    std::unique_ptr<block_runs[]> blocks_; ///< per 4096 granules: free runs (see block_runs)
     u64 base_ = 0, last_ = 0;          ///< the space, as first and last byte
     u64 granule_ = default_granule;
     unsigned shift_ = 8;               ///< log2(granule_)
