@@ -47,7 +47,8 @@ struct differential_config {
 
 inline std::uint64_t default_ops() {
     if (const char* e = std::getenv("ACCEL_MM_DIFF_OPS"))
-        return std::strtoull(e, nullptr, 0);
+        if (auto v = std::strtoull(e, nullptr, 0)) // 0 or garbage: keep the default, never run nothing
+            return v;
 #ifdef NDEBUG
     return 1'000'000;
 #else

@@ -13,7 +13,11 @@
 ///   smallest order >= k" is a mask scan and a cached rightmost node.
 /// - the `range_manager` concept: a node is one contiguous allocation (the chunk-rounded size,
 ///   aligned to max(chunk, alignment), from a block of the needed order then trimmed back), so a
-///   power-of-two request with natural alignment costs O(orders) and never scans.
+///   power-of-two request with natural alignment costs O(orders) and never scans. Placement:
+///   best = drm's default (smallest order that fits, highest offset), high = TOPDOWN, low =
+///   lowest offset; bounded requests use the range search; an unbounded request with no block
+///   of its order left tries harder as drm does for CONTIGUOUS. Alignments must be powers of two,
+///   and init()/reserve() take chunk multiples only (-EINVAL otherwise; the chunk is 4 KiB).
 ///
 /// Differences from drm_buddy, all deliberate:
 /// - Block offsets are absolute. A space that does not start at 0 is cut into naturally aligned
@@ -27,11 +31,13 @@
 ///
 /// Block structs come from a pool of buddy pairs the manager owns; splitting takes one pair,
 /// merging returns it. The pool only grows (by slabs), so steady state allocates nothing.
+/// Not thread-safe: callers serialise access, as drm_buddy's callers do with their own lock.
 #include <accel/mm/range.hpp>
 #include <accel/mm/range_manager.hpp>
 
 #include <boost/intrusive/list.hpp>
-#include <boost/intrusive/set.hpp>
+#include <boost/intrusive/parent_from_member.hpp>
+#include <boost/intrusive/rbtree_algorithms.hpp>
 
 #include <array>
 #include <bit>
@@ -69,9 +75,45 @@ struct buddy_chunk {
 
 class buddy;
 
+namespace detail {
+/// A red-black tree node of three words: the colour lives in the parent pointer's low bit.
+struct buddy_rb_node {
+    std::uintptr_t parent_and_color;
+    buddy_rb_node* left;
+    buddy_rb_node* right;
+};
+/// Node traits for Boost.Intrusive's rbtree_algorithms, used directly (no container): one
+/// descent per insert, no successor lookup per erase, no size bookkeeping.
+struct buddy_rb_traits {
+    using node = buddy_rb_node;
+    using node_ptr = node*;
+    using const_node_ptr = const node*;
+    using color = unsigned;
+    static node_ptr get_parent(const_node_ptr n) noexcept {
+        return reinterpret_cast<node_ptr>(n->parent_and_color & ~std::uintptr_t{1});
+    }
+    static void set_parent(node_ptr n, node_ptr p) noexcept {
+        n->parent_and_color = reinterpret_cast<std::uintptr_t>(p) | (n->parent_and_color & 1);
+    }
+    static node_ptr get_left(const_node_ptr n) noexcept { return n->left; }
+    static void set_left(node_ptr n, node_ptr l) noexcept { n->left = l; }
+    static node_ptr get_right(const_node_ptr n) noexcept { return n->right; }
+    static void set_right(node_ptr n, node_ptr r) noexcept { n->right = r; }
+    static color get_color(const_node_ptr n) noexcept { return static_cast<color>(n->parent_and_color & 1); }
+    static void set_color(node_ptr n, color c) noexcept {
+        n->parent_and_color = (n->parent_and_color & ~std::uintptr_t{1}) | c;
+    }
+    static color black() noexcept { return 0; }
+    static color red() noexcept { return 1; }
+};
+using buddy_rb_algo = boost::intrusive::rbtree_algorithms<buddy_rb_traits>;
+} // namespace detail
+
 /// One power-of-two block: free (in a free tree), split (has two children) or allocated (owned
 /// by whoever holds it, linked through `link` into that owner's list, as drm_buddy_block::link).
-class buddy_block {
+/// One cache line: the tree hook and the children pointer share storage (a block is never free
+/// and split at once), and buddies are the two halves of a 128-byte pool pair.
+class alignas(64) buddy_block {
 public:
     enum class state_type : unsigned char { allocated = 1, free = 2, split = 3 };
 
@@ -87,34 +129,40 @@ public:
     /// The block's contents are known to be zero (drm_buddy_block_is_clear).
     bool is_clear() const noexcept { return clear_; }
     const buddy_block* parent() const noexcept { return parent_; }
-    const buddy_block* left() const noexcept { return children_; }
-    const buddy_block* right() const noexcept { return children_ ? children_ + 1 : nullptr; }
+    const buddy_block* left() const noexcept { return is_split() ? children_ : nullptr; }
+    const buddy_block* right() const noexcept { return is_split() ? children_ + 1 : nullptr; }
     /// The other half of the parent; null for a root (drm_get_buddy).
     const buddy_block* buddy() const noexcept {
         if (!parent_)
             return nullptr;
         return parent_->children_ == this ? parent_->children_ + 1 : parent_->children_;
     }
-    /// The range_manager node holding this block, or null (native allocations, free blocks).
-    const void* owner() const noexcept { return owner_; }
+
+    buddy_block() noexcept : children_(nullptr) {}
+    buddy_block(const buddy_block&) = delete;
+    buddy_block& operator=(const buddy_block&) = delete;
+    ~buddy_block() = default;
 
     /// Caller-owned link of an allocated block (the list passed to alloc_blocks / free_list).
     boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>> link;
 
 private:
     friend class buddy;
-    using tree_hook = boost::intrusive::set_member_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>,
-                                                        boost::intrusive::optimize_size<true>>;
-    tree_hook rb_;
+    /// How an allocated block belongs to a range_manager node (for nodes()).
+    enum kind_type : unsigned char { native, node_head, node_tail };
+    union {
+        detail::buddy_rb_node rb_; ///< free: linked into its (clear state, order) tree
+        buddy_block* children_;    ///< split: left child, the right one follows it (a pool pair)
+    };
     u64 offset_ = 0;
     buddy_block* parent_ = nullptr;
-    buddy_block* children_ = nullptr; ///< left child; the right one follows it (a pool pair)
-    void* owner_ = nullptr;
     unsigned char order_ = 0;
     unsigned char log2_size_ = 0;
     unsigned char state_ = 0;
     bool clear_ = false;
+    unsigned char kind_ = native;
 };
+static_assert(sizeof(buddy_block) == 64);
 
 /// A caller's list of allocated blocks (drm passes a struct list_head).
 using buddy_block_list =
@@ -220,7 +268,7 @@ public:
     int alloc_blocks(u64 start, u64 end, u64 size, u64 min_block_size, block_list& out, unsigned fl = 0) {
         if (!initialized())
             return -EINVAL;
-        if (size < chunk_ || min_block_size < chunk_ || !std::has_single_bit(min_block_size))
+        if (size < chunk_ || min_block_size < chunk_ || !is_pow2(min_block_size))
             return -EINVAL;
         if ((start | end | size) & (chunk_ - 1))
             return -EINVAL;
@@ -370,18 +418,9 @@ public:
     }
 
     /// Number of free blocks of `order` in the clear or dirty tree, and the lowest/highest one.
-    std::size_t free_count(unsigned order, bool clear) const {
-        return static_cast<std::size_t>(std::distance(trees_[clear ? 0 : 1][order].begin(),
-                                                      trees_[clear ? 0 : 1][order].end()));
-    }
-    const block* free_first(unsigned order, bool clear) const {
-        auto& t = trees_[clear ? 0 : 1][order];
-        return t.empty() ? nullptr : &*t.begin();
-    }
-    const block* free_last(unsigned order, bool clear) const {
-        auto& t = trees_[clear ? 0 : 1][order];
-        return t.empty() ? nullptr : &*t.rbegin();
-    }
+    std::size_t free_count(unsigned order, bool clear) const { return trees_[clear ? 0 : 1][order].size(); }
+    const block* free_first(unsigned order, bool clear) const { return trees_[clear ? 0 : 1][order].first(); }
+    const block* free_last(unsigned order, bool clear) const { return trees_[clear ? 0 : 1][order].last(); }
 
     /// Visits every block of the tree (roots in order, each pre-order: parent, left, right).
     template <class F>
@@ -396,13 +435,17 @@ public:
     int insert(node& n, const alloc_request& req) {
         if (!initialized())
             return -EINVAL;
-        u64 lo, last;
-        if (int e = validate_request(req, base_, space_last(), any_alignment, lo, last))
-            return e;
-        u64 size;
-        if (!align_up(req.size, chunk_, size) || size > size_)
+        // validate_request()'s rules, inlined: the hot path must not pay for std::has_single_bit,
+        // which is a libgcc popcount call unless the target has POPCNT.
+        if (req.size == 0 || (req.alignment > 1 && !is_pow2(req.alignment)) || req.lo > req.last)
+            return -EINVAL;
+        const u64 lo = std::max(req.lo, base_), last = std::min(req.last, space_last());
+        if (lo > last)
+            return -EINVAL;
+        if (req.size > size_)
             return -ENOSPC;
-        const u64 align = std::max(chunk_, effective_alignment(req.alignment));
+        const u64 size = (req.size + (chunk_ - 1)) & ~(chunk_ - 1); // no wrap: size_ <= 2^64 - chunk
+        const u64 align = std::max(chunk_, req.alignment);
         const u64 pages = size >> chunk_shift_;
         unsigned order = static_cast<unsigned>(std::bit_width(pages - 1)); // ceil(log2(pages))
         const unsigned align_order = static_cast<unsigned>(std::countr_zero(align)) - chunk_shift_;
@@ -411,7 +454,7 @@ public:
         const bool whole = lo == base_ && last == space_last();
         const pick p = req.mode == placement::high ? pick::high : req.mode == placement::low ? pick::low : pick::best;
         if (!reserve_pairs(2 * (max_order_ + 1)))
-            return -ENOSPC; // the pool cannot grow: no room, as far as the caller can tell
+            return -ENOMEM; // the block pool cannot grow (the contract allows it for pooled policies)
         block* b = nullptr;
         if (order <= max_order_) {
             spot s = whole ? find_free(order, p, dirty_tree) : find_in_range(order, lo, last, p, dirty_tree);
@@ -421,12 +464,16 @@ public:
                 b = take_at(s, order);
         }
         n.blocks_.clear();
+        if (b && b->size() == size) { // the power-of-two path: one block, nothing to trim
+            n.blocks_.push_back(*b);
+            b->kind_ = block::node_head;
+            n.start_ = b->offset_;
+            n.size_ = size;
+            ++live_nodes_;
+            return 0;
+        }
         if (b) {
-            if (b->size() == size) {
-                n.blocks_.push_back(*b);
-            } else {
-                trim_into(b, b->offset_, size, n.blocks_);
-            }
+            trim_into(b, b->offset_, size, n.blocks_);
         } else if (!whole || !try_harder_node(size, align, p, n.blocks_)) {
             return -ENOSPC;
         }
@@ -494,14 +541,18 @@ public:
                 for (; b && b->is_free(); b = m_->next_leaf(b))
                     cur_.size += b->size();
             } else {
-                while (b && !(b->is_allocated() && (!b->owner_ || static_cast<const node*>(b->owner_)->start_ == b->offset_)))
+                while (b && !(b->is_allocated() && b->kind_ != block::node_tail))
                     b = m_->next_leaf(b);
                 if (!b) {
                     done_ = true;
                     return;
                 }
-                cur_ = b->owner_ ? range{b->offset_, static_cast<const node*>(b->owner_)->size_} : range{b->offset_, b->size()};
+                cur_ = {b->offset_, b->size()};
+                const bool whole_node = b->kind_ == block::node_head;
                 b = m_->next_leaf(b);
+                // A node's trimmed blocks are adjacent: its head, then its tails.
+                for (; whole_node && b && b->is_allocated() && b->kind_ == block::node_tail; b = m_->next_leaf(b))
+                    cur_.size += b->size();
             }
             next_ = b;
         }
@@ -514,13 +565,13 @@ public:
 
     /// Allocations in address order: one entry per node (or per natively allocated block).
     auto nodes() const {
-        return std::ranges::subrange<listing_iterator>(initialized() ? listing_iterator(this, false) : listing_iterator(),
-                                                       listing_iterator());
+        using sub = std::ranges::subrange<listing_iterator>;
+        return initialized() ? sub(listing_iterator(this, false), listing_iterator()) : sub();
     }
     /// Maximal free intervals in address order (adjacent free blocks merge into one hole).
     auto holes() const {
-        return std::ranges::subrange<listing_iterator>(initialized() ? listing_iterator(this, true) : listing_iterator(),
-                                                       listing_iterator());
+        using sub = std::ranges::subrange<listing_iterator>;
+        return initialized() ? sub(listing_iterator(this, true), listing_iterator()) : sub();
     }
 
     range_stats stats() const {
@@ -541,29 +592,77 @@ private:
     enum class pick : unsigned char { best, high, low };
     enum free_mode : unsigned char { keep_clear_bit, mark_clear, mark_dirty };
 
-    struct pair_slot {
+    /// Two buddies, adjacent in one 128-byte unit (adjacent-line prefetch fetches both).
+    struct alignas(128) pair_slot {
         block b[2];
     };
-    struct offset_key {
-        using type = u64;
-        u64 operator()(const block& b) const noexcept { return b.offset_; }
+    static_assert(sizeof(pair_slot) == 2 * sizeof(block), "other_half() relies on 64-byte halves");
+    /// The free blocks of one (clear state, order), ordered by offset (drm's free_trees[][]).
+    class offset_tree {
+    public:
+        offset_tree() noexcept { algo::init_header(&header_); }
+        offset_tree(const offset_tree&) = delete;
+        offset_tree& operator=(const offset_tree&) = delete;
+
+        bool empty() const noexcept { return !traits::get_parent(h()); }
+        block* first() const noexcept { return empty() ? nullptr : of(traits::get_left(h())); }
+        block* last() const noexcept { return empty() ? nullptr : of(traits::get_right(h())); }
+        block* next(const block* b) const noexcept {
+            node* n = const_cast<node*>(&b->rb_);
+            return n == traits::get_right(h()) ? nullptr : of(algo::next_node(n));
+        }
+        block* prev(const block* b) const noexcept {
+            node* n = const_cast<node*>(&b->rb_);
+            return n == traits::get_left(h()) ? nullptr : of(algo::prev_node(n));
+        }
+        /// First block at or after `key`, or null.
+        block* lower_bound(u64 key) const noexcept { return or_null(algo::lower_bound(h(), key, less{})); }
+        /// First block after `key`, or null.
+        block* upper_bound(u64 key) const noexcept { return or_null(algo::upper_bound(h(), key, less{})); }
+        void insert(block* b) noexcept { algo::insert_equal_upper_bound(h(), &b->rb_, less{}); }
+        void erase(block* b) noexcept { algo::erase(h(), &b->rb_); }
+        void clear() noexcept { algo::init_header(h()); }
+        template <class F>
+        void clear_and_dispose(F f) {
+            algo::clear_and_dispose(h(), [&](node* n) { f(of(n)); });
+        }
+        std::size_t size() const noexcept { return algo::size(h()); }
+
+    private:
+        using traits = detail::buddy_rb_traits;
+        using algo = detail::buddy_rb_algo;
+        using node = detail::buddy_rb_node;
+        struct less {
+            bool operator()(const node* a, const node* b) const noexcept { return of(a)->offset_ < of(b)->offset_; }
+            bool operator()(const node* a, u64 k) const noexcept { return of(a)->offset_ < k; }
+            bool operator()(u64 k, const node* a) const noexcept { return k < of(a)->offset_; }
+        };
+        static block* of(const node* n) noexcept {
+            return boost::intrusive::get_parent_from_member<block>(const_cast<node*>(n), &block::rb_);
+        }
+        node* h() const noexcept { return const_cast<node*>(&header_); }
+        block* or_null(node* n) const noexcept { return n == h() ? nullptr : of(n); }
+        node header_;
     };
-    using free_tree = boost::intrusive::set<block, boost::intrusive::member_hook<block, block::tree_hook, &block::rb_>,
-                                            boost::intrusive::key_of_value<offset_key>,
-                                            boost::intrusive::constant_time_size<false>>;
+
     /// A chosen free block and where the order-k piece goes inside it.
     struct spot {
         block* b = nullptr;
         u64 at = 0;
     };
-    /// One force-merge step, so a failed allocation can split the parent back.
+    /// One force-merge step (the merged parent's place and its children's clear bits), so a
+    /// failed allocation can split it back. Recorded by position, not by pointer: giving back
+    /// the partial allocation may merge the parent further, releasing its block struct.
     struct undo_entry {
-        block* parent;
+        u64 offset;
+        unsigned char order;
         bool left_clear, right_clear;
     };
 
+    static constexpr bool is_pow2(u64 x) noexcept { return x && !(x & (x - 1)); }
+
     static int check_chunk(buddy_chunk c) {
-        if (!std::has_single_bit(c.bytes))
+        if (!is_pow2(c.bytes))
             return -EINVAL;
         if (c.bytes < buddy_min_chunk && !c.allow_small)
             return -EINVAL;
@@ -675,17 +774,16 @@ private:
 
     // --- free trees ----------------------------------------------------------------------------
 
-    free_tree& tree_of(const block* b) noexcept { return trees_[b->clear_ ? clear_tree : dirty_tree][b->order_]; }
     void insert_tree(block* b) noexcept {
         b->state_ = static_cast<unsigned char>(block::state_type::free);
         const unsigned t = b->clear_ ? clear_tree : dirty_tree;
-        trees_[t][b->order_].insert_unique(*b);
+        trees_[t][b->order_].insert(b);
         nonempty_[t] |= u64{1} << b->order_;
     }
     void erase_tree(block* b) noexcept {
         const unsigned t = b->clear_ ? clear_tree : dirty_tree;
-        free_tree& tr = trees_[t][b->order_];
-        tr.erase(tr.iterator_to(*b));
+        offset_tree& tr = trees_[t][b->order_];
+        tr.erase(b);
         if (tr.empty())
             nonempty_[t] &= ~(u64{1} << b->order_);
     }
@@ -699,8 +797,6 @@ private:
         const unsigned char ls = static_cast<unsigned char>(b->log2_size_ - 1);
         for (block* c : {l, r}) {
             c->parent_ = b;
-            c->children_ = nullptr;
-            c->owner_ = nullptr;
             c->order_ = o;
             c->log2_size_ = ls;
             c->clear_ = b->clear_;
@@ -715,7 +811,7 @@ private:
 
     void mark_allocated(block* b) noexcept {
         b->state_ = static_cast<unsigned char>(block::state_type::allocated);
-        b->owner_ = nullptr;
+        b->kind_ = block::native;
         avail_ -= b->size();
         if (b->clear_)
             clear_avail_ -= b->size();
@@ -724,30 +820,69 @@ private:
     /// Frees an allocated block and merges it upward while its buddy is free with the same
     /// clear state (drm_buddy_free_block).
     void release(block* b) noexcept {
+        block* pending = nullptr;
+        insert_tree(merge_up(b, pending));
+    }
+
+    /// The merging half of release(): returns the resulting free block, not yet in a tree.
+    /// `pending` is a free block also kept out of the trees (see free_blocks); it merges like any
+    /// free buddy and is reset to null when it does.
+    block* merge_up(block* b, block*& pending) noexcept {
+        // Freeing is bound by cache misses on cold blocks: ask for the buddy's line (the other
+        // half of the pair, known from b's address alone) while b's own line is on its way.
+        prefetch(other_half(b));
         avail_ += b->size();
         if (b->clear_)
             clear_avail_ += b->size();
-        b->owner_ = nullptr;
-        while (block* p = b->parent_) {
-            block* y = p->children_ == b ? b + 1 : b - 1;
+        while (b->parent_) {
+            block* y = other_half(b);
             if (!y->is_free() || y->clear_ != b->clear_)
                 break;
-            erase_tree(y);
+            block* p = b->parent_;
+            prefetch(p);
+            prefetch(other_half(p));
+            if (y == pending)
+                pending = nullptr;
+            else
+                erase_tree(y);
             p->clear_ = b->clear_;
             push_pair(p->children_);
             p->children_ = nullptr;
             b = p;
         }
-        insert_tree(b);
+        b->state_ = static_cast<unsigned char>(block::state_type::free);
+        return b;
     }
 
+    /// The buddy of a non-root block: the other half of its 128-byte pool pair. For a root the
+    /// address is only good as a prefetch hint (prefetches never fault).
+    static block* other_half(block* b) noexcept {
+        return reinterpret_cast<block*>(reinterpret_cast<std::uintptr_t>(b) ^ sizeof(block));
+    }
+    static void prefetch(const void* p) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+        __builtin_prefetch(p);
+#else
+        (void)p;
+#endif
+    }
+
+    /// Frees a list back to front. A trimmed run (ascending, sizes descending) then frees its
+    /// smallest block first, and each merged result is the buddy of the next block: it is handed
+    /// over as `pending` instead of being put into a tree and taken out again.
     void free_blocks(block_list& blocks, free_mode m) noexcept {
-        for (auto it = blocks.begin(); it != blocks.end();) {
-            block* b = &*it++;
+        block* pending = nullptr;
+        for (auto it = blocks.end(); it != blocks.begin();) {
+            block* b = &*--it;
             if (m != keep_clear_bit)
                 b->clear_ = m == mark_clear;
-            release(b);
+            b = merge_up(b, pending);
+            if (pending)
+                insert_tree(pending);
+            pending = b;
         }
+        if (pending)
+            insert_tree(pending);
         blocks.clear();
     }
 
@@ -761,13 +896,13 @@ private:
             return {};
         const u64 ks = chunk_ << k;
         if (p == pick::best) {
-            block* b = &*trees_[t][std::countr_zero(mask)].rbegin();
+            block* b = trees_[t][std::countr_zero(mask)].last();
             return {b, b->offset_ + (b->size() - ks)};
         }
         block* best = nullptr;
         for (; mask; mask &= mask - 1) {
-            free_tree& tr = trees_[t][std::countr_zero(mask)];
-            block* b = p == pick::high ? &*tr.rbegin() : &*tr.begin();
+            const offset_tree& tr = trees_[t][std::countr_zero(mask)];
+            block* b = p == pick::high ? tr.last() : tr.first();
             if (!best || (p == pick::high ? b->offset_ > best->offset_ : b->offset_ < best->offset_))
                 best = b;
         }
@@ -780,37 +915,37 @@ private:
     /// depth-first range search), high = highest, best = smallest order, highest candidate.
     spot find_in_range(unsigned k, u64 lo, u64 last, pick p, unsigned t) noexcept {
         const u64 ks = chunk_ << k;
-        u64 alo;
-        if (!align_up(lo, ks, alo) || last < ks - 1)
+        if (lo > ~u64{0} - (ks - 1) || last < ks - 1)
             return {};
-        const u64 ahi = align_down(last - (ks - 1), ks);
+        const u64 alo = (lo + (ks - 1)) & ~(ks - 1);
+        const u64 ahi = (last - (ks - 1)) & ~(ks - 1);
         if (alo > ahi)
             return {};
         spot found{};
         for (u64 mask = nonempty_[t] >> k << k; mask; mask &= mask - 1) {
             const unsigned o = static_cast<unsigned>(std::countr_zero(mask));
-            free_tree& tr = trees_[t][o];
+            const offset_tree& tr = trees_[t][o];
             const u64 os = chunk_ << o;
             if (p == pick::low) {
-                for (auto it = tr.lower_bound(align_down(alo, os)); it != tr.end() && it->offset_ <= ahi; ++it) {
-                    const u64 c = std::max(it->offset_, alo);
+                for (block* x = tr.lower_bound(alo & ~(os - 1)); x && x->offset_ <= ahi; x = tr.next(x)) {
+                    const u64 c = std::max(x->offset_, alo);
                     if (c > ahi)
                         break;
-                    if (c - it->offset_ <= os - ks) {
+                    if (c - x->offset_ <= os - ks) {
                         if (!found.b || c < found.at)
-                            found = {&*it, c};
+                            found = {x, c};
                         break;
                     }
                 }
             } else {
-                for (auto it = tr.upper_bound(ahi); it != tr.begin();) {
-                    --it;
-                    if (it->last() < alo)
+                block* x = tr.upper_bound(ahi);
+                for (x = x ? tr.prev(x) : tr.last(); x; x = tr.prev(x)) {
+                    if (x->last() < alo)
                         break;
-                    const u64 c = std::min(it->offset_ + (os - ks), ahi);
-                    if (c >= it->offset_ && c >= alo) {
+                    const u64 c = std::min(x->offset_ + (os - ks), ahi);
+                    if (c >= x->offset_ && c >= alo) {
                         if (!found.b || c > found.at)
-                            found = {&*it, c};
+                            found = {x, c};
                         break;
                     }
                 }
@@ -940,9 +1075,9 @@ private:
         if (order == 0 || order > max_order_)
             return -ENOSPC;
         for (unsigned t : {clear_tree, dirty_tree}) {
-            free_tree& tr = trees_[t][order];
-            for (auto it = tr.rbegin(); it != tr.rend(); ++it) {
-                const u64 off = it->offset_;
+            const offset_tree& tr = trees_[t][order];
+            for (block* x = tr.last(); x; x = tr.prev(x)) {
+                const u64 off = x->offset_;
                 const u64 filled = free_run(off, size);
                 if (filled >= size)
                     return alloc_exact(off, off + (size - 1), out);
@@ -972,7 +1107,7 @@ private:
         if (order == 0 || order > max_order_ || (chunk_ << order) < align)
             return false;
         for (unsigned t : {dirty_tree, clear_tree}) {
-            free_tree& tr = trees_[t][order];
+            const offset_tree& tr = trees_[t][order];
             auto attempt = [&](const block& b) {
                 const u64 off = b.offset_;
                 const u64 filled = free_run(off, size);
@@ -985,12 +1120,12 @@ private:
                 return alloc_exact(start, start + (size - 1), out) == 0;
             };
             if (p == pick::low) {
-                for (auto it = tr.begin(); it != tr.end(); ++it)
-                    if (attempt(*it))
+                for (block* x = tr.first(); x; x = tr.next(x))
+                    if (attempt(*x))
                         return true;
             } else {
-                for (auto it = tr.rbegin(); it != tr.rend(); ++it)
-                    if (attempt(*it))
+                for (block* x = tr.last(); x; x = tr.prev(x))
+                    if (attempt(*x))
                         return true;
             }
         }
@@ -1004,7 +1139,8 @@ private:
         n.start_ = n.blocks_.front().offset_;
         n.size_ = size;
         for (block& b : n.blocks_)
-            b.owner_ = &n;
+            b.kind_ = block::node_tail;
+        n.blocks_.front().kind_ = block::node_head;
         ++live_nodes_;
     }
 
@@ -1020,18 +1156,18 @@ private:
             return -EINVAL;
         for (unsigned t : {clear_tree, dirty_tree}) {
             for (unsigned i = min_order; i-- > 0;) {
-                free_tree& tr = trees_[t][i];
-                block* cur = tr.empty() ? nullptr : &*tr.rbegin();
+                offset_tree& tr = trees_[t][i];
+                block* cur = tr.last();
                 while (cur) {
                     block* b = cur;
-                    cur = prev_in(tr, b);
+                    cur = tr.prev(b);
                     if (!b->parent_ || b->offset_ < lo || b->last() > last)
                         continue;
                     block* y = b->parent_->children_ == b ? b + 1 : b - 1;
                     if (!y->is_free())
                         continue;
                     if (cur == y)
-                        cur = prev_in(tr, y);
+                        cur = tr.prev(y);
                     if (log && !reserve_undo(undo_len_ + max_order_ + 1))
                         return -ENOMEM;
                     erase_tree(b);
@@ -1044,10 +1180,6 @@ private:
         }
         return -ENOMEM;
     }
-    block* prev_in(free_tree& tr, block* b) noexcept {
-        auto it = tr.iterator_to(*b);
-        return it == tr.begin() ? nullptr : &*--it;
-    }
     /// b is free and in no tree (its clear bytes already taken off clear_avail).
     unsigned merge_forced(block* b, bool log) noexcept {
         while (block* p = b->parent_) {
@@ -1058,7 +1190,7 @@ private:
             if (y->clear_)
                 clear_avail_ -= y->size();
             if (log)
-                undo_[undo_len_++] = {p, p->children_->clear_, (p->children_ + 1)->clear_};
+                undo_[undo_len_++] = {p->offset_, p->order_, p->children_->clear_, (p->children_ + 1)->clear_};
             push_pair(p->children_);
             p->children_ = nullptr;
             p->clear_ = false;
@@ -1069,16 +1201,33 @@ private:
         return b->order_;
     }
     /// Splits the recorded force-merges back, newest first, restoring the children's clear bits.
+    /// Runs after the partial allocation was freed, so each recorded region is wholly free, maybe
+    /// inside a larger free (dirty) block made by ordinary merges: that block is split down to
+    /// the recorded one first, which rebuilds exactly the structure from before the call (those
+    /// merges were impossible while the recorded block was split). Pairs cannot run out: the
+    /// structure being rebuilt held them before the call.
     void undo_force_merges() noexcept {
-        reserve_pairs(undo_len_); // pairs were returned by the merges, so this cannot fail
         while (undo_len_) {
             const undo_entry e = undo_[--undo_len_];
-            block* p = e.parent;
-            erase_tree(p);
-            split(p);
-            p->children_->clear_ = e.left_clear;
-            (p->children_ + 1)->clear_ = e.right_clear;
-            for (block* c : {p->children_, p->children_ + 1}) {
+            reserve_pairs(max_order_ + 1);
+            block* f = const_cast<block*>(leaf_at(e.offset));
+            erase_tree(f);
+            while (f->order_ > e.order) {
+                split(f);
+                block* l = f->children_;
+                block* r = l + 1;
+                if (e.offset < r->offset_) {
+                    insert_tree(r);
+                    f = l;
+                } else {
+                    insert_tree(l);
+                    f = r;
+                }
+            }
+            split(f);
+            f->children_->clear_ = e.left_clear;
+            (f->children_ + 1)->clear_ = e.right_clear;
+            for (block* c : {f->children_, f->children_ + 1}) {
                 if (c->clear_)
                     clear_avail_ += c->size();
                 insert_tree(c);
@@ -1155,7 +1304,7 @@ private:
     u64 avail_ = 0;
     u64 clear_avail_ = 0;
     std::array<u64, 2> nonempty_{}; ///< bit o set: trees_[state][o] is not empty
-    std::array<std::array<free_tree, 64>, 2> trees_;
+    std::array<std::array<offset_tree, 64>, 2> trees_;
     std::unique_ptr<block[]> roots_;
     std::size_t n_roots_ = 0;
     /// Slabs grow by half the pool each time, so 64 of them outlast any address space.
