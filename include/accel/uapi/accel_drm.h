@@ -63,6 +63,10 @@ struct accel_gem_close {
 	__u32 pad;
 };
 
+/* Export flags of PRIME_HANDLE_TO_FD, as drm.h spells them (the caller includes <fcntl.h>). */
+#define ACCEL_CLOEXEC O_CLOEXEC
+#define ACCEL_RDWR O_RDWR
+
 /* DRM_IOCTL_PRIME_HANDLE_TO_FD / DRM_IOCTL_PRIME_FD_TO_HANDLE */
 struct accel_prime_handle {
 	__u32 handle;

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file The real backend's client side: every operation is a system call on a real descriptor.
+///
+/// The same client code that runs on the mock runs here against devices served on a FUSE mount
+/// (accel-serve) or against a kernel's /dev/accel/accelN: `root` is "/dev" for kernel devices,
+/// or the mount point. Results follow the mock's convention, the kernel's: >= 0 on success, a
+/// negative errno on failure. ioctl is retried on EINTR and EAGAIN, as libdrm's drmIoctl does.
+/// Descriptors are opened with O_CLOEXEC so a client that forks and execs leaks none.
+#include <accel/backend/client_backend.hpp>
+
+#include <cerrno>
+#include <fcntl.h>
+#include <string>
+#include <string_view>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+namespace accel::backend {
+
+class syscall {
+public:
+    explicit syscall(std::string root = "/dev") : root_(std::move(root)) {
+        while (root_.size() > 1 && root_.back() == '/')
+            root_.pop_back();
+    }
+
+    std::string_view root() const noexcept { return root_; }
+
+    int open(std::string_view path, int flags = O_RDWR) const {
+        std::string p(path); // open(2) needs a terminated string
+        int fd;
+        do
+            fd = ::open(p.c_str(), flags | O_CLOEXEC);
+        while (fd < 0 && errno == EINTR);
+        return fd >= 0 ? fd : -errno;
+    }
+
+    int ioctl(int fd, unsigned long request, void* arg) const noexcept {
+        int r;
+        do
+            r = ::ioctl(fd, request, arg);
+        while (r == -1 && (errno == EINTR || errno == EAGAIN));
+        return r >= 0 ? r : -errno;
+    }
+
+    int close(int fd) const noexcept { return ::close(fd) == 0 ? 0 : -errno; }
+
+private:
+    std::string root_;
+};
+
+static_assert(client_backend<syscall>);
+
+} // namespace accel::backend

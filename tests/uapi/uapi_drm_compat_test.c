@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Layout compatibility with the real DRM uAPI: includes libdrm's <drm.h> next to the accel uAPI
+ * headers (proving the names do not clash) and asserts that request numbers, struct sizes and
+ * field offsets are equal. Built only when libdrm's headers are found (pkg-config libdrm).
+ */
+#include <drm.h>
+
+#include <accel/uapi/accel_drm.h>
+#include <accel/uapi/accel_info.h>
+
+#include <fcntl.h>
+#include <stddef.h>
+
+#define SAME_SIZE(a, b) _Static_assert(sizeof(struct a) == sizeof(struct b), "sizeof " #a " != " #b)
+#define SAME_FIELD(a, b, fa, fb)                                                                     \
+	_Static_assert(offsetof(struct a, fa) == offsetof(struct b, fb), "offsetof " #a "." #fa);    \
+	_Static_assert(sizeof(((struct a *)0)->fa) == sizeof(((struct b *)0)->fb), "sizeof " #a "." #fa)
+#define SAME(x, y) _Static_assert((x) == (y), #x " != " #y)
+
+SAME(ACCEL_IOCTL_BASE, DRM_IOCTL_BASE);
+SAME(ACCEL_COMMAND_BASE, DRM_COMMAND_BASE);
+SAME(ACCEL_CLOEXEC, DRM_CLOEXEC);
+SAME(ACCEL_RDWR, DRM_RDWR);
+SAME(ACCEL_COMMAND_END, DRM_COMMAND_END);
+SAME(ACCEL_CAP_PRIME, DRM_CAP_PRIME);
+SAME(ACCEL_PRIME_CAP_IMPORT, DRM_PRIME_CAP_IMPORT);
+SAME(ACCEL_PRIME_CAP_EXPORT, DRM_PRIME_CAP_EXPORT);
+SAME(ACCEL_CAP_TIMESTAMP_MONOTONIC, DRM_CAP_TIMESTAMP_MONOTONIC);
+SAME(ACCEL_CAP_SYNCOBJ, DRM_CAP_SYNCOBJ);
+SAME(ACCEL_CAP_SYNCOBJ_TIMELINE, DRM_CAP_SYNCOBJ_TIMELINE);
+
+/* struct drm_version holds size_t and pointers: equal to accel_version on LP64 only. */
+#if defined(__LP64__) || defined(_LP64)
+SAME(ACCEL_IOCTL_VERSION, DRM_IOCTL_VERSION);
+SAME_SIZE(accel_version, drm_version);
+SAME_FIELD(accel_version, drm_version, version_major, version_major);
+SAME_FIELD(accel_version, drm_version, version_minor, version_minor);
+SAME_FIELD(accel_version, drm_version, version_patchlevel, version_patchlevel);
+SAME_FIELD(accel_version, drm_version, name_len, name_len);
+SAME_FIELD(accel_version, drm_version, name, name);
+SAME_FIELD(accel_version, drm_version, date_len, date_len);
+SAME_FIELD(accel_version, drm_version, date, date);
+SAME_FIELD(accel_version, drm_version, desc_len, desc_len);
+SAME_FIELD(accel_version, drm_version, desc, desc);
+#endif
+
+SAME(ACCEL_IOCTL_GET_CAP, DRM_IOCTL_GET_CAP);
+SAME_SIZE(accel_get_cap, drm_get_cap);
+SAME_FIELD(accel_get_cap, drm_get_cap, capability, capability);
+SAME_FIELD(accel_get_cap, drm_get_cap, value, value);
+
+SAME(ACCEL_IOCTL_GEM_CLOSE, DRM_IOCTL_GEM_CLOSE);
+SAME_SIZE(accel_gem_close, drm_gem_close);
+SAME_FIELD(accel_gem_close, drm_gem_close, handle, handle);
+SAME_FIELD(accel_gem_close, drm_gem_close, pad, pad);
+
+SAME(ACCEL_IOCTL_PRIME_HANDLE_TO_FD, DRM_IOCTL_PRIME_HANDLE_TO_FD);
+SAME(ACCEL_IOCTL_PRIME_FD_TO_HANDLE, DRM_IOCTL_PRIME_FD_TO_HANDLE);
+SAME_SIZE(accel_prime_handle, drm_prime_handle);
+SAME_FIELD(accel_prime_handle, drm_prime_handle, handle, handle);
+SAME_FIELD(accel_prime_handle, drm_prime_handle, flags, flags);
+SAME_FIELD(accel_prime_handle, drm_prime_handle, fd, fd);
+
+/* DRM_IOCTL_SET_CLIENT_NAME is recent (Linux 6.13): older libdrm headers lack it. */
+#ifdef DRM_IOCTL_SET_CLIENT_NAME
+SAME(ACCEL_IOCTL_SET_CLIENT_NAME, DRM_IOCTL_SET_CLIENT_NAME);
+SAME_SIZE(accel_set_client_name, drm_set_client_name);
+SAME_FIELD(accel_set_client_name, drm_set_client_name, name_len, name_len);
+SAME_FIELD(accel_set_client_name, drm_set_client_name, name, name);
+SAME(ACCEL_CLIENT_NAME_MAX_LEN, DRM_CLIENT_NAME_MAX_LEN);
+#define HAVE_SET_CLIENT_NAME 1
+#else
+/* Built the way drm.h will: _IOWR('d', 0xD1, a 16-byte struct of two __u64). */
+struct drm_set_client_name_expected {
+	__u64 name_len;
+	__u64 name;
+};
+SAME(ACCEL_IOCTL_SET_CLIENT_NAME, DRM_IOWR(0xD1, struct drm_set_client_name_expected));
+#define HAVE_SET_CLIENT_NAME 0
+#endif
+
+/* INFO must never collide with a DRM number: its type byte is not DRM's. */
+_Static_assert(_IOC_TYPE(ACCEL_IOCTL_INFO) != DRM_IOCTL_BASE, "INFO uses its own type byte");
+
+int main(void)
+{
+	return HAVE_SET_CLIENT_NAME - HAVE_SET_CLIENT_NAME;
+}
