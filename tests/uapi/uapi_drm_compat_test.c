@@ -4,6 +4,7 @@
  * headers (proving the names do not clash) and asserts that request numbers, struct sizes and
  * field offsets are equal. Built only when libdrm's headers are found (pkg-config libdrm).
  */
+#define _POSIX_C_SOURCE 200809L /* O_CLOEXEC in strict C11 (DRM_CLOEXEC and ACCEL_CLOEXEC use it) */
 #include <drm.h>
 
 #include <accel/uapi/accel_drm.h>

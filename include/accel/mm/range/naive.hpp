@@ -4,8 +4,9 @@
 ///
 /// The reference model: every other policy is checked against it operation by operation
 /// (tests/mm/differential.hpp), and it is the baseline of bench/mm_policies. It favours being
-/// obviously right over being fast: holes are kept twice, by address (for coalescing and for
-/// low/high placement) and by (size, address) (for best fit, ties to the lowest address).
+/// obviously right over being fast, while staying a fair baseline: one std::map tiles the space
+/// with pieces (allocated or free) by address (coalescing, low/high placement, listings), and a
+/// std::set indexes the free pieces by (size, address) for best fit (ties to the lowest address).
 #include <accel/mm/range.hpp>
 #include <accel/mm/range_manager.hpp>
 
@@ -18,6 +19,14 @@
 namespace accel::mm {
 
 class naive {
+    struct piece {
+        u64 size;
+        bool allocated;
+    };
+    /// The whole space as consecutive pieces, allocated or free, by start address.
+    using piece_map = std::map<u64, piece>;
+    using map_iter = piece_map::const_iterator;
+
 public:
     static constexpr bool any_alignment = true;
 
@@ -38,11 +47,11 @@ public:
         if (int e = validate_space(start, size))
             return e;
         space_ = {start, size};
-        holes_by_addr_.clear();
+        pieces_.clear();
         holes_by_size_.clear();
-        allocs_.clear();
         free_ = 0;
-        add_hole(start, size);
+        allocated_count_ = 0;
+        add_hole(pieces_.end(), start, size);
         return 0;
     }
 
@@ -52,140 +61,171 @@ public:
             return e;
         const u64 align = effective_alignment(req.alignment);
         u64 at = 0;
-        bool found = false;
-        auto try_hole = [&](u64 hs, u64 hsize, bool top) {
+        auto fits = [&](u64 hs, u64 hsize, bool top) {
             u64 hl = hs + (hsize - 1);
             u64 cl = hs < lo ? lo : hs;
             u64 ch = hl > last ? last : hl;
             return cl <= ch && place_in(cl, ch, req.size, align, top, at);
         };
+        piece_map::iterator hole = pieces_.end();
         switch (req.mode) {
         case placement::best:
-            for (auto it = holes_by_size_.lower_bound({req.size, 0}); it != holes_by_size_.end() && !found; ++it)
-                found = try_hole(it->second, it->first, false);
+            for (auto it = holes_by_size_.lower_bound({req.size, 0}); it != holes_by_size_.end(); ++it)
+                if (fits(it->second, it->first, false)) {
+                    hole = pieces_.find(it->second);
+                    break;
+                }
             break;
         case placement::low:
-            for (auto it = first_hole_touching(lo); it != holes_by_addr_.end() && it->first <= last && !found; ++it)
-                found = it->second >= req.size && try_hole(it->first, it->second, false);
-            break;
-        case placement::high: {
-            auto it = holes_by_addr_.upper_bound(last); // first hole starting past `last`
-            while (it != holes_by_addr_.begin() && !found) {
-                --it;
-                if (it->first + (it->second - 1) < lo)
+            for (auto it = piece_at(lo); it != pieces_.end() && it->first <= last; ++it)
+                if (!it->second.allocated && it->second.size >= req.size && fits(it->first, it->second.size, false)) {
+                    hole = it;
                     break;
-                found = it->second >= req.size && try_hole(it->first, it->second, true);
+                }
+            break;
+        case placement::high:
+            for (auto it = std::next(piece_at(last)); it != pieces_.begin();) {
+                --it;
+                if (it->first + (it->second.size - 1) < lo)
+                    break;
+                if (!it->second.allocated && it->second.size >= req.size && fits(it->first, it->second.size, true)) {
+                    hole = it;
+                    break;
+                }
             }
             break;
         }
-        }
-        if (!found)
+        if (hole == pieces_.end())
             return -ENOSPC;
-        take(n, at, req.size);
+        take(n, hole, at, req.size);
         return 0;
     }
 
     int reserve(node& n, u64 start, u64 size) {
         if (int e = validate_reserve(start, size, space_.start, space_.last()))
             return e;
-        auto it = holes_by_addr_.upper_bound(start);
-        if (it == holes_by_addr_.begin())
-            return -ENOSPC;
-        --it;
-        if (it->first + (it->second - 1) < start + (size - 1))
-            return -ENOSPC; // no single hole covers [start, start + size)
-        take(n, start, size);
+        auto it = piece_at(start);
+        if (it->second.allocated || it->first + (it->second.size - 1) < start + (size - 1))
+            return -ENOSPC; // not wholly inside one hole
+        take(n, it, start, size);
         return 0;
     }
 
     void remove(node& n) {
-        allocs_.erase(n.start_);
-        u64 start = n.start_, size = n.size_;
+        auto it = pieces_.find(n.start_);
         n.allocated_ = false;
-        // Coalesce with the holes right before and right after.
-        auto next = holes_by_addr_.lower_bound(start);
-        if (next != holes_by_addr_.begin()) {
-            auto prev = std::prev(next);
-            if (prev->first + prev->second == start) {
+        --allocated_count_;
+        u64 start = it->first, size = it->second.size;
+        // Coalesce with the free pieces right before and right after.
+        if (it != pieces_.begin()) {
+            auto prev = std::prev(it);
+            if (!prev->second.allocated) {
                 start = prev->first;
-                size += prev->second;
+                size += prev->second.size;
                 drop_hole(prev);
             }
         }
-        next = holes_by_addr_.lower_bound(n.start_);
-        if (next != holes_by_addr_.end() && n.start_ + (n.size_ - 1) + 1 == next->first && next->first != 0) {
-            size += next->second;
+        auto next = std::next(it);
+        if (next != pieces_.end() && !next->second.allocated) {
+            size += next->second.size;
             drop_hole(next);
         }
-        add_hole(start, size);
+        next = pieces_.erase(it);
+        add_hole(next, start, size);
     }
 
-    auto nodes() const {
-        return allocs_ | std::views::transform([](const auto& kv) { return range{kv.first, kv.second}; });
-    }
-    auto holes() const {
-        return holes_by_addr_ | std::views::transform([](const auto& kv) { return range{kv.first, kv.second}; });
-    }
+    /// The allocated pieces (Allocated = true) or the holes, in address order. A hand-written
+    /// view because std::views::filter is not iterable through a const reference.
+    template <bool Allocated>
+    class listing {
+    public:
+        class iterator {
+        public:
+            using value_type = range;
+            using difference_type = std::ptrdiff_t;
+            iterator() = default;
+            iterator(map_iter it, map_iter end) : it_(it), end_(end) { skip(); }
+            range operator*() const { return {it_->first, it_->second.size}; }
+            iterator& operator++() {
+                ++it_;
+                skip();
+                return *this;
+            }
+            iterator operator++(int) {
+                iterator t = *this;
+                ++*this;
+                return t;
+            }
+            friend bool operator==(const iterator& a, const iterator& b) { return a.it_ == b.it_; }
+
+        private:
+            void skip() {
+                while (it_ != end_ && it_->second.allocated != Allocated)
+                    ++it_;
+            }
+            map_iter it_{}, end_{};
+        };
+        explicit listing(const piece_map& m) : map_(&m) {}
+        iterator begin() const { return {map_->begin(), map_->end()}; }
+        iterator end() const { return {map_->end(), map_->end()}; }
+
+    private:
+        const piece_map* map_;
+    };
+
+    listing<true> nodes() const { return listing<true>(pieces_); }
+    listing<false> holes() const { return listing<false>(pieces_); }
 
     range_stats stats() const {
         range_stats s;
         s.free_bytes = free_;
-        s.hole_count = holes_by_addr_.size();
+        s.hole_count = holes_by_size_.size();
         s.largest_hole = holes_by_size_.empty() ? 0 : std::prev(holes_by_size_.end())->first;
         s.fragmentation = fragmentation_of(s.free_bytes, s.largest_hole);
         // A red-black tree node is four words of links and colour plus the value.
         constexpr std::uint64_t tree_node = 4 * sizeof(void*);
-        s.metadata_bytes = holes_by_addr_.size() * (tree_node + 2 * sizeof(u64)) +
-                           holes_by_size_.size() * (tree_node + 2 * sizeof(u64)) +
-                           allocs_.size() * (tree_node + 2 * sizeof(u64) + sizeof(node));
+        s.metadata_bytes = pieces_.size() * (tree_node + sizeof(piece_map::value_type)) +
+                           holes_by_size_.size() * (tree_node + 2 * sizeof(u64)) + allocated_count_ * sizeof(node);
         return s;
     }
 
 private:
-    using addr_map = std::map<u64, u64>; // hole start -> hole size
+    /// The piece containing `addr` (which lies inside the space).
+    piece_map::iterator piece_at(u64 addr) { return std::prev(pieces_.upper_bound(addr)); }
 
-    addr_map::iterator first_hole_touching(u64 lo) {
-        auto it = holes_by_addr_.upper_bound(lo);
-        if (it != holes_by_addr_.begin()) {
-            auto p = std::prev(it);
-            if (p->first + (p->second - 1) >= lo)
-                return p;
-        }
-        return it;
-    }
-
-    void add_hole(u64 start, u64 size) {
-        holes_by_addr_.emplace(start, size);
+    void add_hole(piece_map::iterator hint, u64 start, u64 size) {
+        pieces_.emplace_hint(hint, start, piece{size, false});
         holes_by_size_.emplace(size, start);
         free_ += size;
     }
-    void drop_hole(addr_map::iterator it) {
-        holes_by_size_.erase({it->second, it->first});
-        free_ -= it->second;
-        holes_by_addr_.erase(it);
+    /// Removes a free piece from both indexes.
+    void drop_hole(piece_map::iterator it) {
+        holes_by_size_.erase({it->second.size, it->first});
+        free_ -= it->second.size;
+        pieces_.erase(it);
     }
 
-    /// Carves [at, at + size) out of the hole that contains it.
-    void take(node& n, u64 at, u64 size) {
-        auto it = std::prev(holes_by_addr_.upper_bound(at));
-        u64 hs = it->first, hl = it->first + (it->second - 1);
-        drop_hole(it);
+    /// Carves [at, at + size) out of the free piece `hole`, which contains it.
+    void take(node& n, piece_map::iterator hole, u64 at, u64 size) {
+        const u64 hs = hole->first, hl = hole->first + (hole->second.size - 1), al = at + (size - 1);
+        auto next = std::next(hole);
+        drop_hole(hole);
         if (at > hs)
-            add_hole(hs, at - hs);
-        u64 al = at + (size - 1);
+            add_hole(next, hs, at - hs);
+        pieces_.emplace_hint(next, at, piece{size, true});
         if (al < hl)
-            add_hole(al + 1, hl - al);
+            add_hole(next, al + 1, hl - al);
         n.start_ = at;
         n.size_ = size;
         n.allocated_ = true;
-        allocs_.emplace(at, size);
+        ++allocated_count_;
     }
 
     range space_{};
-    addr_map holes_by_addr_;
+    piece_map pieces_;
     std::set<std::pair<u64, u64>> holes_by_size_; // (size, start)
-    std::map<u64, u64> allocs_;                    // start -> size
     u64 free_ = 0;
+    std::uint64_t allocated_count_ = 0;
 };
 
 static_assert(range_manager<naive>);
