@@ -25,36 +25,12 @@ public:
 
     /// Allocates a range; the id names it for free() and get().
     result<id_type> alloc(const alloc_request& req) {
-        id_type id;
-        if (!free_ids_.empty()) {
-            id = free_ids_.back();
-            free_ids_.pop_back();
-        } else {
-            nodes_.emplace_back();
-            id = static_cast<id_type>(nodes_.size() - 1);
-        }
-        if (int e = manager_.insert(nodes_[id], req)) {
-            free_ids_.push_back(id);
-            return result<id_type>::failure(e);
-        }
-        return id;
+        return with_node([&](typename M::node& n) { return manager_.insert(n, req); });
     }
 
     /// Takes exactly [start, start + size).
     result<id_type> reserve(u64 start, u64 size) {
-        id_type id;
-        if (!free_ids_.empty()) {
-            id = free_ids_.back();
-            free_ids_.pop_back();
-        } else {
-            nodes_.emplace_back();
-            id = static_cast<id_type>(nodes_.size() - 1);
-        }
-        if (int e = manager_.reserve(nodes_[id], start, size)) {
-            free_ids_.push_back(id);
-            return result<id_type>::failure(e);
-        }
-        return id;
+        return with_node([&](typename M::node& n) { return manager_.reserve(n, start, size); });
     }
 
     /// Frees the range named `id`; -EINVAL for an id that names no live range.
@@ -78,6 +54,24 @@ public:
     range_stats stats() const { return manager_.stats(); }
 
 private:
+    /// Runs `fill` on a free node; on failure the node's id goes back to the free list.
+    template <class Fill>
+    result<id_type> with_node(Fill&& fill) {
+        id_type id;
+        if (!free_ids_.empty()) {
+            id = free_ids_.back();
+            free_ids_.pop_back();
+        } else {
+            nodes_.emplace_back();
+            id = static_cast<id_type>(nodes_.size() - 1);
+        }
+        if (int e = fill(nodes_[id])) {
+            free_ids_.push_back(id);
+            return result<id_type>::failure(e);
+        }
+        return id;
+    }
+
     M manager_;
     std::deque<typename M::node> nodes_; // deque: growing never moves a node the manager links to
     std::vector<id_type> free_ids_;

@@ -33,6 +33,7 @@
 /// merging returns it. The pool only grows (by slabs), so steady state allocates nothing.
 /// Not thread-safe: callers serialise access, as drm_buddy's callers do with their own lock.
 #include <accel/mm/range.hpp>
+#include <accel/mm/detail/compact_rb_node.hpp>
 #include <accel/mm/range_manager.hpp>
 
 #include <boost/intrusive/list.hpp>
@@ -76,36 +77,10 @@ struct buddy_chunk {
 class buddy;
 
 namespace detail {
-/// A red-black tree node of three words: the colour lives in the parent pointer's low bit.
-struct buddy_rb_node {
-    std::uintptr_t parent_and_color;
-    buddy_rb_node* left;
-    buddy_rb_node* right;
-};
-/// Node traits for Boost.Intrusive's rbtree_algorithms, used directly (no container): one
-/// descent per insert, no successor lookup per erase, no size bookkeeping.
-struct buddy_rb_traits {
-    using node = buddy_rb_node;
-    using node_ptr = node*;
-    using const_node_ptr = const node*;
-    using color = unsigned;
-    static node_ptr get_parent(const_node_ptr n) noexcept {
-        return reinterpret_cast<node_ptr>(n->parent_and_color & ~std::uintptr_t{1});
-    }
-    static void set_parent(node_ptr n, node_ptr p) noexcept {
-        n->parent_and_color = reinterpret_cast<std::uintptr_t>(p) | (n->parent_and_color & 1);
-    }
-    static node_ptr get_left(const_node_ptr n) noexcept { return n->left; }
-    static void set_left(node_ptr n, node_ptr l) noexcept { n->left = l; }
-    static node_ptr get_right(const_node_ptr n) noexcept { return n->right; }
-    static void set_right(node_ptr n, node_ptr r) noexcept { n->right = r; }
-    static color get_color(const_node_ptr n) noexcept { return static_cast<color>(n->parent_and_color & 1); }
-    static void set_color(node_ptr n, color c) noexcept {
-        n->parent_and_color = (n->parent_and_color & ~std::uintptr_t{1}) | c;
-    }
-    static color black() noexcept { return 0; }
-    static color red() noexcept { return 1; }
-};
+// Free trees: Boost.Intrusive's rbtree_algorithms used directly (no container): one descent per
+// insert, no successor lookup per erase, no size bookkeeping.
+using buddy_rb_node = compact_rb_node;
+using buddy_rb_traits = compact_rb_traits;
 using buddy_rb_algo = boost::intrusive::rbtree_algorithms<buddy_rb_traits>;
 } // namespace detail
 
