@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+// The server the FUSE tests talk to. The test program re-executes itself in this mode
+// (fuse_main.cpp) rather than serving from a thread or a bare fork: a process that serves and
+// uses the same mount can deadlock, and a fresh exec has no inherited threads or locks.
+//
+//   <test program> --accel-fuse-serve <mount point> <ready fd>
+// serves device 0 = test_driver, 1 = exclusive_test_driver, 2 = gate_driver; writes mount()'s
+// result (an int, 0 or -errno) to <ready fd>, serves until SIGTERM/SIGINT, unmounts, exits 0.
+#pragma once
+#include "gate_driver.hpp"
+#include "test_drivers.hpp"
+
+#include <accel/fuse/serve.hpp>
+
+#include <string>
+#include <unistd.h>
+
+namespace accel::test {
+
+inline constexpr const char* serve_flag = "--accel-fuse-serve";
+
+inline int serve_test_devices(const std::string& mount_point, int ready_fd) {
+    subsystem sub;
+    registration regs[3];
+    {
+        auto d0 = device<test_driver>::create();
+        auto d1 = device<exclusive_test_driver>::create();
+        auto d2 = device<gate_driver>::create();
+        if (!d0 || !d1 || !d2)
+            return 2;
+        auto r0 = sub.register_device(*d0);
+        auto r1 = sub.register_device(*d1);
+        auto r2 = sub.register_device(*d2);
+        if (!r0 || !r1 || !r2)
+            return 2;
+        regs[0] = std::move(*r0);
+        regs[1] = std::move(*r1);
+        regs[2] = std::move(*r2);
+    }
+    fuse::host h(sub, mount_point);
+    fuse::signal_stopper stopper(h); // before mount: an early SIGTERM still unmounts cleanly
+    int e = h.mount();
+    [[maybe_unused]] ssize_t w = ::write(ready_fd, &e, sizeof e);
+    ::close(ready_fd);
+    if (e)
+        return 3;
+    int rc = h.run();
+    h.unmount(); // before the registrations go: it closes the files clients still hold
+    return rc == 0 ? 0 : 4;
+}
+
+} // namespace accel::test
