@@ -16,6 +16,19 @@ echo
 echo "=== the minimal driver, end to end (examples/minimal_driver) ==="
 build/bench/examples/minimal_driver/minimal_client
 
+if [[ -c /dev/fuse && -x build/bench/examples/serve/accel-serve ]]; then
+    echo
+    echo "=== the same devices served on a FUSE mount, read by accel-info through real syscalls ==="
+    mnt="$(mktemp -d /tmp/accel-demo-XXXXXX)"
+    build/bench/examples/serve/accel-serve --mount "$mnt" &
+    serve_pid=$!
+    for _ in $(seq 50); do [[ -e "$mnt/accel/accel0" ]] && break; sleep 0.1; done
+    build/bench/examples/accel_info/accel-info "$mnt" || true
+    kill -TERM "$serve_pid"
+    wait "$serve_pid" || true
+    rmdir "$mnt" 2>/dev/null || true
+fi
+
 echo
 echo "=== ioctl dispatch cost (bench/ioctl_dispatch) ==="
 build/bench/bench/ioctl_dispatch --benchmark_min_time=0.2
