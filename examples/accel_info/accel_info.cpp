@@ -61,8 +61,10 @@ std::string describe_error(int e) { // e > 0
     std::string s = std::strerror(e);
     s += " (";
     s += errno_name(e);
-    if (std::strcmp(errno_name(e), "errno") == 0)
-        s += " " + std::to_string(e);
+    if (std::strcmp(errno_name(e), "errno") == 0) {
+        s += ' ';
+        s += std::to_string(e); // (not " " + to_string: g++ 12 -O2 warns falsely on that, -Wrestrict)
+    }
     s += ")";
     if (e == EACCES || e == EPERM)
         s += "; run as root or as a member of the node's group";
