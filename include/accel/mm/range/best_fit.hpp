@@ -37,6 +37,7 @@
 /// returns true overlap the hit range and must be evicted (remove()). insert_evict() then takes
 /// the hole the last remove() grew, which holds the hit range (reserve(scan.hit()) also works).
 /// While blocks are scanned nothing else may touch the manager (asserted in debug builds).
+#include <accel/mm/detail/compact_rb_node.hpp>
 #include <accel/mm/range.hpp>
 #include <accel/mm/range_manager.hpp>
 
@@ -54,34 +55,9 @@ namespace accel::mm {
 
 namespace detail {
 
-/// Links of a by-size tree: parent pointer with the colour in bit 0, left, right.
-struct bf_size_links {
-    std::uintptr_t parent_colour = 0;
-    bf_size_links* left = nullptr;
-    bf_size_links* right = nullptr;
-};
-
-/// Boost.Intrusive node traits for bf_size_links (the layout of its compact rbtree nodes).
-struct bf_size_traits {
-    using node = bf_size_links;
-    using node_ptr = bf_size_links*;
-    using const_node_ptr = const bf_size_links*;
-    using color = unsigned;
-    static node_ptr get_parent(const_node_ptr n) noexcept {
-        return reinterpret_cast<node_ptr>(n->parent_colour & ~std::uintptr_t{1});
-    }
-    static void set_parent(node_ptr n, node_ptr p) noexcept {
-        n->parent_colour = reinterpret_cast<std::uintptr_t>(p) | (n->parent_colour & 1);
-    }
-    static node_ptr get_left(const_node_ptr n) noexcept { return n->left; }
-    static void set_left(node_ptr n, node_ptr l) noexcept { n->left = l; }
-    static node_ptr get_right(const_node_ptr n) noexcept { return n->right; }
-    static void set_right(node_ptr n, node_ptr r) noexcept { n->right = r; }
-    static color get_color(const_node_ptr n) noexcept { return static_cast<color>(n->parent_colour & 1); }
-    static void set_color(node_ptr n, color c) noexcept { n->parent_colour = (n->parent_colour & ~std::uintptr_t{1}) | c; }
-    static color black() noexcept { return 0; }
-    static color red() noexcept { return 1; }
-};
+/// Links of a by-size tree: the shared three-word red-black hook (colour in the parent pointer).
+using bf_size_links = compact_rb_node;
+using bf_size_traits = compact_rb_traits;
 
 } // namespace detail
 
@@ -91,7 +67,7 @@ public:
 
     class node : private detail::bf_size_links {
     public:
-        node() = default;
+        node() noexcept : detail::bf_size_links{} {} // links start zeroed (the hook is trivial)
         node(const node&) = delete; // linked into the list and trees by address
         node& operator=(const node&) = delete;
 
@@ -547,7 +523,7 @@ private:
     range space_{};
     node head_; ///< sentinel: zero-sized node at the space start, owns the first hole; its
                 ///< prev is the last node and its next the first (a circular list)
-    links classes_[class_count]; ///< Boost headers: parent = root, left = smallest, right = largest
+    links classes_[class_count]{}; ///< Boost headers: parent = root, left = smallest, right = largest
     u64 class_bits_ = 0;         ///< bit c set: class c holds a hole
     u64 free_ = 0;
     u64 hole_count_ = 0;
@@ -603,7 +579,7 @@ public:
         n.prev_ |= node::scanned_bit;
         ++mm_->scan_active_;
         links& l = n;
-        l.parent_colour = reinterpret_cast<std::uintptr_t>(stack_);
+        l.parent_and_color = reinterpret_cast<std::uintptr_t>(stack_);
         stack_ = &n;
         const node* p = n.prev();
         const node* q = n.next_;
@@ -630,7 +606,7 @@ public:
     bool remove_block(node& n) noexcept {
         assert(mm_ && &n == stack_ && "best_fit::scan: remove_block() must run in reverse add order");
         links& l = n;
-        stack_ = reinterpret_cast<node*>(l.parent_colour);
+        stack_ = reinterpret_cast<node*>(l.parent_and_color);
         node* first = as_node(l.left);
         node* last = as_node(l.right);
         if (first != &n) { // the run to the left of n is [first, prev(n)] again
