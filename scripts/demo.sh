@@ -37,6 +37,16 @@ echo
 echo "=== memory-range policies on the allocation traces (bench/mm_policies) ==="
 out=build/bench/out
 mkdir -p "$out"
-build/bench/bench/mm_policies --synthetic=0 --benchmark_out="$out/mm_policies.json" --benchmark_out_format=json "$@"
+# The shared allocation traces sit beside the checkout (../shared/traces) or wherever
+# ACCEL_TRACE_DIR points; without them the comparison runs on the synthetic workloads.
+traces="${ACCEL_TRACE_DIR:-../shared/traces}"
+if compgen -G "$traces/*.trace*" >/dev/null; then
+    workloads=(--synthetic=0)
+    export ACCEL_TRACE_DIR="$(cd "$traces" && pwd)"
+else
+    echo "(no allocation traces under $traces: comparing on the synthetic workloads)"
+    workloads=(--synthetic=1)
+fi
+build/bench/bench/mm_policies "${workloads[@]}" --benchmark_out="$out/mm_policies.json" --benchmark_out_format=json "$@"
 bash bench/plot_mm.sh "$out/mm_policies.json"
 echo "JSON and charts: $out/"
