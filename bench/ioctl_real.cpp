@@ -74,14 +74,14 @@ int serve_accel(const std::string& mnt, int ready_fd) {
     if (!reg)
         return 2;
     accel::fuse::host h(sub, mnt);
-    accel::fuse::signal_stopper stopper(h); // before mount: an early SIGTERM still unmounts
-    int e = h.mount();
-    [[maybe_unused]] ssize_t w = ::write(ready_fd, &e, sizeof e);
-    ::close(ready_fd);
-    if (e)
+    int mount_error = 0;
+    int rc = accel::fuse::serve_until_signal(h, [&](int e) {
+        mount_error = e;
+        [[maybe_unused]] ssize_t w = ::write(ready_fd, &e, sizeof e);
+        ::close(ready_fd);
+    });
+    if (mount_error)
         return 3;
-    int rc = h.run();
-    h.unmount();
     return rc == 0 ? 0 : 4;
 }
 

@@ -59,19 +59,19 @@ int main(int argc, char** argv) {
     }
 
     accel::fuse::host host(sub, mount_point, opts);
-    accel::fuse::signal_stopper stopper(host); // before mount: an early signal still unmounts
-    if (int e = host.mount()) {
-        std::fprintf(stderr, "accel-serve: mounting %s: %s\n", mount_point.c_str(), std::strerror(-e));
-        return 1;
-    }
-    for (const auto& node : sub.nodes()) {
-        const auto& info = node.device->info();
-        std::printf("%s/%s %.*s %d.%d.%d (%s node)\n", host.mount_point().c_str(), node.name.c_str(),
-                    static_cast<int>(info.name.size()), info.name.data(), info.major, info.minor, info.patchlevel, node.kind == accel::node_kind::compute ? "compute" : "monitor");
-    }
-    std::fflush(stdout);
-    int rc = host.run();
-    host.unmount();
+    int rc = accel::fuse::serve_until_signal(host, [&](int e) {
+        if (e) {
+            std::fprintf(stderr, "accel-serve: mounting %s: %s\n", mount_point.c_str(), std::strerror(-e));
+            return;
+        }
+        for (const auto& node : sub.nodes()) {
+            const auto& info = node.device->info();
+            std::printf("%s/%s %.*s %d.%d.%d (%s node)\n", host.mount_point().c_str(), node.name.c_str(),
+                        static_cast<int>(info.name.size()), info.name.data(), info.major, info.minor, info.patchlevel,
+                        node.kind == accel::node_kind::compute ? "compute" : "monitor");
+        }
+        std::fflush(stdout);
+    });
     if (rc) {
         std::fprintf(stderr, "accel-serve: %s\n", std::strerror(-rc));
         return 1;

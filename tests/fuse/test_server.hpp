@@ -38,14 +38,14 @@ inline int serve_test_devices(const std::string& mount_point, int ready_fd) {
         regs[2] = std::move(*r2);
     }
     fuse::host h(sub, mount_point);
-    fuse::signal_stopper stopper(h); // before mount: an early SIGTERM still unmounts cleanly
-    int e = h.mount();
-    [[maybe_unused]] ssize_t w = ::write(ready_fd, &e, sizeof e);
-    ::close(ready_fd);
-    if (e)
+    int mount_error = 0;
+    int rc = fuse::serve_until_signal(h, [&](int e) {
+        mount_error = e;
+        [[maybe_unused]] ssize_t w = ::write(ready_fd, &e, sizeof e);
+        ::close(ready_fd);
+    });
+    if (mount_error)
         return 3;
-    int rc = h.run();
-    h.unmount(); // before the registrations go: it closes the files clients still hold
     return rc == 0 ? 0 : 4;
 }
 

@@ -45,11 +45,21 @@ private:
     struct sigaction old_[3] {};
 };
 
-/// Serves a mounted host until SIGINT/SIGTERM/SIGHUP or stop(); then the caller unmounts (or
-/// lets the host's destructor do it). Returns run()'s result.
-inline int serve_until_signal(host& h) {
-    signal_stopper s(h);
-    return h.run();
+/// The whole foreground life of a server: installs the signal handlers, mounts `h`, tells
+/// `on_mounted(error)` how mounting went (0 or -errno: print the nodes, wake a parent, ...),
+/// then, if mounted, serves until SIGINT/SIGTERM/SIGHUP or stop() and unmounts. The handlers
+/// go in before mount() so that a signal arriving early still ends in a clean unmount.
+/// Returns mount()'s error, else run()'s result.
+template <class OnMounted>
+int serve_until_signal(host& h, OnMounted&& on_mounted) {
+    signal_stopper stopper(h);
+    int e = h.mount();
+    on_mounted(e);
+    if (e)
+        return e;
+    int rc = h.run();
+    h.unmount(); // while the caller's devices and registrations are still alive
+    return rc;
 }
 
 } // namespace accel::fuse
