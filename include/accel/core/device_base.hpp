@@ -75,6 +75,12 @@ public:
     }
     void exit() noexcept { active_.fetch_sub(1, std::memory_order_release); }
 
+    /// Calls exit() at the end of the scope that a successful enter() opened.
+    struct entered {
+        device_base* dev;
+        ~entered() { dev->exit(); }
+    };
+
     /// Opens a file on one of the device's nodes for the current caller (accel_open +
     /// drm_open_helper). `flags` are open(2) flags: O_EXCL is refused with -EBUSY as DRM does.
     /// Errors: -ENODEV (unplugged), -EBUSY (exclusive compute node already open, or O_EXCL),
@@ -148,10 +154,7 @@ inline result<file_base*> device_base::open(node_kind kind, int flags) {
         return result<file_base*>::failure(-EBUSY);
     if (!enter())
         return result<file_base*>::failure(-ENODEV);
-    struct exit_guard {
-        device_base* d;
-        ~exit_guard() { d->exit(); }
-    } guard{this};
+    entered guard{this};
 
     const bool compute = kind == node_kind::compute;
     if (compute) {

@@ -80,10 +80,7 @@ inline int call_handler(const ioctl_slot& slot, device_base& dev, file_base& f, 
 inline int device_base::ioctl(file_base& f, ioctl_cmd cmd, std::uint64_t arg) noexcept {
     if (!enter())
         return -ENODEV;
-    struct exit_guard {
-        device_base* d;
-        ~exit_guard() { d->exit(); }
-    } guard{this};
+    entered guard{this};
 
     bool not_tty = false;
     const ioctl_slot* slot = detail::find_slot(*this, cmd, not_tty);
