@@ -16,8 +16,11 @@
 //                         per-operation latency from a separate, untimed-by-gbench pass that reads
 //                         the TSC (rdtscp; clock_gettime(CLOCK_MONOTONIC) off x86) around every
 //                         operation; the cost of an empty measurement is subtracted
-//   meta_bytes_per_alloc  stats().metadata_bytes / live allocations, AVERAGED over ~256 samples taken
-//                         evenly through that pass (samples with no live allocation skipped)
+//   meta_bytes_per_alloc  metadata per live allocation over the replay: at ~256 samples taken evenly
+//                         through that pass, the sum of stats().metadata_bytes over the sum of live
+//                         allocations. A ratio of sums, not a mean of ratios: the mean would be ruled
+//                         by the first samples, where a handful of allocations share the fixed cost
+//                         of an empty manager (a pool chunk, the bin heads).
 //   large_served          (workloads with first_large_id, i.e. fill_drain) large requests that succeeded
 // After gbench's own output (JSON via --benchmark_out=FILE --benchmark_out_format=json), a
 // comparison table goes to stdout with each policy's ratios to naive's figures in the same run.
@@ -230,8 +233,7 @@ int latency_pass(const workload& w, typename M::node* nodes, std::vector<u64>& l
     const std::size_t sample_every = std::max<std::size_t>(1, n / 256);
     u64 live = 0, live_bytes = 0;
     std::size_t measured = 0; // frees of failed allocations touch no policy: not measured
-    double meta_sum = 0;
-    u64 meta_samples = 0;
+    double meta_sum = 0, live_sum = 0;
     const u64 ns0 = mono_ns(), t0 = ticks();
     for (std::size_t i = 0; i < n; ++i) {
         const trace_op& o = w.ops[i];
@@ -262,13 +264,13 @@ int latency_pass(const workload& w, typename M::node* nodes, std::vector<u64>& l
             }
         }
         if (i % sample_every == 0 && live > 0) {
-            meta_sum += static_cast<double>(m->stats().metadata_bytes) / static_cast<double>(live);
-            ++meta_samples;
+            meta_sum += static_cast<double>(m->stats().metadata_bytes);
+            live_sum += static_cast<double>(live);
         }
     }
     const u64 ns1 = mono_ns(), t1 = ticks();
     out.frag_end = m->stats().fragmentation;
-    out.meta_per_alloc = meta_samples ? meta_sum / static_cast<double>(meta_samples) : 0.0;
+    out.meta_per_alloc = live_sum > 0 ? meta_sum / live_sum : 0.0;
     cleanup(*m, nodes, w.ids);
     m.reset();
 
@@ -458,7 +460,7 @@ void print_table(const std::vector<workload>& workloads) {
         return;
     std::printf("\nComparison: ratios are to naive in this run; times are medians over repetitions.\n"
                 "Latencies come from a separate pass and include any preemption (a loaded machine inflates p999/max).\n"
-                "meta B/al: metadata bytes per live allocation, averaged over the replay.\n");
+                "meta B/al: metadata bytes per live allocation over the replay (sum over samples / sum of live).\n");
     for (const workload& w : workloads) {
         // One merged row per policy, in registration order.
         std::vector<result_row> rows;
