@@ -3,13 +3,16 @@
 // full 64-bit space, exact placement against naive, and drm_mm_scan-style eviction.
 #include "differential.hpp"
 
+#include <accel/mm/detail/threaded_treap.hpp>
 #include <accel/mm/range/best_fit.hpp>
 #include <accel/mm/range/naive.hpp>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <random>
+#include <set>
 #include <vector>
 
 using namespace accel::mm;
@@ -275,7 +278,7 @@ TEST_CASE("best_fit: differential, tiny space and granule 1") {
 }
 
 // Thousands of live nodes: class trees deep enough to rebalance often, best-fit walks that cross
-// many classes, and the list walks of low/high/reserve over long distances.
+// many classes, and address-tree searches of low/high/reserve over long distances.
 TEST_CASE("best_fit: differential, thousands of live allocations") {
     test::differential_config cfg;
     cfg.exact = true;
@@ -425,8 +428,8 @@ TEST_CASE("best_fit: start() and size() follow neighbour changes and survive rem
 
 // ---- metadata ------------------------------------------------------------------------------
 
-// The node holds everything, holes included: metadata grows with live allocations only, at
-// sizeof(node) each (56 bytes on 64-bit targets) plus the manager's fixed part.
+// The node holds everything, both hole indexes included: metadata grows with live allocations
+// only, at sizeof(node) each (56 bytes on 64-bit targets) plus the manager's fixed part.
 TEST_CASE("best_fit: at most 64 bytes of metadata per live allocation") {
     if constexpr (sizeof(void*) == 8)
         CHECK(sizeof(best_fit::node) <= 56);
@@ -456,6 +459,230 @@ TEST_CASE("best_fit: metadata accounting") {
     for (auto& x : n)
         mm.remove(x);
     CHECK(mm.stats().metadata_bytes == own);
+}
+
+// ---- the address index ------------------------------------------------------------------------
+
+// Many holes, found by address: every hole of the listing is a candidate in turn. low and high
+// must take the lowest / highest hole that can hold the size inside the bounds, and reserve()
+// any range inside a hole (and nothing that touches a node), however far the hole lies from
+// either end of the space.
+TEST_CASE("best_fit: low, high and reserve among thousands of holes") {
+    const u64 space = u64{1} << 30;
+    best_fit mm;
+    REQUIRE(mm.init(0, space) == 0);
+    // Holes of 1..8 pages between 1-page nodes: hole i is [start_i, start_i + (1 + i % 8) pages).
+    const u64 page = 4096;
+    std::deque<best_fit::node> nodes;
+    std::vector<range> holes;
+    u64 at = 0;
+    for (unsigned i = 0; i < 3000; ++i) {
+        const u64 size = (1 + i % 8) * page;
+        holes.push_back({at, size});
+        at += size;
+        REQUIRE(mm.reserve(nodes.emplace_back(), at, page) == 0);
+        at += page;
+    }
+    REQUIRE(mm.reserve(nodes.emplace_back(), at, space - at) == 0);
+    CHECK(holes_of(mm) == holes);
+    REQUIRE(mm.check_indexes());
+
+    std::mt19937_64 rng(7);
+    for (int round = 0; round < 400; ++round) {
+        CAPTURE(round);
+        const u64 size = (1 + rng() % 8) * page - rng() % 2 * 512; // sometimes not page-sized
+        const u64 lo = rng() % at, last = lo + rng() % (at - lo);
+        const bool high = rng() % 2;
+        // The answer by brute force over the listing, in address order.
+        std::vector<range> hs = holes_of(mm);
+        u64 want = u64_max;
+        for (std::size_t k = 0; k < hs.size(); ++k) {
+            const range& h = hs[high ? hs.size() - 1 - k : k];
+            const u64 cl = std::max(h.start, lo), cr = std::min(h.last(), last);
+            u64 s;
+            if (h.size >= size && cl <= cr && place_in(cl, cr, size, page, high, s)) {
+                want = s;
+                break;
+            }
+        }
+        best_fit::node n;
+        const int r = mm.insert(n, {.size = size, .alignment = page, .lo = lo, .last = last,
+                                    .mode = high ? placement::high : placement::low});
+        if (want == u64_max) {
+            CHECK(r == -ENOSPC);
+            continue;
+        }
+        REQUIRE(r == 0);
+        CHECK(n.start() == want);
+        mm.remove(n);
+    }
+    // reserve: inside a hole anywhere, touching a node never.
+    for (int round = 0; round < 400; ++round) {
+        CAPTURE(round);
+        const range& h = holes[rng() % holes.size()];
+        const u64 off = rng() % h.size, len = 1 + rng() % (h.size - off);
+        best_fit::node n;
+        REQUIRE(mm.reserve(n, h.start + off, len) == 0);
+        CHECK(n.start() == h.start + off);
+        CHECK(n.size() == len);
+        best_fit::node m;
+        CHECK(mm.reserve(m, h.start + off, len) == -ENOSPC);            // taken
+        CHECK(mm.reserve(m, h.start + h.size - 1, 2) == -ENOSPC);       // runs into the next node
+        CHECK(mm.reserve(m, h.start + h.size, 1) == -ENOSPC);           // is that node
+        mm.remove(n);
+    }
+    CHECK(holes_of(mm) == holes);
+    CHECK(mm.check_indexes());
+}
+
+// Both indexes checked against the listings after every operation of a random mix, by
+// best_fit::check_indexes(): the address tree holds every node in order with threads to its
+// neighbours, heap order and subtree bounds at least the largest hole below; every hole is in
+// the tree of its size class, in (size, start) order, and nothing else is; counts agree.
+TEST_CASE("best_fit: both indexes stay consistent under random operations and scans") {
+    const std::uint64_t seed = test::pick_seed(0);
+    INFO("seed=" << seed);
+    std::mt19937_64 rng(seed);
+    auto uniform = [&](u64 lo, u64 hi) { return std::uniform_int_distribution<u64>(lo, hi)(rng); };
+    best_fit mm;
+    const u64 space = u64{1} << 24;
+    REQUIRE(mm.init(1000, space) == 0);
+    std::deque<best_fit::node> pool(600);
+    std::vector<best_fit::node*> live, spare;
+    for (auto& x : pool)
+        spare.push_back(&x);
+    for (int step = 0; step < 20000; ++step) {
+        CAPTURE(step);
+        const auto op = uniform(0, 9);
+        if ((op < 4 || spare.empty()) && !live.empty()) {
+            const std::size_t k = uniform(0, live.size() - 1);
+            mm.remove(*live[k]);
+            spare.push_back(live[k]);
+            live[k] = live.back();
+            live.pop_back();
+        } else if (op == 4 && !spare.empty()) {
+            const u64 size = uniform(1, 1 << 16), start = 1000 + uniform(0, space - size);
+            if (mm.reserve(*spare.back(), start, size) == 0) {
+                live.push_back(spare.back());
+                spare.pop_back();
+            }
+        } else if (op == 5 && live.size() > 8) { // a scan adds and takes back some blocks
+            best_fit::scan scan;
+            REQUIRE(scan.init(mm, {.size = uniform(1, 1 << 18), .mode = uniform(0, 1) ? placement::low
+                                                                                      : placement::high}) == 0);
+            std::vector<best_fit::node*> added;
+            for (std::size_t k = 0; k < 8; ++k) {
+                added.push_back(live[(k * 7 + static_cast<std::size_t>(step)) % live.size()]);
+                if (std::count(added.begin(), added.end() - 1, added.back())) {
+                    added.pop_back();
+                    continue;
+                }
+                if (scan.add_block(*added.back()))
+                    break;
+            }
+            for (auto it = added.rbegin(); it != added.rend(); ++it)
+                scan.remove_block(**it);
+        } else if (!spare.empty()) {
+            const auto m = uniform(0, 2);
+            const alloc_request req{.size = uniform(1, 1 << 17),
+                                    .alignment = uniform(0, 3) ? u64{1} << uniform(0, 16) : uniform(1, 5000),
+                                    .mode = m == 0 ? placement::best : m == 1 ? placement::low : placement::high};
+            if (mm.insert(*spare.back(), req) == 0) {
+                live.push_back(spare.back());
+                spare.pop_back();
+            }
+        }
+        REQUIRE(mm.check_indexes());
+    }
+}
+
+// The treap under both indexes, alone, against std::set: insert by key, insert_after, erase,
+// replace, neighbours, first/last, and the bounded searches of the augmented variant.
+namespace {
+struct test_item {
+    detail::treap_max_links l{};
+    u64 key = 0, value = 0;
+};
+struct test_traits {
+    using links = detail::treap_max_links;
+    static constexpr bool augmented = true;
+    static const test_item* item(const links* x) { return reinterpret_cast<const test_item*>(x); }
+    bool less(const links* a, const links* b) const { return item(a)->key < item(b)->key; }
+    u64 value(const links* x) const { return item(x)->value; }
+};
+} // namespace
+
+TEST_CASE("best_fit: threaded_treap against std::set") {
+    static_assert(offsetof(test_item, l) == 0);
+    using treap = detail::threaded_treap<test_traits>;
+    std::mt19937_64 rng(11);
+    std::deque<test_item> items(2000);
+    for (std::size_t i = 0; i < items.size(); ++i)
+        items[i].key = i * 10;
+    treap t;
+    std::set<u64> in; // keys in the tree
+    auto at = [&](u64 key) { return &items[key / 10].l; };
+    for (int step = 0; step < 40000; ++step) {
+        CAPTURE(step);
+        const u64 key = (rng() % items.size()) * 10;
+        test_item& it = items[key / 10];
+        if (!in.count(key)) {
+            it.value = rng() % 1000;
+            auto nx = in.upper_bound(key);
+            if (rng() % 2 && nx != in.begin()) { // position known: right after its predecessor
+                // insert_after() wants the new value covered by the predecessor's old bound:
+                // give the predecessor a larger value first (bounds only ever need raising).
+                test_item& p = items[*std::prev(nx) / 10];
+                if (p.value < it.value) {
+                    t.erase(&p.l);
+                    p.value = it.value;
+                    t.insert(&p.l);
+                }
+                t.insert_after(&p.l, &it.l);
+            } else {
+                t.insert(&it.l);
+            }
+            in.insert(key);
+        } else if (rng() % 3) {
+            auto self = in.find(key);
+            test_item* grown = nullptr;
+            if (self != in.begin() && rng() % 2) { // the predecessor's value grows meanwhile
+                grown = &items[*std::prev(self) / 10];
+                grown->value += rng() % 500;
+            }
+            t.erase(&it.l, grown ? &grown->l : nullptr);
+            in.erase(key);
+        }
+        if (step % 97 == 0) {
+            REQUIRE(t.check() == static_cast<long long>(in.size()));
+            // Neighbours, ends and the two searches against brute force.
+            if (!in.empty()) {
+                CHECK(t.first() == at(*in.begin()));
+                CHECK(t.last() == at(*in.rbegin()));
+                u64 prev_key = u64_max;
+                for (u64 k : in) {
+                    const auto* p = treap::prev(at(k));
+                    CHECK(p == (prev_key == u64_max ? nullptr : at(prev_key)));
+                    prev_key = k;
+                }
+            }
+            const u64 v = rng() % 1000, bound = rng() % (items.size() * 10);
+            const test_item* want_first = nullptr;
+            const test_item* want_last = nullptr;
+            for (u64 k : in) {
+                const test_item& x = items[k / 10];
+                if (k >= bound && x.value >= v && !want_first)
+                    want_first = &x;
+                if (k <= bound && x.value >= v)
+                    want_last = &x;
+            }
+            auto found_first = t.first_with([&](const treap::links* x) { return test_traits::item(x)->key >= bound; }, v);
+            auto found_last = t.last_with([&](const treap::links* x) { return test_traits::item(x)->key <= bound; }, v);
+            CHECK(found_first == (want_first ? &want_first->l : nullptr));
+            CHECK(found_last == (want_last ? &want_last->l : nullptr));
+            REQUIRE(t.check() == static_cast<long long>(in.size())); // the searches' tightening kept the bounds
+        }
+    }
 }
 
 // ---- eviction scan (drm_mm_scan) -------------------------------------------------------------

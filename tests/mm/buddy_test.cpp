@@ -1090,3 +1090,86 @@ TEST_CASE("buddy: range_manager differential against naive") {
         test::run_differential<buddy>(cfg);
     }
 }
+
+TEST_CASE("buddy: a range_manager node is one pointer, movable, naming its blocks in order") {
+    static_assert(sizeof(buddy::node) == sizeof(void*));
+    buddy m;
+    REQUIRE(m.init(0, SZ_1M) == 0);
+    std::vector<buddy::node> v; // reallocates: allocated nodes are moved
+    std::vector<u64> sizes;
+    for (u64 i = 0; i < 40; ++i) {
+        const u64 size = SZ_4K * (1 + i % 7); // 3, 5, 6 and 7 pages are trimmed runs
+        v.emplace_back();
+        REQUIRE(m.insert(v.back(), {.size = size}) == 0);
+        sizes.push_back(size);
+    }
+    check_tree(m);
+    u64 total = 0;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        CAPTURE(i);
+        CHECK(v[i].allocated());
+        CHECK(v[i].size() == sizes[i]);
+        u64 at = v[i].start(), sum = 0;
+        std::size_t count = 0;
+        for (const block& b : v[i].blocks()) { // ascending, adjacent, allocated
+            CHECK(b.is_allocated());
+            CHECK(b.offset() == at);
+            at += b.size();
+            sum += b.size();
+            ++count;
+        }
+        CHECK(sum == sizes[i]);
+        CHECK(count == static_cast<std::size_t>(std::popcount(sizes[i] / SZ_4K))); // trimmed: one block per set bit
+        total += sizes[i];
+    }
+    CHECK(m.avail() == SZ_1M - total);
+    buddy::node moved = v[3]; // a copy names the same allocation; remove it once
+    m.remove(moved);
+    CHECK_FALSE(moved.allocated());
+    CHECK(m.avail() == SZ_1M - total + sizes[3]);
+    for (std::size_t i = 0; i < v.size(); ++i)
+        if (i != 3)
+            m.remove(v[i]);
+    check_mm(m);
+}
+
+TEST_CASE("buddy: range_manager best placement of whole blocks is drm's default allocation") {
+    // The node layer's fast path (a power-of-two size, unbounded, best) must pick exactly the
+    // block drm_buddy_alloc_blocks picks without flags: the smallest free order that fits, its
+    // highest-offset block, split down keeping the right half.
+    auto rng = make_rng("node fast path vs alloc_blocks");
+    buddy nodes, native;
+    const u64 size = SZ_1G - 5 * SZ_4K; // several roots
+    REQUIRE(nodes.init(0, size) == 0);
+    REQUIRE(native.init(size, buddy_chunk{}) == 0);
+    std::vector<buddy::node> n(400);
+    std::vector<block_list> l(400);
+    for (int step = 0; step < 20000; ++step) {
+        const std::size_t i = rand_below(rng, n.size());
+        if (n[i].allocated()) {
+            nodes.remove(n[i]);
+            native.free_list(l[i]);
+            continue;
+        }
+        const u64 bytes = SZ_4K << rand_below(rng, 12);
+        const int a = nodes.insert(n[i], {.size = bytes, .alignment = rand_below(rng, 2) ? bytes : 0});
+        const int b = native.alloc_blocks(0, size, bytes, bytes, l[i]);
+        REQUIRE(a == b);
+        if (a == 0) {
+            REQUIRE(std::distance(l[i].begin(), l[i].end()) == 1);
+            CHECK(n[i].start() == l[i].front().offset());
+            CHECK(n[i].size() == l[i].front().size());
+        }
+        if (step % 1000 == 0) {
+            check_tree(nodes);
+            CHECK(snap(nodes) == snap(native));
+        }
+    }
+    for (std::size_t i = 0; i < n.size(); ++i)
+        if (n[i].allocated()) {
+            nodes.remove(n[i]);
+            native.free_list(l[i]);
+        }
+    check_mm(nodes);
+    check_mm(native);
+}

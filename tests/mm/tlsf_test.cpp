@@ -6,7 +6,9 @@
 
 #include <accel/mm/range/tlsf.hpp>
 
+#include <algorithm>
 #include <deque>
+#include <random>
 #include <vector>
 
 using namespace accel::mm;
@@ -238,6 +240,115 @@ TEST_CASE("tlsf: metadata is the pool plus one pointer per node") {
     CHECK(sizeof(tlsf::node) == sizeof(void*));
     // 32-byte records for the high-water mark of allocations, and the live nodes.
     CHECK(s.metadata_bytes <= empty + 20000 * 32 + 10000 * sizeof(tlsf::node) + 64 * 1024);
+}
+
+TEST_CASE("tlsf: size classes are the top five significant bits") {
+    // Reference: below 16 the size itself; else row = position of the top bit - 3, and the four
+    // bits under the top one pick one of 16 linear classes.
+    auto reference = [](u64 s) -> unsigned {
+        if (s < 16)
+            return static_cast<unsigned>(s);
+        const unsigned top = 63u - static_cast<unsigned>(std::countl_zero(s));
+        return (top - 3) * 16 + static_cast<unsigned>((s >> (top - 4)) & 15);
+    };
+    for (u64 s = 1; s < 5000; ++s)
+        CHECK(tlsf::size_class(s) == reference(s));
+    for (unsigned k = 4; k < 64; ++k)
+        for (u64 d : {u64{0}, u64{1}, u64{2}}) {
+            const u64 s = (u64{1} << k) - 1 + d;
+            CHECK(tlsf::size_class(s) == reference(s));
+        }
+    CHECK(tlsf::size_class(~u64{0}) == tlsf::size_classes - 1);
+    for (u64 s = 1; s < (u64{1} << 20); s = s * 3 / 2 + 1)
+        CHECK(tlsf::size_class(s) <= tlsf::size_class(s + 1)); // monotonic
+}
+
+namespace {
+/// The bins hold exactly the holes, each once, in its size class; the bitmaps mark exactly the
+/// non-empty bins; and the bins agree with the statistics.
+void check_bins(const tlsf& m) {
+    std::vector<range> filed;
+    std::vector<bool> seen(tlsf::size_classes, false);
+    m.visit_size_classes([&](unsigned b, range h) {
+        CHECK(b == tlsf::size_class(h.size));
+        seen[b] = true;
+        filed.push_back(h);
+    });
+    for (unsigned b = 0; b < tlsf::size_classes; ++b)
+        CHECK(m.size_class_marked(b) == seen[b]);
+    std::sort(filed.begin(), filed.end(), [](range a, range b) { return a.start < b.start; });
+    CHECK(filed == listing(m.holes()));
+    const auto s = m.stats();
+    CHECK(filed.size() == s.hole_count);
+    u64 bytes = 0, largest = 0;
+    for (range h : filed) {
+        bytes += h.size;
+        largest = std::max(largest, h.size);
+    }
+    CHECK(bytes == s.free_bytes);
+    CHECK(largest == s.largest_hole);
+}
+} // namespace
+
+TEST_CASE("tlsf: bins stay consistent with holes() through inserts, reserves and removes") {
+    tlsf m;
+    const u64 space = u64{1} << 28;
+    REQUIRE(m.init(4096, space) == 0);
+    std::mt19937_64 rng(20261127);
+    std::vector<tlsf::node> n(600);
+    for (int step = 0; step < 20000; ++step) {
+        tlsf::node& x = n[rng() % n.size()];
+        if (x.allocated()) {
+            m.remove(x);
+        } else if (rng() % 8 == 0) {
+            (void)m.reserve(x, 4096 + (rng() % (space >> 12)) * 4096, 4096 * (1 + rng() % 16));
+        } else {
+            alloc_request r;
+            r.size = 1 + rng() % (1 << 20);
+            r.alignment = u64{1} << (rng() % 22);
+            r.mode = static_cast<placement>(rng() % 3);
+            if (rng() % 4 == 0) {
+                r.lo = rng() % space;
+                r.last = r.lo + rng() % space;
+            }
+            (void)m.insert(x, r);
+        }
+        if (step % 97 == 0)
+            check_bins(m);
+    }
+    check_bins(m);
+    for (tlsf::node& x : n)
+        if (x.allocated())
+            m.remove(x);
+    check_bins(m);
+    CHECK(listing(m.holes()) == std::vector<range>{{4096, space}});
+}
+
+TEST_CASE("tlsf: freed records are reused, so the pool stays at the high-water mark") {
+    tlsf m;
+    REQUIRE(m.init(0, u64{1} << 34) == 0);
+    std::vector<tlsf::node> n(5000);
+    auto fill = [&] {
+        for (std::size_t i = 0; i < n.size(); ++i)
+            REQUIRE(m.insert(n[i], {.size = 4096 * (1 + i % 13), .alignment = 4096}) == 0);
+    };
+    auto drain = [&](std::size_t first, std::size_t step) {
+        for (std::size_t i = first; i < n.size(); i += step)
+            m.remove(n[i]);
+    };
+    fill();
+    const u64 full = m.stats().metadata_bytes;
+    drain(0, 1);
+    const u64 empty_after = m.stats().metadata_bytes;
+    // Nodes are gone, the pool is not: it is the high-water mark.
+    CHECK(empty_after == full - n.size() * sizeof(tlsf::node));
+    for (int round = 0; round < 5; ++round) {
+        fill();
+        CHECK(m.stats().metadata_bytes == full); // no growth: every record came from the free list
+        drain(round % 2, 2);
+        drain(1 - round % 2, 2);
+    }
+    CHECK(m.stats().metadata_bytes == empty_after);
 }
 
 TEST_CASE("tlsf: differential, 4 GiB space, 4 KiB granule, alignment up to 2 MiB") {

@@ -1,47 +1,54 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-/// \file `best_fit`: drm_mm's allocator, with the hole index embedded in the caller's node.
+/// \file `best_fit`: drm_mm's allocator, with both hole indexes embedded in the caller's node.
 ///
 /// As in drm_mm, every node owns the hole that FOLLOWS it, and a sentinel inside the manager (a
 /// zero-sized node at the start of the space) owns the hole at the very start. Free space between
 /// two nodes is therefore always one maximal hole, and each hole is found from its owner.
 ///
-/// Two structures, both threaded through the caller-owned node, so insert allocates nothing:
-/// - address order: a circular doubly linked list of all nodes through the sentinel. It gives
-///   remove() and the eviction scan their neighbours in O(1), and it makes a node's start
-///   implicit: the node begins where the previous node's hole ends. The node stores where it
-///   ends (= where its hole starts) and its hole size, which is all a hole search reads, so
-///   candidate holes are judged without touching a neighbour; start() and size() cost one load
-///   of the previous node. Not storing the start is what fits the node in 56 bytes.
-/// - size order: 64 red-black trees, one per size class floor(log2(hole size)), each keyed by
-///   (hole size, start) and run by Boost.Intrusive's rbtree_algorithms over compact links
-///   (colour in the parent pointer), plus a bitmap of the non-empty classes. Best fit is a
-///   lower_bound in the request's class, then in-order, then on to the next non-empty class
-///   (countr_zero), which visits holes in exactly naive's (size, start) order. A class tree
-///   holds a fraction of the holes (on the trace replays the busiest has about a quarter), so
-///   its descents are a few levels, each a likely cache miss, shorter than in one tree of all
-///   holes; the largest hole is the rightmost of the highest class (countl_zero), O(1).
+/// Two indexes, both threaded through the caller-owned node, so insert allocates nothing; both
+/// are detail::threaded_treap (two words of links, no parent pointer), which is what fits them
+/// in 56 bytes with the two keys they read. Boost.Intrusive's hooks (three words each, as the
+/// size trees had) with an address tree would take 72 bytes, and 64 (a parent-less address
+/// tree) still measures 64.3 bytes per allocation on the trace replays once the manager's
+/// fixed part is counted, over the 64-byte budget; nor can Boost keep subtree maxima.
+/// - by address: every node, sentinel first, keyed by where the node ends (= where its hole
+///   starts), each subtree holding a bound of its largest hole (drm_mm's holes_addr and
+///   subtree_max_hole, as a bound: see threaded_treap). placement::low and high find the
+///   lowest or highest hole that can hold the size, and reserve() the hole holding its start,
+///   by descents from the root (O(log n) each, amortised for low/high); remove() and the
+///   eviction scan take their neighbours from its threads. It also makes a node's start
+///   implicit: a node begins where the previous node's hole ends, so start() and size() cost
+///   a predecessor step (one load but for a node with a left subtree).
+/// - by size: one treap per size class, keyed by (hole size, start), plus a bitmap of the
+///   non-empty classes. A class is floor(log2(size)) and the next three bits, so a class tree
+///   holds few holes (its descents are a few levels, each a likely cache miss: on the
+///   gpu_mixed replay an eighth of the classes per power of two saved 7% of the L1 misses
+///   against one class per power of two) and the classes still sort by size. Best fit is a
+///   lower bound in the request's class, then in order, then on to the next non-empty class,
+///   which visits holes in exactly naive's (size, start) order; the largest hole is the last
+///   of the highest class, O(1).
+/// Node: size links 16 bytes, then the keys (hole size, hole start) 16, then the address links
+/// and bound 24. The two flags (allocated, scanned) sit in bit 1 of the address links.
+///
+/// Cost against the list-threaded 56-byte node this replaced (no address index: low, high and
+/// reserve walked the list): every insert and remove now also links or unlinks the node in the
+/// address tree (a rotation on average, and a parent found by a walk down a spine), and a
+/// size-tree erase finds its parent the same way. On the gpu_mixed replay (cachegrind, L2-sized
+/// last level) that is 0.4 more L2 misses, 1.9 more L1 misses and 250 more instructions per
+/// operation, about 1.5x the time.
 ///
 /// Placement is mm::place_in() on each candidate hole clipped to [lo, last], visited in the same
 /// order as `naive` visits them, so both policies put every allocation at the same address.
-///
-/// The price of 56 bytes: there is no index by address. placement::low/high and reserve() find
-/// their starting point by walking the node list (O(live nodes)), where drm_mm's augmented
-/// holes_addr tree is O(log n). Such a tree over holes would need 24 more bytes per node (two
-/// parent-less links and the subtree maximum) and its upkeep, maxima repaired towards the root,
-/// on every insert and remove; best mode (drm_mm_insert_node()'s default, and what the
-/// benchmark replays) does not need it.
 ///
 /// Eviction (drm_mm_scan): best_fit::scan. add_block() candidates in LRU order until it returns
 /// true, then remove_block() every one of them in exactly the reverse order; those for which it
 /// returns true overlap the hit range and must be evicted (remove()). insert_evict() then takes
 /// the hole the last remove() grew, which holds the hit range (reserve(scan.hit()) also works).
 /// While blocks are scanned nothing else may touch the manager (asserted in debug builds).
-#include <accel/mm/detail/compact_rb_node.hpp>
+#include <accel/mm/detail/threaded_treap.hpp>
 #include <accel/mm/range.hpp>
 #include <accel/mm/range_manager.hpp>
-
-#include <boost/intrusive/rbtree_algorithms.hpp>
 
 #include <bit>
 #include <cassert>
@@ -55,9 +62,16 @@ namespace accel::mm {
 
 namespace detail {
 
-/// Links of a by-size tree: the shared three-word red-black hook (colour in the parent pointer).
-using bf_size_links = compact_rb_node;
-using bf_size_traits = compact_rb_traits;
+/// Links of a by-size tree.
+using bf_size_links = treap_links;
+
+/// The two keys of a hole, which the size tree's descents read right after its links.
+struct bf_hole_key {
+    std::uint64_t hole_; ///< linked: free bytes right after this node (0: none); removed: its size
+    /// Linked: first byte past the node, i.e. its hole's start (0 for a node ending at 2^64,
+    /// which has no hole: only ever used in modular sums then). Removed: its start.
+    std::uint64_t end_;
+};
 
 } // namespace detail
 
@@ -65,33 +79,22 @@ class best_fit {
 public:
     static constexpr bool any_alignment = true;
 
-    class node : private detail::bf_size_links {
+    class node : private detail::bf_size_links, private detail::bf_hole_key, private detail::treap_max_links {
     public:
-        node() noexcept : detail::bf_size_links{} {} // links start zeroed (the hook is trivial)
-        node(const node&) = delete; // linked into the list and trees by address
+        node() noexcept : detail::bf_size_links{}, detail::bf_hole_key{}, detail::treap_max_links{} {} // all zero
+        node(const node&) = delete; // linked into the trees by address
         node& operator=(const node&) = delete;
 
         /// Implicit while allocated: where the previous node's hole ends. Kept once removed.
         u64 start() const noexcept { return allocated() ? prev()->region_end() : end_; }
         u64 size() const noexcept { return allocated() ? end_ - start() : hole_; }
-        bool allocated() const noexcept { return (prev_ & allocated_bit) != 0; }
+        bool allocated() const noexcept { return (detail::treap_max_links::left_bits & addr_tree::user_bit) != 0; }
 
     private:
         friend class best_fit;
-        static constexpr std::uintptr_t allocated_bit = 1, scanned_bit = 2, flag_bits = 3;
 
-        // The size-tree key right after the size links: a descent mostly touches one cache line
-        // per node (a 56-byte node sometimes straddles two).
-        u64 hole_ = 0; ///< linked: free bytes right after this node (0: none); removed: its size
-        /// Linked: first byte past the node, i.e. its hole's start (0 for a node ending at 2^64,
-        /// which has no hole: only ever used in modular sums then). Removed: its start.
-        u64 end_ = 0;
-        std::uintptr_t prev_ = 0; ///< previous node in address order | allocated_bit | scanned_bit
-        node* next_ = nullptr;    ///< next node in address order (the sentinel after the last)
-
-        node* prev() const noexcept { return reinterpret_cast<node*>(prev_ & ~flag_bits); }
-        void set_prev(node* p) noexcept { prev_ = reinterpret_cast<std::uintptr_t>(p) | (prev_ & flag_bits); }
-        bool scanned() const noexcept { return (prev_ & scanned_bit) != 0; }
+        const node* prev() const noexcept { return as_node(addr_tree::prev(this)); }
+        bool scanned() const noexcept { return (detail::treap_max_links::right_bits & addr_tree::user_bit) != 0; }
         /// Where the next node starts (mod 2^64: 0 past the end of a space ending at 2^64).
         u64 region_end() const noexcept { return end_ + hole_; }
         /// Last byte of the hole (hole_ > 0), or of the node when it has none.
@@ -160,8 +163,11 @@ public:
         assert(!n.allocated());
         if (int e = validate_reserve(start, size, space_.start, space_.last()))
             return e;
-        node* p = owner_from_head(start);
-        if (p->hole_ == 0 || start < p->end_ || start + (size - 1) > p->region_last())
+        // The owner of the hole holding `start`, if free: the last node ending at or before it.
+        const u64 off = start - space_.start;
+        const addr_traits tr = addr_.traits();
+        node* p = as_node(addr_.last_with([&](const addr_links* x) { return tr.key(x) <= off; }, 0));
+        if (p->hole_ < size || off - tr.key(p) > p->hole_ - size)
             return -ENOSPC;
         carve(*p, n, start, size);
         return 0;
@@ -171,18 +177,15 @@ public:
     void remove(node& n) noexcept {
         assert(scan_active_ == 0 && "best_fit: no operation while an eviction scan is active");
         assert(n.allocated());
-        node* p = n.prev();
-        node* q = n.next_;
+        node* p = const_cast<node*>(n.prev());
         if (n.hole_)
-            prefetch_tree_links(n); // its erase needs them: load them alongside p and q
+            prefetch_tree_links(n); // its erase needs them: load them alongside p
         const u64 start = p->region_end();
         const u64 grown = n.region_end() - start; // n and its hole: <= the space size, no overflow
         const u64 n_hole = n.hole_, p_hole = p->hole_;
         if (p_hole)
             prefetch_tree_links(*p);
         p->hole_ += grown;
-        p->next_ = q;
-        q->set_prev(p);
         if (n_hole && p_hole) {
             size_erase(n, class_of(n_hole));
             size_grown(*p, p_hole);
@@ -193,9 +196,9 @@ public:
         } else {
             size_insert(*p);
         }
+        addr_.erase(&addr_of(n), &addr_of(*p));
         const u64 size = grown - n_hole;
-        n.prev_ = 0;
-        n.next_ = nullptr;
+        set_flags(n, false, false);
         n.end_ = start; // what start() and size() answer for a removed node
         n.hole_ = size;
         free_ += size;
@@ -250,20 +253,83 @@ public:
         return s;
     }
 
+    /// Checks both indexes against each other, O(n), for tests: each tree's order, threads,
+    /// heap order, ends and (address) maxima; the address tree holds every node and the
+    /// sentinel; every node with a hole is found in the tree of its size class, which hold
+    /// nothing else; the class bitmap, the hole count and the free bytes. Not during a scan.
+    bool check_indexes() const noexcept {
+        const long long linked = addr_.check();
+        if (linked < 0 || static_cast<u64>(linked) != live_ + 1 || addr_.first() != &head_)
+            return false;
+        u64 holes = 0, free = 0, indexed = 0;
+        for (const node* n = &head_; n; n = after(n)) {
+            if (n->hole_ == 0)
+                continue;
+            ++holes;
+            free += n->hole_;
+            if (classes_[class_of(n->hole_)].find(n) != static_cast<const links*>(n))
+                return false;
+        }
+        for (unsigned c = 0; c < class_count; ++c) {
+            const long long k = classes_[c].check();
+            if (k < 0 || ((class_bits_[c / 64] >> (c % 64)) & 1) != (k > 0) ||
+                ((class_words_ >> (c / 64)) & 1) != (class_bits_[c / 64] != 0))
+                return false;
+            indexed += static_cast<u64>(k);
+            for (const links* x = classes_[c].first(); x; x = size_tree::next(x))
+                if (as_node(x)->hole_ == 0 || class_of(as_node(x)->hole_) != c)
+                    return false;
+        }
+        return holes == hole_count_ && indexed == holes && free == free_;
+    }
+
 private:
-    using size_algo = boost::intrusive::rbtree_algorithms<detail::bf_size_traits>;
     using links = detail::bf_size_links;
-    static constexpr unsigned class_count = 64; ///< floor(log2) of a 64-bit hole size
+    using addr_links = detail::treap_max_links;
+
+    // Holes are ordered by (size, start): ties of equal size go to the lowest address.
+    static bool key_less(const links* a, const links* b) noexcept {
+        const node* x = as_node(a);
+        const node* y = as_node(b);
+        return (x->hole_ < y->hole_) | ((x->hole_ == y->hole_) & (x->end_ < y->end_));
+    }
+    struct size_traits {
+        using links = detail::bf_size_links;
+        static constexpr bool augmented = false;
+        static bool less(const links* a, const links* b) noexcept { return key_less(a, b); }
+    };
+    using size_tree = detail::threaded_treap<size_traits>;
+
+    /// The address index: key = offset of the node's end (its hole's start) in the space, so
+    /// the sentinel is 0 and a node ending at 2^64 sorts last; value = hole size.
+    struct addr_traits {
+        using links = addr_links;
+        static constexpr bool augmented = true;
+        u64 base = 0; ///< the space start
+        u64 key(const links* x) const noexcept { return as_node(x)->end_ - base; }
+        bool less(const links* a, const links* b) const noexcept { return key(a) < key(b); }
+        static u64 value(const links* x) noexcept { return as_node(x)->hole_; }
+    };
+    using addr_tree = detail::threaded_treap<addr_traits>;
+
+    /// Size classes: floor(log2(size)) and the next sub_bits bits below the leading one, so a
+    /// class tree holds an eighth of what one per power of two would (three treap levels less
+    /// on every descent) and sizes still sort by class.
+    static constexpr unsigned sub_bits = 3, sub_count = 1u << sub_bits;
+    static constexpr unsigned class_count = 64 * sub_count, class_word_count = class_count / 64;
 
     void reset(u64 start, u64 size) noexcept {
         space_ = {start, size};
         head_.end_ = start; // zero-sized, so its hole is the whole space
         head_.hole_ = size;
-        head_.prev_ = reinterpret_cast<std::uintptr_t>(&head_); // never allocated: no flags
-        head_.next_ = &head_;
-        for (links& h : classes_)
-            size_algo::init_header(&h);
-        class_bits_ = 0;
+        set_flags(head_, false, false); // never allocated nor scanned
+        addr_ = addr_tree(addr_traits{start});
+        addr_.insert(&head_);
+        for (size_tree& t : classes_)
+            t = size_tree();
+        for (u64& w : class_bits_)
+            w = 0;
+        class_words_ = 0;
         hole_count_ = 0;
         if (size)
             size_insert(head_);
@@ -275,88 +341,93 @@ private:
 
     static node* as_node(links* l) noexcept { return static_cast<node*>(l); }
     static const node* as_node(const links* l) noexcept { return static_cast<const node*>(l); }
+    static node* as_node(addr_links* l) noexcept { return static_cast<node*>(l); }
+    static const node* as_node(const addr_links* l) noexcept { return static_cast<const node*>(l); }
+    static links& size_links(node& n) noexcept { return n; }
+    static addr_links& addr_of(node& n) noexcept { return n; }
+    /// Sets both flags; the address links are untouched (a node outside the tree has none).
+    static void set_flags(node& n, bool allocated, bool scanned) noexcept {
+        addr_links& a = n;
+        a.left_bits = (a.left_bits & ~addr_tree::user_bit) | (allocated ? addr_tree::user_bit : 0);
+        a.right_bits = (a.right_bits & ~addr_tree::user_bit) | (scanned ? addr_tree::user_bit : 0);
+    }
 
-    // ---- size index: one red-black tree per size class ------------------------------------
+    // ---- size index: one treap per size class -------------------------------------------
 
-    /// Hole sizes in [2^c, 2^(c+1)) form class c (hole > 0).
-    static unsigned class_of(u64 hole) noexcept { return 63u - static_cast<unsigned>(std::countl_zero(hole)); }
-    /// The non-empty classes strictly above c.
-    u64 classes_above(unsigned c) const noexcept { return c == 63 ? 0 : class_bits_ & (~u64{0} << (c + 1)); }
+    /// The class of a hole size (> 0): increasing with the size.
+    static unsigned class_of(u64 hole) noexcept {
+        const unsigned e = 63u - static_cast<unsigned>(std::countl_zero(hole));
+        const u64 m = e >= sub_bits ? hole >> (e - sub_bits) : hole << (sub_bits - e);
+        return e * sub_count + static_cast<unsigned>(m & (sub_count - 1));
+    }
+    void mark_class(unsigned c) noexcept {
+        class_bits_[c / 64] |= u64{1} << (c % 64);
+        class_words_ |= u64{1} << (c / 64);
+    }
+    void unmark_class(unsigned c) noexcept {
+        if (!(class_bits_[c / 64] &= ~(u64{1} << (c % 64))))
+            class_words_ &= ~(u64{1} << (c / 64));
+    }
+    /// The lowest non-empty class above c, or class_count.
+    unsigned next_class_above(unsigned c) const noexcept {
+        unsigned w = c / 64;
+        if (const u64 m = c % 64 == 63 ? 0 : class_bits_[w] & (~u64{0} << (c % 64 + 1)))
+            return w * 64 + static_cast<unsigned>(std::countr_zero(m));
+        const u64 words = w + 1 == class_word_count ? 0 : class_words_ & (~u64{0} << (w + 1));
+        if (!words)
+            return class_count;
+        w = static_cast<unsigned>(std::countr_zero(words));
+        return w * 64 + static_cast<unsigned>(std::countr_zero(class_bits_[w]));
+    }
 
     u64 largest_hole() const noexcept {
-        if (!class_bits_)
+        if (!class_words_)
             return 0;
-        const links& h = classes_[63u - static_cast<unsigned>(std::countl_zero(class_bits_))];
-        return as_node(h.right)->hole_;
+        const unsigned w = 63u - static_cast<unsigned>(std::countl_zero(class_words_));
+        const unsigned c = w * 64 + 63u - static_cast<unsigned>(std::countl_zero(class_bits_[w]));
+        return as_node(classes_[c].last())->hole_;
     }
 
-    /// `c ? a : b` without a branch (compilers turn the ternary into an unpredictable jump).
-    static links* select(bool c, links* a, links* b) noexcept {
-        const auto m = std::uintptr_t{0} - static_cast<std::uintptr_t>(c);
-        return reinterpret_cast<links*>((reinterpret_cast<std::uintptr_t>(a) & m) |
-                                        (reinterpret_cast<std::uintptr_t>(b) & ~m));
-    }
-    links* root(unsigned c) noexcept { return detail::bf_size_traits::get_parent(&classes_[c]); }
-
-    // Holes are ordered by (size, start): ties of equal size go to the lowest address.
-    /// The descents below are written to compile to conditional moves: on a tree of hundreds of
-    /// holes each comparison is a coin toss, and a mispredicted branch per level costs more
-    /// than the memory access.
     void size_insert(node& n) noexcept {
         const unsigned c = class_of(n.hole_);
-        const u64 h = n.hole_, s = n.end_;
-        // The descent finds the leaf to hang n from; committing there spares Boost's
-        // insert_before() a second search for it.
-        size_algo::insert_commit_data at;
-        at.node = &classes_[c]; // an empty tree: n becomes the root
-        at.link_left = true;
-        for (links* x = root(c); x;) {
-            const node* k = as_node(x);
-            const bool before = (h < k->hole_) | ((h == k->hole_) & (s < k->end_));
-            at.node = x;
-            at.link_left = before;
-            x = select(before, x->left, x->right);
-        }
-        size_algo::insert_unique_commit(&classes_[c], static_cast<links*>(&n), at);
-        class_bits_ |= u64{1} << c;
+        classes_[c].insert(&size_links(n));
+        mark_class(c);
         ++hole_count_;
     }
     /// `n` leaves class c, the class its hole had when it was indexed.
     void size_erase(node& n, unsigned c) noexcept {
-        size_algo::erase(&classes_[c], static_cast<links*>(&n));
-        if (!root(c))
-            class_bits_ &= ~(u64{1} << c);
+        classes_[c].erase(&size_links(n));
+        if (classes_[c].empty())
+            unmark_class(c);
         --hole_count_;
     }
-    /// The smallest hole of class c of at least `size` bytes (ties: lowest address), or the header.
-    links* size_lower_bound(unsigned c, u64 size) noexcept {
-        links* y = &classes_[c];
-        for (links* x = root(c); x;) {
+    /// The smallest hole of class c of at least `size` bytes (ties: lowest address), or null.
+    /// Written to compile to conditional moves: on a tree of hundreds of holes each comparison
+    /// is a coin toss, and a mispredicted branch per level costs more than the memory access.
+    const links* size_lower_bound(unsigned c, u64 size) const noexcept {
+        const links* y = nullptr;
+        for (const links* x = classes_[c].root(); x;) {
             const bool fits = as_node(x)->hole_ >= size;
-            y = select(fits, x, y);
-            x = select(fits, x->left, x->right);
+            y = fits ? x : y;
+            const std::uintptr_t b = fits ? x->left_bits : x->right_bits;
+            x = size_tree::is_thread(b) ? nullptr : size_tree::ptr(b);
         }
         return y;
     }
-    static bool key_less(const links* a, const links* b) noexcept {
-        const node* x = as_node(a);
-        const node* y = as_node(b);
-        return (x->hole_ < y->hole_) | ((x->hole_ == y->hole_) & (x->end_ < y->end_));
-    }
     // A hole whose size changes keeps its place in its class tree if it stays in the class and
     // still sorts after its predecessor (it shrank) or before its successor (it grew). That
-    // spares an erase, a descent and two rebalancings in 1 to 20% of the changes on the trace
-    // replays (a large hole losing or gaining a little), for one neighbour comparison.
-    bool sorts_after_prev(unsigned c, const links* x, links* at) const noexcept {
-        return classes_[c].left == at || key_less(size_algo::prev_node(at), x);
+    // spares an erase and an insert in 1 to 20% of the changes on the trace replays (a large
+    // hole losing or gaining a little), for one neighbour comparison.
+    bool sorts_after_prev(unsigned c, const links* x, const links* at) const noexcept {
+        return classes_[c].first() == at || key_less(size_tree::prev(at), x);
     }
-    bool sorts_before_next(unsigned c, const links* x, links* at) const noexcept {
-        return classes_[c].right == at || key_less(x, size_algo::next_node(at));
+    bool sorts_before_next(unsigned c, const links* x, const links* at) const noexcept {
+        return classes_[c].last() == at || key_less(x, size_tree::next(at));
     }
     /// `n`'s hole shrank from `old` (indexed) to n.hole_ (> 0).
     void size_shrunk(node& n, u64 old) noexcept {
         const unsigned c = class_of(old);
-        if (class_of(n.hole_) == c && sorts_after_prev(c, &n, &n))
+        if (class_of(n.hole_) == c && sorts_after_prev(c, &size_links(n), &size_links(n)))
             return;
         size_erase(n, c);
         size_insert(n);
@@ -364,7 +435,7 @@ private:
     /// `n`'s hole grew from `old` (indexed) to n.hole_.
     void size_grown(node& n, u64 old) noexcept {
         const unsigned c = class_of(old);
-        if (class_of(n.hole_) == c && sorts_before_next(c, &n, &n))
+        if (class_of(n.hole_) == c && sorts_before_next(c, &size_links(n), &size_links(n)))
             return;
         size_erase(n, c);
         size_insert(n);
@@ -373,62 +444,34 @@ private:
     /// sorts there, else `old` leaves and `with` is inserted. `smaller`: with's key is below
     /// old's, so only the predecessor can be out of order (else only the successor).
     void size_replace(node& old, unsigned c, node& with, bool smaller) noexcept {
-        if (class_of(with.hole_) == c &&
-            (smaller ? sorts_after_prev(c, &with, &old) : sorts_before_next(c, &with, &old))) {
-            size_algo::replace_node(&old, &classes_[c], &with);
+        if (class_of(with.hole_) == c && (smaller ? sorts_after_prev(c, &size_links(with), &size_links(old))
+                                                  : sorts_before_next(c, &size_links(with), &size_links(old)))) {
+            classes_[c].replace(&size_links(old), &size_links(with));
         } else {
             size_erase(old, c);
             size_insert(with);
         }
     }
 
-    /// Every change of a node's hole erases it from its class tree, which reads its tree
-    /// neighbours; their addresses are known as soon as the node is, so remove() requests them
-    /// early and the misses overlap those of the list neighbours.
-    static void prefetch_tree_links(const node& n) noexcept {
-        const links& l = n;
-        __builtin_prefetch(detail::bf_size_traits::get_parent(&l));
-        __builtin_prefetch(l.left);
-        __builtin_prefetch(l.right);
+    /// Every change of a node's hole takes it out of its class tree, which reads its children
+    /// (its parent is found down a spine, and they are rotated up); their addresses are known
+    /// as soon as the node is, so remove() requests them early and the misses overlap.
+    static void prefetch_tree_links(node& n) noexcept {
+        const links& l = size_links(n);
+        __builtin_prefetch(size_tree::ptr(l.left_bits));
+        __builtin_prefetch(size_tree::ptr(l.right_bits));
     }
 
-    // ---- address order: the node list -----------------------------------------------------
+    // ---- address order: the address tree ---------------------------------------------------
 
-    /// The next allocated node, or null past the last one (the sentinel is the only linked
-    /// node that is not allocated).
-    static const node* after(const node* n) noexcept {
-        n = n->next_;
-        return n->allocated() ? n : nullptr;
-    }
+    /// The next allocated node, or null past the last one (the sentinel is first).
+    static const node* after(const node* n) noexcept { return as_node(addr_tree::next(n)); }
     /// The next node with a hole, or null.
     static const node* next_with_hole(const node* n) noexcept {
         do
             n = after(n);
         while (n && n->hole_ == 0);
         return n;
-    }
-    /// Whether address x (inside the space) lies in p's node or hole. The sentinel has no
-    /// node: its region is its hole, and is empty (would wrap) when the first node is at the
-    /// space start. Regions tile the space in list order.
-    bool holds(const node* p, u64 x) const noexcept {
-        if (p == &head_)
-            return head_.hole_ && x <= head_.region_last();
-        return p->prev()->region_end() <= x && x <= p->region_last();
-    }
-    /// The node (sentinel included) whose range or hole holds address x of the space: the
-    /// owner of x's hole when x is free. Walks from the start of the space.
-    node* owner_from_head(u64 x) noexcept {
-        node* p = &head_;
-        while (!holds(p, x))
-            p = p->next_;
-        return p;
-    }
-    /// The same, walking back from the end of the space.
-    node* owner_from_tail(u64 x) noexcept {
-        node* p = head_.prev();
-        while (!holds(p, x))
-            p = p->prev();
-        return p;
     }
 
     // ---- placement ----------------------------------------------------------------------------
@@ -441,52 +484,61 @@ private:
         return cl <= ch && place_in(cl, ch, size, align, top, at);
     }
     /// Visits holes of at least `size` bytes in (size, start) order, as naive does.
-    node* find_best(u64 size, u64 align, u64 lo, u64 last, u64& at) noexcept {
+    node* find_best(u64 size, u64 align, u64 lo, u64 last, u64& at) const noexcept {
         // The walk over holes just above `size` is long for large alignments (every hole shorter
         // than size + align - 1 may fail), so reject there with place_in()'s own condition,
         // specialised to a power of two and an unclipped hole: the padding to the next multiple
         // of `align` must leave `size` bytes. place_in() still places.
         const bool quick = align > 1 && is_pow2(align) && lo <= space_.start && last >= space_.last();
         unsigned c = class_of(size);
-        links* x = size_lower_bound(c, size);
+        const links* x = size_lower_bound(c, size);
         for (;;) {
-            if (x == &classes_[c]) { // past the end of class c: on to the next non-empty one
-                const u64 above = classes_above(c);
-                if (!above)
+            if (!x) { // past the end of class c: on to the next non-empty one
+                c = next_class_above(c);
+                if (c == class_count)
                     return nullptr;
-                c = static_cast<unsigned>(std::countr_zero(above));
-                x = classes_[c].left;
+                x = classes_[c].first();
             }
-            node* h = as_node(x);
+            const node* h = as_node(x);
             if ((!quick || h->hole_ - size >= ((u64{0} - h->end_) & (align - 1))) &&
                 fits(*h, size, align, lo, last, false, at))
-                return h;
-            x = size_algo::next_node(x);
+                return const_cast<node*>(h);
+            x = size_tree::next(x);
         }
     }
-    node* find_low(u64 size, u64 align, u64 lo, u64 last, u64& at) noexcept {
-        for (node* p = owner_from_head(lo); p; p = const_cast<node*>(after(p))) {
-            if (p->hole_ < size)
-                continue;
-            if (p->end_ > last)
-                break;
+    // Low and high visit the holes of at least `size` bytes in address order, as naive does,
+    // each found by one search of the address tree: its subtree maxima skip every subtree
+    // without such a hole, so a candidate costs O(log n) however many nodes lie between.
+    node* find_low(u64 size, u64 align, u64 lo, u64 last, u64& at) const noexcept {
+        const addr_traits tr = addr_.traits();
+        const u64 lo_off = lo - space_.start, last_off = last - space_.start;
+        // From the hole holding lo or the first after it: the first region ending past lo.
+        u64 past = lo_off;
+        for (;;) {
+            const node* p = as_node(addr_.first_with(
+                [&](const addr_links* x) { return tr.key(x) + as_node(x)->hole_ > past; }, size));
+            if (!p || tr.key(p) > last_off)
+                return nullptr;
             if (fits(*p, size, align, lo, last, false, at))
-                return p;
+                return const_cast<node*>(p);
+            past = tr.key(p) + p->hole_; // <= the space size: no wrap
         }
-        return nullptr;
     }
-    node* find_high(u64 size, u64 align, u64 lo, u64 last, u64& at) noexcept {
-        for (node* p = owner_from_tail(last);; p = p->prev()) {
-            if (p->hole_ >= size) {
-                if (p->region_last() < lo)
-                    break;
-                if (fits(*p, size, align, lo, last, true, at))
-                    return p;
-            }
-            if (p == &head_)
-                break;
+    node* find_high(u64 size, u64 align, u64 lo, u64 last, u64& at) const noexcept {
+        const addr_traits tr = addr_.traits();
+        const u64 lo_off = lo - space_.start;
+        // From the hole holding last or the last before it: the last hole starting at or before.
+        u64 upto = last - space_.start;
+        for (;;) {
+            const node* p = as_node(addr_.last_with([&](const addr_links* x) { return tr.key(x) <= upto; }, size));
+            if (!p || tr.key(p) + (p->hole_ - 1) < lo_off)
+                return nullptr;
+            if (fits(*p, size, align, lo, last, true, at))
+                return const_cast<node*>(p);
+            if (tr.key(p) == 0)
+                return nullptr; // the sentinel's hole: nothing below
+            upto = tr.key(p) - 1;
         }
-        return nullptr;
     }
 
     /// Allocates [at, at + size) out of p's hole: p keeps the part below, n owns the part above.
@@ -494,13 +546,11 @@ private:
         const u64 old = p.hole_;
         const u64 below = at - p.end_;
         const u64 above = p.region_last() - (at + (size - 1));
-        node* q = p.next_;
         n.end_ = at + size; // 0 when it ends at 2^64 (then above == 0)
         n.hole_ = above;
-        n.prev_ = reinterpret_cast<std::uintptr_t>(&p) | node::allocated_bit;
-        n.next_ = q;
-        q->set_prev(&n);
-        p.next_ = &n;
+        addr_links& a = n; // plain stores: n's line is usually cold, and nothing in it is kept
+        a.left_bits = addr_tree::user_bit; // allocated; insert_after() sets the links
+        a.right_bits = 0;
         p.hole_ = below;
         // Both parts are smaller than the hole was. The larger one is the likelier to keep the
         // hole's rank, so it inherits the hole's place in the size index; the other is inserted.
@@ -516,15 +566,17 @@ private:
             if (below)
                 size_insert(p);
         }
+        addr_.insert_after(&addr_of(p), &addr_of(n));
         free_ -= size;
         ++live_;
     }
 
     range space_{};
-    node head_; ///< sentinel: zero-sized node at the space start, owns the first hole; its
-                ///< prev is the last node and its next the first (a circular list)
-    links classes_[class_count]{}; ///< Boost headers: parent = root, left = smallest, right = largest
-    u64 class_bits_ = 0;         ///< bit c set: class c holds a hole
+    node head_; ///< sentinel: zero-sized node at the space start, owns the first hole
+    addr_tree addr_; ///< every node, sentinel included, by address
+    size_tree classes_[class_count]{};
+    u64 class_bits_[class_word_count]{}; ///< bit c set: class c holds a hole
+    u64 class_words_ = 0;                ///< bit w set: class_bits_[w] is not 0
     u64 free_ = 0;
     u64 hole_count_ = 0;
     u64 live_ = 0;
@@ -543,10 +595,10 @@ private:
 ///
 /// While any block is scanned the manager must not be used otherwise. A scanned node lends the
 /// manager its size-tree links (its hole leaves the by-size index until remove_block()); they
-/// hold the previous block (for the LIFO check) and the first and last node of the run of
-/// adjacent scanned nodes it belongs to, kept current at the run's two ends only, so a block
-/// costs O(1) to add and O(log n) to remove (its hole is re-indexed), and every add is
-/// exactly undone by its remove.
+/// hold the first and last node of the run of adjacent scanned nodes it belongs to, kept
+/// current at the run's two ends only, so a block costs O(1) to add and O(log n) to remove (its
+/// hole is re-indexed), and every add is exactly undone by its remove. A remove_block() out of
+/// order that would undo a run wrongly (a block added later has joined it) is asserted.
 class best_fit::scan {
 public:
     scan() = default;
@@ -567,7 +619,6 @@ public:
         top_ = req.mode == placement::high;
         found_ = false;
         hit_ = {};
-        stack_ = nullptr;
         return 0;
     }
 
@@ -576,15 +627,12 @@ public:
         assert(mm_ && n.allocated() && !n.scanned());
         if (n.hole_)
             mm_->size_erase(n, class_of(n.hole_));
-        n.prev_ |= node::scanned_bit;
+        set_flags(n, true, true);
         ++mm_->scan_active_;
-        links& l = n;
-        l.parent_and_color = reinterpret_cast<std::uintptr_t>(stack_);
-        stack_ = &n;
         const node* p = n.prev();
-        const node* q = n.next_;
+        const node* q = after(&n);
         node* first = p->scanned() ? run_first(*p) : &n; // the sentinel is never scanned
-        node* last = q->scanned() ? run_last(*q) : &n;
+        node* last = q && q->scanned() ? run_last(*q) : &n;
         set_run(*first, first, last);
         set_run(*last, first, last);
         set_run(n, first, last);
@@ -604,22 +652,24 @@ public:
 
     /// Takes the most recently added node back out; true iff it overlaps hit() (evict it).
     bool remove_block(node& n) noexcept {
-        assert(mm_ && &n == stack_ && "best_fit::scan: remove_block() must run in reverse add order");
-        links& l = n;
-        stack_ = reinterpret_cast<node*>(l.parent_and_color);
-        node* first = as_node(l.left);
-        node* last = as_node(l.right);
+        assert(mm_ && n.scanned());
+        node* first = run_first(n);
+        node* last = run_last(n);
+        // In reverse order, n's run is still the one its add made: a later block that joined it
+        // would have moved an end.
+        assert(run_first(*first) == first && run_last(*first) == last && run_first(*last) == first &&
+               run_last(*last) == last && "best_fit::scan: remove_block() must run in reverse add order");
         if (first != &n) { // the run to the left of n is [first, prev(n)] again
-            node* p = n.prev();
+            node* p = const_cast<node*>(n.prev());
             set_run(*first, first, p);
             set_run(*p, first, p);
         }
         if (last != &n) { // and the run to the right [next(n), last]
-            node* q = n.next_;
+            node* q = const_cast<node*>(after(&n));
             set_run(*q, q, last);
             set_run(*last, q, last);
         }
-        n.prev_ &= ~node::scanned_bit;
+        set_flags(n, true, false);
         --mm_->scan_active_;
         if (n.hole_)
             mm_->size_insert(n);
@@ -631,12 +681,16 @@ public:
     range hit() const noexcept { return hit_; }
 
 private:
-    static node* run_first(const node& n) noexcept { return as_node(static_cast<const links&>(n).left); }
-    static node* run_last(const node& n) noexcept { return as_node(static_cast<const links&>(n).right); }
+    static node* run_first(const node& n) noexcept {
+        return reinterpret_cast<node*>(static_cast<const links&>(n).left_bits);
+    }
+    static node* run_last(const node& n) noexcept {
+        return reinterpret_cast<node*>(static_cast<const links&>(n).right_bits);
+    }
     static void set_run(node& n, node* first, node* last) noexcept {
         links& l = n;
-        l.left = first;
-        l.right = last;
+        l.left_bits = reinterpret_cast<std::uintptr_t>(first);
+        l.right_bits = reinterpret_cast<std::uintptr_t>(last);
     }
 
     best_fit* mm_ = nullptr;
@@ -644,7 +698,6 @@ private:
     bool top_ = false;
     bool found_ = false;
     range hit_{};
-    node* stack_ = nullptr; ///< most recently added block
 };
 
 static_assert(range_manager<best_fit>);

@@ -18,6 +18,8 @@
 ///   lowest offset; bounded requests use the range search; an unbounded request with no block
 ///   of its order left tries harder as drm does for CONTIGUOUS. Alignments must be powers of two,
 ///   and init()/reserve() take chunk multiples only (-EINVAL otherwise; the chunk is 4 KiB).
+///   The node is one pointer (its first block; a trimmed run is a ring through the blocks'
+///   `link` hooks), so a driver's node table stays small and cache-friendly.
 ///
 /// Differences from drm_buddy, all deliberate:
 /// - Block offsets are absolute. A space that does not start at 0 is cut into naturally aligned
@@ -36,6 +38,7 @@
 #include <accel/mm/detail/compact_rb_node.hpp>
 #include <accel/mm/range_manager.hpp>
 
+#include <boost/intrusive/circular_list_algorithms.hpp>
 #include <boost/intrusive/list.hpp>
 #include <boost/intrusive/parent_from_member.hpp>
 #include <boost/intrusive/rbtree_algorithms.hpp>
@@ -49,6 +52,14 @@
 #include <memory>
 #include <new>
 #include <ranges>
+
+// The block-level steps of the hot paths are forced inline: in a translation unit holding many
+// policies (a benchmark, a driver), GCC otherwise keeps them out of line.
+#if defined(__GNUC__) || defined(__clang__)
+#define ACCEL_MM_BUDDY_HOT [[gnu::always_inline]] inline
+#else
+#define ACCEL_MM_BUDDY_HOT inline
+#endif
 
 namespace accel::mm {
 
@@ -145,6 +156,16 @@ using buddy_block_list =
                            boost::intrusive::member_hook<buddy_block, decltype(buddy_block::link), &buddy_block::link>,
                            boost::intrusive::constant_time_size<false>>;
 
+namespace detail {
+using buddy_link_algo = boost::intrusive::circular_list_algorithms<buddy_block_list::node_traits>;
+} // namespace detail
+
+/// The block after `b` in the ring of a range_manager node (buddy::node).
+inline const buddy_block* ring_next(const buddy_block* b) noexcept {
+    using values = buddy_block_list::value_traits;
+    return values::to_value_ptr(buddy_block_list::node_traits::get_next(values::to_node_ptr(*b)));
+}
+
 class buddy {
 public:
     using block = buddy_block;
@@ -154,19 +175,65 @@ public:
     static constexpr u64 default_chunk = buddy_min_chunk;
 
     /// One contiguous allocation of the range_manager layer: a run of blocks in address order.
+    /// Eight bytes, so a driver's table of nodes stays small: the node names its first block, and
+    /// the blocks of a trimmed allocation are chained through their `link` hooks into a ring
+    /// without a list header. Nothing points back at the node, so it may be moved or copied
+    /// while allocated (a copy names the same allocation: remove it once).
     class node {
     public:
-        u64 start() const noexcept { return start_; }
-        u64 size() const noexcept { return size_; }
-        bool allocated() const noexcept { return size_ != 0; }
-        /// The blocks making up [start, start + size), ascending (one unless trimmed).
-        const block_list& blocks() const noexcept { return blocks_; }
+        /// The blocks of one node, ascending (one unless trimmed).
+        class block_range {
+        public:
+            class iterator {
+            public:
+                using value_type = block;
+                using difference_type = std::ptrdiff_t;
+                using iterator_concept = std::forward_iterator_tag;
+                iterator() = default;
+                const block& operator*() const noexcept { return *cur_; }
+                const block* operator->() const noexcept { return cur_; }
+                iterator& operator++() noexcept {
+                    cur_ = ring_next(cur_);
+                    if (cur_ == head_)
+                        cur_ = nullptr;
+                    return *this;
+                }
+                iterator operator++(int) noexcept {
+                    iterator t = *this;
+                    ++*this;
+                    return t;
+                }
+                friend bool operator==(const iterator& a, const iterator& b) noexcept { return a.cur_ == b.cur_; }
+
+            private:
+                friend class block_range;
+                iterator(const block* head, const block* cur) noexcept : head_(head), cur_(cur) {}
+                const block* head_ = nullptr;
+                const block* cur_ = nullptr;
+            };
+            iterator begin() const noexcept { return {head_, head_}; }
+            iterator end() const noexcept { return {head_, nullptr}; }
+
+        private:
+            friend class node;
+            explicit block_range(const block* head) noexcept : head_(head) {}
+            const block* head_;
+        };
+
+        u64 start() const noexcept { return head_ ? head_->offset() : 0; }
+        /// The sum of the blocks' sizes: one block unless the allocation was trimmed.
+        u64 size() const noexcept {
+            u64 s = 0;
+            for (const block& b : blocks())
+                s += b.size();
+            return s;
+        }
+        bool allocated() const noexcept { return head_ != nullptr; }
+        block_range blocks() const noexcept { return block_range(head_); }
 
     private:
         friend class buddy;
-        u64 start_ = 0;
-        u64 size_ = 0;
-        block_list blocks_;
+        block* head_ = nullptr;
     };
 
     buddy() = default;
@@ -408,52 +475,29 @@ public:
     // range_manager.
 
     int insert(node& n, const alloc_request& req) {
-        if (!initialized())
-            return -EINVAL;
-        // validate_request()'s rules, inlined: the hot path must not pay for std::has_single_bit,
-        // which is a libgcc popcount call unless the target has POPCNT.
-        if (req.size == 0 || (req.alignment > 1 && !is_pow2(req.alignment)) || req.lo > req.last)
-            return -EINVAL;
-        const u64 lo = std::max(req.lo, base_), last = std::min(req.last, space_last());
-        if (lo > last)
-            return -EINVAL;
-        if (req.size > size_)
-            return -ENOSPC;
-        const u64 size = (req.size + (chunk_ - 1)) & ~(chunk_ - 1); // no wrap: size_ <= 2^64 - chunk
-        const u64 align = std::max(chunk_, req.alignment);
-        const u64 pages = size >> chunk_shift_;
-        unsigned order = static_cast<unsigned>(std::bit_width(pages - 1)); // ceil(log2(pages))
-        const unsigned align_order = static_cast<unsigned>(std::countr_zero(align)) - chunk_shift_;
-        if (align_order > order)
-            order = align_order;
-        const bool whole = lo == base_ && last == space_last();
-        const pick p = req.mode == placement::high ? pick::high : req.mode == placement::low ? pick::low : pick::best;
-        if (!reserve_pairs(2 * (max_order_ + 1)))
-            return -ENOMEM; // the block pool cannot grow (the contract allows it for pooled policies)
-        block* b = nullptr;
-        if (order <= max_order_) {
-            spot s = whole ? find_free(order, p, dirty_tree) : find_in_range(order, lo, last, p, dirty_tree);
-            if (!s.b && clear_avail_)
-                s = whole ? find_free(order, p, clear_tree) : find_in_range(order, lo, last, p, clear_tree);
-            if (s.b)
-                b = take_at(s, order);
+        // The hot case first: unbounded best placement of a whole block (a power-of-two number of
+        // chunks, aligned at most to its size) while a dirty block of that order or above is
+        // free. It does what the general path below does for such a request (find_free, take_at,
+        // no trim), without its detours. (An uninitialised manager has size_ 0: never taken.)
+        if (req.mode == placement::best && req.lo <= base_ && req.last >= space_last() && req.size - 1 < size_ &&
+            (req.alignment & (req.alignment - 1)) == 0) {
+            const u64 pages = (req.size + (chunk_ - 1)) >> chunk_shift_;
+            const unsigned order = static_cast<unsigned>(std::countr_zero(pages));
+            const u64 mask = nonempty_[dirty_tree] >> order << order;
+            if ((pages & (pages - 1)) == 0 && req.alignment <= (pages << chunk_shift_) && mask) {
+                const unsigned o = static_cast<unsigned>(std::countr_zero(mask));
+                if (spare_pairs_ >= o - order || reserve_pairs(o - order)) {
+                    block* top = trees_[dirty_tree][o].last();
+                    block* b = take_at({top, top->offset_ + (top->size() - (pages << chunk_shift_))}, order);
+                    b->kind_ = block::node_head;
+                    detail::buddy_link_algo::init_header(block_list::value_traits::to_node_ptr(*b)); // a ring of one
+                    n.head_ = b;
+                    ++live_nodes_;
+                    return 0;
+                }
+            }
         }
-        n.blocks_.clear();
-        if (b && b->size() == size) { // the power-of-two path: one block, nothing to trim
-            n.blocks_.push_back(*b);
-            b->kind_ = block::node_head;
-            n.start_ = b->offset_;
-            n.size_ = size;
-            ++live_nodes_;
-            return 0;
-        }
-        if (b) {
-            trim_into(b, b->offset_, size, n.blocks_);
-        } else if (!whole || !try_harder_node(size, align, p, n.blocks_)) {
-            return -ENOSPC;
-        }
-        adopt(n, size);
-        return 0;
+        return insert_general(n, req);
     }
 
     int reserve(node& n, u64 start, u64 size) {
@@ -463,17 +507,31 @@ public:
             return e;
         if ((start | size) & (chunk_ - 1))
             return -EINVAL;
-        n.blocks_.clear();
-        if (int e = alloc_exact(start, start + (size - 1), n.blocks_))
+        block_list got;
+        if (int e = alloc_exact(start, start + (size - 1), got))
             return e;
-        adopt(n, size);
+        adopt(n, got);
         return 0;
     }
 
     void remove(node& n) {
-        free_blocks(n.blocks_, mark_dirty);
-        n.start_ = n.size_ = 0;
+        block* b = n.head_;
+        // Both of the first cache misses are known from the node alone: the block's line and its
+        // buddy's (the other half of its pool pair). Ask for the buddy before touching the block.
+        prefetch(other_half(b));
+        n.head_ = nullptr;
         --live_nodes_;
+        if (ring_next(b) == b) { // one block: free_blocks() without the list
+            b->clear_ = false;
+            block* pending = nullptr;
+            insert_tree(merge_up(b, pending));
+            return;
+        }
+        // Put a list header back into the ring, before the head: the list is then head..tail.
+        block_list blocks;
+        detail::buddy_link_algo::link_before(block_list::value_traits::to_node_ptr(*b),
+                                             blocks.end().pointed_node());
+        free_blocks(blocks, mark_dirty);
     }
 
     /// Iterates maximal runs of leaves (free ones for holes(), one node / native block each for
@@ -749,13 +807,13 @@ private:
 
     // --- free trees ----------------------------------------------------------------------------
 
-    void insert_tree(block* b) noexcept {
+    ACCEL_MM_BUDDY_HOT void insert_tree(block* b) noexcept {
         b->state_ = static_cast<unsigned char>(block::state_type::free);
         const unsigned t = b->clear_ ? clear_tree : dirty_tree;
         trees_[t][b->order_].insert(b);
         nonempty_[t] |= u64{1} << b->order_;
     }
-    void erase_tree(block* b) noexcept {
+    ACCEL_MM_BUDDY_HOT void erase_tree(block* b) noexcept {
         const unsigned t = b->clear_ ? clear_tree : dirty_tree;
         offset_tree& tr = trees_[t][b->order_];
         tr.erase(b);
@@ -765,7 +823,7 @@ private:
 
     /// Splits a free block that is in no tree; the children inherit its clear bit (drm clears
     /// the parent's) and are also in no tree. Needs one reserved pair.
-    void split(block* b) noexcept {
+    ACCEL_MM_BUDDY_HOT void split(block* b) noexcept {
         block* l = pop_pair();
         block* r = l + 1;
         const unsigned char o = static_cast<unsigned char>(b->order_ - 1);
@@ -802,7 +860,7 @@ private:
     /// The merging half of release(): returns the resulting free block, not yet in a tree.
     /// `pending` is a free block also kept out of the trees (see free_blocks); it merges like any
     /// free buddy and is reset to null when it does.
-    block* merge_up(block* b, block*& pending) noexcept {
+    ACCEL_MM_BUDDY_HOT block* merge_up(block* b, block*& pending) noexcept {
         // Freeing is bound by cache misses on cold blocks: ask for the buddy's line (the other
         // half of the pair, known from b's address alone) while b's own line is on its way.
         prefetch(other_half(b));
@@ -1110,12 +1168,69 @@ private:
     /// Bytes from `at` to the end of the space, minus one (so it never overflows).
     u64 last_room(u64 at) const noexcept { return space_last() - at; }
 
-    void adopt(node& n, u64 size) noexcept {
-        n.start_ = n.blocks_.front().offset_;
-        n.size_ = size;
-        for (block& b : n.blocks_)
+    /// insert() past its hot case: validation, bounds, trimming, low/high, try-harder. Out of
+    /// line, so that the hot path's frame stays small.
+#if defined(__GNUC__) || defined(__clang__)
+    [[gnu::noinline]]
+#endif
+    int insert_general(node& n, const alloc_request& req) {
+        if (!initialized())
+            return -EINVAL;
+        // validate_request()'s rules, inlined: the hot path must not pay for std::has_single_bit,
+        // which is a libgcc popcount call unless the target has POPCNT.
+        if (req.size == 0 || (req.alignment > 1 && !is_pow2(req.alignment)) || req.lo > req.last)
+            return -EINVAL;
+        const u64 lo = std::max(req.lo, base_), last = std::min(req.last, space_last());
+        if (lo > last)
+            return -EINVAL;
+        if (req.size > size_)
+            return -ENOSPC;
+        const u64 size = (req.size + (chunk_ - 1)) & ~(chunk_ - 1); // no wrap: size_ <= 2^64 - chunk
+        const u64 align = std::max(chunk_, req.alignment);
+        const u64 pages = size >> chunk_shift_;
+        unsigned order = static_cast<unsigned>(std::bit_width(pages - 1)); // ceil(log2(pages))
+        const unsigned align_order = static_cast<unsigned>(std::countr_zero(align)) - chunk_shift_;
+        if (align_order > order)
+            order = align_order;
+        const bool whole = lo == base_ && last == space_last();
+        const pick p = req.mode == placement::high ? pick::high : req.mode == placement::low ? pick::low : pick::best;
+        if (!reserve_pairs(2 * (max_order_ + 1)))
+            return -ENOMEM; // the block pool cannot grow (the contract allows it for pooled policies)
+        block* b = nullptr;
+        if (order <= max_order_) {
+            spot s = whole ? find_free(order, p, dirty_tree) : find_in_range(order, lo, last, p, dirty_tree);
+            if (!s.b && clear_avail_)
+                s = whole ? find_free(order, p, clear_tree) : find_in_range(order, lo, last, p, clear_tree);
+            if (s.b)
+                b = take_at(s, order);
+        }
+        if (b && b->size() == size) { // the power-of-two path: one block, nothing to trim
+            b->kind_ = block::node_head;
+            detail::buddy_link_algo::init_header(block_list::value_traits::to_node_ptr(*b)); // a ring of one
+            n.head_ = b;
+            ++live_nodes_;
+            return 0;
+        }
+        block_list got;
+        if (b) {
+            trim_into(b, b->offset_, size, got);
+        } else if (!whole || !try_harder_node(size, align, p, got)) {
+            return -ENOSPC;
+        }
+        adopt(n, got);
+        return 0;
+    }
+
+    /// Makes the blocks of `got` (ascending, not empty) node n's ring, and empties `got`.
+    void adopt(node& n, block_list& got) noexcept {
+        for (block& b : got)
             b.kind_ = block::node_tail;
-        n.blocks_.front().kind_ = block::node_head;
+        n.head_ = &got.front();
+        n.head_->kind_ = block::node_head;
+        // Take the list header out of the ring; the blocks stay linked to each other.
+        const auto header = got.end().pointed_node();
+        detail::buddy_link_algo::unlink(header);
+        detail::buddy_link_algo::init_header(header);
         ++live_nodes_;
     }
 
@@ -1295,3 +1410,5 @@ private:
 static_assert(range_manager<buddy>);
 
 } // namespace accel::mm
+
+#undef ACCEL_MM_BUDDY_HOT

@@ -17,8 +17,21 @@
 ///   "node owns the hole that follows it"), so holes need no storage of their own;
 /// - a record whose following hole is non-empty sits in that hole's bin list.
 ///
+/// Why 40 bytes per allocation is the floor of this design with 64-bit offsets: a record must
+/// hold two 64-bit positions (start and size; any pair of start, end, following hole will do,
+/// but one alone cannot give its neighbours their holes), the physical links (a free needs both
+/// neighbours: the predecessor owns the hole before, the successor's start bounds the hole
+/// after) and the bin links (unfiling an arbitrary hole in O(1) needs both). 16 + 4 x 4 = 32
+/// bytes with 32-bit links. The caller's node must answer start() and size() alone, so it is
+/// either a pointer to the record (8 bytes, as here) or a copy of the two positions (16). Moving
+/// the record into the node instead makes the links point at caller memory: 8-byte pointers
+/// (48 bytes) or 32-bit indices into a table of node pointers (32 + 8). Hence 40 bytes plus the
+/// pool's unused records: the pool keeps its high-water mark, since records cannot move (nodes
+/// point at them) and freed ones stay scattered among live ones. 4 KiB chunks keep the unused
+/// top small.
+///
 /// Placement for unbounded `best` requests (the hot path):
-///   1. the first few holes of the request's own bin (they may fit: the bin spans sizes around
+///   1. the first two holes of the request's own bin (they may fit: the bin spans sizes around
 ///      the request), which keeps the choice close to best fit;
 ///   2. the heads of the non-empty bins between that and the "good fit" bin: with alignment the
 ///      guaranteed bin is far up, and a smaller hole whose start happens to be aligned fits;
@@ -43,6 +56,14 @@
 #include <iterator>
 #include <new>
 #include <ranges>
+
+// The small helpers of the hot paths are forced inline: in a translation unit holding many
+// policies (a benchmark, a driver), GCC otherwise keeps unfile() and friends out of line.
+#if defined(__GNUC__) || defined(__clang__)
+#define ACCEL_MM_TLSF_HOT [[gnu::always_inline]] inline
+#else
+#define ACCEL_MM_TLSF_HOT inline
+#endif
 
 namespace accel::mm {
 
@@ -96,29 +117,24 @@ public:
         record& h = at(head);
         h = {start, 0, nil, nil, nil, nil};
         tail_ = head;
-        file(head, size);
+        file(head, h, size);
         return 0;
     }
 
     int insert(node& n, const alloc_request& req) {
-        u64 lo, last;
-        if (int e = validate_request(req, space_start_, space_last(), any_alignment, lo, last))
-            return e;
-        const u64 align = effective_alignment(req.alignment);
-        if (req.size > free_)
-            return -ENOSPC;
-        u32 owner = nil;
-        u64 where = 0;
-        if (req.mode == placement::best && lo == space_start_ && last == space_last()) {
-            owner = find_good_fit(req.size, align);
-            if (owner == nil)
+        // The hot case first: unbounded best fit with a valid size and alignment. It is what
+        // validate_request() would accept, checked with fewer branches.
+        if (req.mode == placement::best && req.lo <= space_start_ && req.last >= space_last() && req.size != 0 &&
+            (req.alignment & (req.alignment - 1)) == 0) {
+            if (req.size > free_)
                 return -ENOSPC;
-            const u64 hs = hole_start(owner);
-            where = hs + ((u64{0} - hs) & (align - 1));
-        } else if (!find_in_list(req.size, align, lo, last, req.mode, owner, where)) {
-            return -ENOSPC;
+            const u64 align = req.alignment | (req.alignment == 0);
+            hole h;
+            if (!find_good_fit(req.size, align, h))
+                return -ENOSPC;
+            return take(n, h, h.start + ((u64{0} - h.start) & (align - 1)), req.size);
         }
-        return take(n, owner, where, req.size);
+        return insert_bounded(n, req);
     }
 
     int reserve(node& n, u64 start, u64 size) {
@@ -130,7 +146,7 @@ public:
             const u64 hsize = hole_size(i);
             const u64 hs = hole_start(i);
             if (hsize != 0 && hs <= start && start - hs <= hsize - 1)
-                return last - hs <= hsize - 1 ? take(n, i, start, size) : -ENOSPC;
+                return last - hs <= hsize - 1 ? take(n, hole{i, hs, hsize}, start, size) : -ENOSPC;
             const u32 nx = at(i).next;
             if (nx != nil && at(nx).start > start)
                 break;
@@ -145,17 +161,21 @@ public:
         const u32 self = pr.next;
         const u64 end = r.start + r.size;
         const u64 before = r.start - (pr.start + pr.size);
-        const u64 after = (q == nil ? space_end_ : at(q).start) - end;
-        if (before != 0)
-            unfile(p, before);
-        if (after != 0)
-            unfile(self, after);
-        pr.next = q;
-        if (q != nil)
-            at(q).prev = p;
-        else
+        u64 after;
+        if (q != nil) {
+            record& qr = at(q);
+            after = qr.start - end;
+            qr.prev = p;
+        } else {
+            after = space_end_ - end;
             tail_ = p;
-        file(p, before + r.size + after);
+        }
+        if (before != 0)
+            unfile(pr, before);
+        if (after != 0)
+            unfile(r, after);
+        pr.next = q;
+        file(p, pr, before + r.size + after);
         r.next = free_rec_;
         free_rec_ = self;
         --live_;
@@ -229,6 +249,24 @@ public:
         return s;
     }
 
+    // ---- introspection, for tests and tools ----------------------------------------------------
+
+    /// Number of size classes (bins).
+    static constexpr unsigned size_classes = 61 * 16;
+    /// The bin a hole of `s` bytes (s > 0) is filed in: 16 linear classes per power of two.
+    static constexpr unsigned size_class(u64 s) noexcept { return bin_of(s); }
+    /// Whether the two bitmap levels mark bin b as non-empty.
+    bool size_class_marked(unsigned b) const noexcept {
+        return ((fl_map_ >> (b >> sub_log2)) & 1) && ((sl_map_[b >> sub_log2] >> (b & (subs - 1))) & 1);
+    }
+    /// Calls f(bin, hole) for every hole filed in the bins, walking each bin's list.
+    template <class F>
+    void visit_size_classes(F&& f) const {
+        for (unsigned b = 0; b < bin_count; ++b)
+            for (u32 i = heads_[b]; i != nil; i = at(i).fl_next)
+                f(b, range{hole_start(i), hole_size(i)});
+    }
+
 private:
     // ---- bins -------------------------------------------------------------------------------
     static constexpr unsigned sub_log2 = 4;
@@ -236,13 +274,15 @@ private:
     static constexpr unsigned rows = 64 - sub_log2 + 1; // row 0: sizes 0..15 exactly
     static constexpr unsigned bin_count = rows * subs;
     static constexpr unsigned no_bin = bin_count;
+    static_assert(bin_count == size_classes);
 
-    /// The bin holding holes of `s` bytes (s > 0): the top 5 significant bits pick it.
-    static constexpr unsigned bin_of(u64 s) noexcept {
-        if (s < subs)
-            return static_cast<unsigned>(s);
-        const unsigned e = static_cast<unsigned>(std::bit_width(s)) - 1 - sub_log2;
-        return (e + 1) * subs + static_cast<unsigned>((s >> e) & (subs - 1));
+    /// The bin holding holes of `s` bytes (s > 0): the top 5 significant bits pick it. With
+    /// e = bit_width(s) - 5 (0 for s < 32), s >> e is 16 + the 4 bits below the top one, so
+    /// e * 16 + (s >> e) is row (e + 1), sub-bin "those 4 bits"; below 32 it is s itself.
+    ACCEL_MM_TLSF_HOT static constexpr unsigned bin_of(u64 s) noexcept {
+        const unsigned w = static_cast<unsigned>(std::bit_width(s));
+        const unsigned e = w > sub_log2 + 1 ? w - (sub_log2 + 1) : 0;
+        return e * subs + static_cast<unsigned>(s >> e);
     }
     /// Smallest size filed in bin `b`.
     static constexpr u64 bin_floor(unsigned b) noexcept {
@@ -270,34 +310,37 @@ private:
         return row * subs + static_cast<unsigned>(std::countr_zero(sl_map_[row]));
     }
 
-    void file(u32 i, u64 hsize) noexcept {
+    /// Files the hole of `hsize` bytes (maybe 0: nothing to file) after record i (= r).
+    ACCEL_MM_TLSF_HOT void file(u32 i, record& r, u64 hsize) noexcept {
         if (hsize == 0)
             return;
         const unsigned b = bin_of(hsize);
-        record& r = at(i);
+        const u32 h = heads_[b];
         r.fl_prev = nil;
-        r.fl_next = heads_[b];
-        if (heads_[b] != nil)
-            at(heads_[b]).fl_prev = i;
+        r.fl_next = h;
+        if (h != nil)
+            at(h).fl_prev = i;
         heads_[b] = i;
         sl_map_[b >> sub_log2] |= u32{1} << (b & (subs - 1));
         fl_map_ |= u64{1} << (b >> sub_log2);
         free_ += hsize;
         ++holes_;
     }
-    void unfile(u32 i, u64 hsize) noexcept {
-        const unsigned b = bin_of(hsize);
-        const record& r = at(i);
-        if (r.fl_prev != nil)
-            at(r.fl_prev).fl_next = r.fl_next;
-        else
-            heads_[b] = r.fl_next;
+    /// Takes the hole of `hsize` (> 0) bytes after record r out of its bin. Only a bin's head
+    /// needs to know its bin (to update the bin's head and maybe the bitmaps).
+    ACCEL_MM_TLSF_HOT void unfile(const record& r, u64 hsize) noexcept {
         if (r.fl_next != nil)
             at(r.fl_next).fl_prev = r.fl_prev;
-        if (heads_[b] == nil) {
-            sl_map_[b >> sub_log2] &= ~(u32{1} << (b & (subs - 1)));
-            if (sl_map_[b >> sub_log2] == 0)
-                fl_map_ &= ~(u64{1} << (b >> sub_log2));
+        if (r.fl_prev != nil) {
+            at(r.fl_prev).fl_next = r.fl_next;
+        } else {
+            const unsigned b = bin_of(hsize);
+            heads_[b] = r.fl_next;
+            if (r.fl_next == nil) {
+                sl_map_[b >> sub_log2] &= ~(u32{1} << (b & (subs - 1)));
+                if (sl_map_[b >> sub_log2] == 0)
+                    fl_map_ &= ~(u64{1} << (b >> sub_log2));
+            }
         }
         free_ -= hsize;
         --holes_;
@@ -311,46 +354,86 @@ private:
         const u64 end = r.next == nil ? space_end_ : at(r.next).start;
         return end - (r.start + r.size);
     }
-    /// Whether `size` bytes aligned to `align` fit at the bottom of the hole after `i`.
-    bool fits(u32 i, u64 size, u64 align) const noexcept {
-        const u64 hsize = hole_size(i);
-        const u64 pad = (u64{0} - hole_start(i)) & (align - 1);
-        return hsize >= size && hsize - size >= pad;
+    /// A hole: the record owning it (the hole follows that record), its start and size.
+    struct hole {
+        u32 owner = nil;
+        u64 start = 0;
+        u64 size = 0;
+    };
+    /// The hole after record i; its size may be 0.
+    ACCEL_MM_TLSF_HOT hole hole_after(u32 i) const noexcept {
+        const record& r = at(i);
+        const u64 hs = r.start + r.size;
+        return {i, hs, (r.next == nil ? space_end_ : at(r.next).start) - hs};
+    }
+    /// Whether `size` bytes aligned to `align` fit at the bottom of hole h.
+    ACCEL_MM_TLSF_HOT static bool fits(const hole& h, u64 size, u64 align) noexcept {
+        const u64 pad = (u64{0} - h.start) & (align - 1);
+        return h.size >= size && h.size - size >= pad;
     }
 
-    /// The O(1) path for unbounded best-placement requests; returns the hole owner or nil.
-    u32 find_good_fit(u64 size, u64 align) const noexcept {
+    /// The O(1) path for unbounded best-placement requests: false when no hole fits.
+    bool find_good_fit(u64 size, u64 align, hole& h) const noexcept {
         const unsigned b0 = bin_of(size);
         // 1. The request's own bin: its holes straddle `size`, and the first few usually fit.
-        unsigned k = 0;
-        for (u32 i = heads_[b0]; i != nil && k < own_bin_probes; i = at(i).fl_next, ++k)
-            if (fits(i, size, align))
-                return i;
+        u32 i = heads_[b0];
+        for (unsigned k = 0; i != nil && k < own_bin_probes; ++k) {
+            h = hole_after(i);
+            if (fits(h, size, align))
+                return true;
+            i = at(i).fl_next;
+        }
         // 3's bin: every hole there fits even when its start needs align - 1 bytes of padding.
         const u64 worst = size + (align - 1) < size ? ~u64{0} : size + (align - 1);
         const unsigned guaranteed = bin_at_least(worst);
         // 2. Smaller bins below the guaranteed one: their heads fit when their start is aligned.
         unsigned b = next_bin(b0 + 1);
-        for (k = 0; b < guaranteed && k < between_probes; ++k, b = next_bin(b + 1))
-            if (fits(heads_[b], size, align))
-                return heads_[b];
+        for (unsigned k = 0; b < guaranteed && k < between_probes; ++k, b = next_bin(b + 1)) {
+            h = hole_after(heads_[b]);
+            if (fits(h, size, align))
+                return true;
+        }
         // 3. Good fit.
         if (b < guaranteed)
             b = next_bin(guaranteed);
-        if (b != no_bin)
-            return heads_[b];
+        if (b != no_bin) {
+            h = hole_after(heads_[b]);
+            return true;
+        }
         // 4. Nothing is guaranteed to fit: try every hole that might, smallest bins first.
         for (b = next_bin(b0); b < guaranteed; b = next_bin(b + 1))
-            for (u32 i = heads_[b]; i != nil; i = at(i).fl_next)
-                if (fits(i, size, align))
-                    return i;
-        return nil;
+            for (i = heads_[b]; i != nil; i = at(i).fl_next) {
+                h = hole_after(i);
+                if (fits(h, size, align))
+                    return true;
+            }
+        return false;
+    }
+
+    /// insert() for everything but the hot case: validation, bounds and low/high placement.
+    /// Out of line, so that the hot path's frame stays small.
+#if defined(__GNUC__) || defined(__clang__)
+    [[gnu::noinline]]
+#endif
+    int insert_bounded(node& n, const alloc_request& req) {
+        u64 lo, last;
+        if (int e = validate_request(req, space_start_, space_last(), any_alignment, lo, last))
+            return e;
+        const u64 align = effective_alignment(req.alignment);
+        if (req.size > free_)
+            return -ENOSPC;
+        hole h;
+        u64 where = 0;
+        if (!find_in_list(req.size, align, lo, last, req.mode, h, where))
+            return -ENOSPC;
+        return take(n, h, where, req.size);
     }
 
     /// Linear search over the physical list, for bounded requests and low/high placement, with
     /// naive's rules: best = smallest fitting hole (ties: lowest address), low = lowest, high =
     /// highest (allocated at its top).
-    bool find_in_list(u64 size, u64 align, u64 lo, u64 last, placement mode, u32& owner, u64& start) const {
+    bool find_in_list(u64 size, u64 align, u64 lo, u64 last, placement mode, hole& found, u64& start) const {
+        u32 owner = nil;
         auto try_hole = [&](u32 i, bool top, u64& s) {
             const u64 hsize = hole_size(i);
             if (hsize < size)
@@ -366,7 +449,7 @@ private:
                 if (hole_size(i) != 0 && hole_start(i) + (hole_size(i) - 1) < lo)
                     break;
                 if (try_hole(i, true, start)) {
-                    owner = i;
+                    found = hole_after(i);
                     return true;
                 }
             }
@@ -385,31 +468,32 @@ private:
                 start = s;
                 best_size = hsize;
                 if (mode == placement::low)
-                    return true;
+                    break;
             }
         }
-        return owner != nil;
+        if (owner == nil)
+            return false;
+        found = hole_after(owner);
+        return true;
     }
 
-    /// Allocates [where, where + size) inside the hole after `owner`.
-    int take(node& n, u32 owner, u64 where, u64 size) {
+    /// Allocates [where, where + size) inside hole h.
+    int take(node& n, const hole& h, u64 where, u64 size) {
         const u32 idx = new_record();
         if (idx == nil)
             return -ENOMEM;
-        record& o = at(owner);
-        const u32 q = o.next;
-        const u64 hs = o.start + o.size;
-        const u64 hsize = (q == nil ? space_end_ : at(q).start) - hs;
-        unfile(owner, hsize);
+        record& o = at(h.owner);
         record& r = at(idx);
-        r = {where, size, owner, q, nil, nil};
+        const u32 q = o.next;
+        unfile(o, h.size);
+        r = {where, size, h.owner, q, nil, nil};
         if (q != nil)
             at(q).prev = idx;
         else
             tail_ = idx;
         o.next = idx;
-        file(owner, where - hs);                // alignment padding stays with the owner
-        file(idx, hsize - (where - hs) - size); // the rest follows the new record
+        file(h.owner, o, where - h.start);               // alignment padding stays with the owner
+        file(idx, r, h.size - (where - h.start) - size); // the rest follows the new record
         ++live_;
         n.rec_ = &r;
         return 0;
@@ -417,14 +501,14 @@ private:
 
     // ---- record pool ------------------------------------------------------------------------
     static constexpr u32 head = 0;
-    static constexpr unsigned chunk_log2 = 8;
+    static constexpr unsigned chunk_log2 = 7; // 4 KiB chunks: little unused capacity on top
     static constexpr u32 chunk_records = u32{1} << chunk_log2;
     // Probe counts of steps 1 and 2 (measured on the shared traces: fewer probes fragment more,
     // more probes cost time without serving more requests).
-    static constexpr unsigned own_bin_probes = 4;
+    static constexpr unsigned own_bin_probes = 2;
     static constexpr unsigned between_probes = 8;
 
-    record& at(u32 i) const noexcept { return chunks_[i >> chunk_log2][i & (chunk_records - 1)]; }
+    ACCEL_MM_TLSF_HOT record& at(u32 i) const noexcept { return chunks_[i >> chunk_log2][i & (chunk_records - 1)]; }
 
     u32 new_record() noexcept {
         if (free_rec_ != nil) {
@@ -493,3 +577,5 @@ private:
 static_assert(range_manager<tlsf>);
 
 } // namespace accel::mm
+
+#undef ACCEL_MM_TLSF_HOT
