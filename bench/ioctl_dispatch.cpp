@@ -10,6 +10,8 @@
 //                    cheapest real system call of this kind.
 // Targets (issue 2): mock_roundtrip <= 3x direct_call and <= 0.5x bare_syscall. The ratios are
 // printed after the table.
+#include "ratio_reporter.hpp"
+
 #include <accel/accel.hpp>
 
 #include <benchmark/benchmark.h>
@@ -96,29 +98,13 @@ BENCHMARK(mock_roundtrip);
 BENCHMARK(direct)->Name("direct_call");
 BENCHMARK(bare_syscall);
 
-/// Console output as usual, plus the per-iteration times for the ratios.
-class ratio_reporter : public benchmark::ConsoleReporter {
-public:
-    std::map<std::string, double> ns;
-    void ReportRuns(const std::vector<Run>& runs) override {
-        for (const Run& r : runs)
-            if (r.run_type == Run::RT_Iteration && !r.error_occurred)
-                ns[r.benchmark_name()] = r.GetAdjustedRealTime(); // in the run's unit: ns here
-        ConsoleReporter::ReportRuns(runs);
-    }
-};
-
 } // namespace
 
 int main(int argc, char** argv) {
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv))
+    accel::bench::ratio_reporter reporter;
+    if (!accel::bench::run_benchmarks(argc, argv, reporter))
         return 1;
-    ratio_reporter reporter;
-    benchmark::RunSpecifiedBenchmarks(&reporter);
-    benchmark::Shutdown();
-    auto get = [&](const char* n) { return reporter.ns.count(n) ? reporter.ns[n] : 0.0; };
-    const double mock = get("mock_roundtrip"), dir = get("direct_call"), sys = get("bare_syscall");
+    const double mock = reporter.get("mock_roundtrip"), dir = reporter.get("direct_call"), sys = reporter.get("bare_syscall");
     if (mock > 0 && dir > 0 && sys > 0) {
         std::printf("\nmock round trip %.1f ns, direct call %.1f ns, bare ioctl(2) %.1f ns\n", mock, dir, sys);
         std::printf("mock / direct  = %.2fx (target <= 3x)   %s\n", mock / dir, mock / dir <= 3.0 ? "met" : "MISSED");

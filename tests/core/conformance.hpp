@@ -9,10 +9,13 @@
 //       (device 0: test_driver, device 1: exclusive_test_driver)
 //   bool privileged();                         whether the default caller is privileged
 //   void as_unprivileged(fn);                  runs fn as an unprivileged caller
+//   static constexpr bool maps_objects;        whether the backend serves mmap of buffer objects
 #pragma once
 #include "test_drivers.hpp"
 
 #include <accel/uapi/accel_info.h>
+
+#include <sys/mman.h>
 
 #include <doctest/doctest.h>
 
@@ -103,7 +106,7 @@ TEST_CASE_TEMPLATE_DEFINE("conformance", F, conformance) {
         CHECK(c.ioctl(fd, ACCEL_IOWR(0xEF, struct test_echo), &e) == -EINVAL); // past the core table
         CHECK(c.ioctl(fd, _IOWR(ACCEL_INFO_IOCTL_BASE, 0x7f, struct test_echo), &e) == -EINVAL);
         CHECK(e.report == 0); // no handler ran
-        CHECK(c.ioctl(fd, ACCEL_IOCTL_GEM_CLOSE, &e) == -EOPNOTSUPP);
+        CHECK(c.ioctl(fd, ACCEL_IOCTL_GEM_CLOSE, &e) == -EINVAL); // handle 0 is never valid
         accel_get_cap cap{};
         CHECK(c.ioctl(fd, _IOW(ACCEL_IOCTL_BASE, 0x0d, struct accel_get_cap), &cap) == -EOPNOTSUPP); // SET_CLIENT_CAP
         CHECK(c.close(fd) == 0);
@@ -442,6 +445,158 @@ TEST_CASE_TEMPLATE_DEFINE("conformance", F, conformance) {
         CHECK(item_as<accel_info_engine_time>(busy, sizeof(accel_info_engine_busy)).busy_ns > 0);
         CHECK(c.close(fd2) == 0);
         CHECK(c.close(fd) == 0);
+    }
+
+    SUBCASE("buffer objects: sizes, handles from 1, lowest free reused, GEM_CLOSE") {
+        int fd = c.open(fx.compute(0), O_RDWR);
+        REQUIRE(fd >= 0);
+        test_bo_create b{};
+        b.size = 0;
+        CHECK(c.ioctl(fd, TEST_IOCTL_BO_CREATE, &b) == -EINVAL);
+        b.size = ~0ull; // rounding up to a page overflows
+        CHECK(c.ioctl(fd, TEST_IOCTL_BO_CREATE, &b) == -EINVAL);
+        b = {1, 1, 0, 0}; // flags the driver does not know
+        CHECK(c.ioctl(fd, TEST_IOCTL_BO_CREATE, &b) == -EINVAL);
+        std::vector<test_bo_create> bos(3);
+        for (std::size_t i = 0; i < bos.size(); ++i) {
+            bos[i].size = 1 + i * 5000;
+            REQUIRE(c.ioctl(fd, TEST_IOCTL_BO_CREATE, &bos[i]) == 0);
+            CHECK(bos[i].handle == i + 1);
+            CHECK(bos[i].size % 4096 == 0);
+            CHECK(bos[i].size >= 1 + i * 5000);
+            CHECK(bos[i].size < 1 + i * 5000 + 4096);
+            CHECK(bos[i].mmap_offset >= (1ull << 32)); // DRM_FILE_PAGE_OFFSET_START
+            CHECK(bos[i].mmap_offset % 4096 == 0);
+        }
+        CHECK(bos[0].mmap_offset + bos[0].size <= bos[1].mmap_offset); // distinct, non-overlapping
+        test_bo_info inf{};
+        inf.handle = 2;
+        REQUIRE(c.ioctl(fd, TEST_IOCTL_BO_INFO, &inf) == 0);
+        CHECK(inf.size == bos[1].size);
+        CHECK(inf.mmap_offset == bos[1].mmap_offset);
+        CHECK(inf.handle_count == 1);
+
+        accel_gem_close gc{2, 0};
+        CHECK(c.ioctl(fd, ACCEL_IOCTL_GEM_CLOSE, &gc) == 0);
+        CHECK(c.ioctl(fd, ACCEL_IOCTL_GEM_CLOSE, &gc) == -EINVAL); // already closed
+        CHECK(c.ioctl(fd, TEST_IOCTL_BO_INFO, &inf) == -ENOENT);
+        gc = {0, 0};
+        CHECK(c.ioctl(fd, ACCEL_IOCTL_GEM_CLOSE, &gc) == -EINVAL);
+        gc = {99, 0};
+        CHECK(c.ioctl(fd, ACCEL_IOCTL_GEM_CLOSE, &gc) == -EINVAL);
+        gc = {1, 0xdead}; // the pad is not checked (drm_gem_close_ioctl)
+        CHECK(c.ioctl(fd, ACCEL_IOCTL_GEM_CLOSE, &gc) == 0);
+        test_bo_create again{4096, 0, 0, 0};
+        REQUIRE(c.ioctl(fd, TEST_IOCTL_BO_CREATE, &again) == 0);
+        CHECK(again.handle == 1); // the lowest free number
+        REQUIRE(c.ioctl(fd, TEST_IOCTL_BO_CREATE, &again) == 0);
+        CHECK(again.handle == 2);
+        REQUIRE(c.ioctl(fd, TEST_IOCTL_BO_CREATE, &again) == 0);
+        CHECK(again.handle == 4);
+        CHECK(c.close(fd) == 0); // releases every handle
+    }
+
+    SUBCASE("buffer objects: handles and offsets are per file, offsets unique per device") {
+        int a = c.open(fx.compute(0), O_RDWR);
+        int b = c.open(fx.compute(0), O_RDWR);
+        REQUIRE(a >= 0);
+        REQUIRE(b >= 0);
+        test_bo_create ba{8192, 0, 0, 0}, bb{8192, 0, 0, 0};
+        REQUIRE(c.ioctl(a, TEST_IOCTL_BO_CREATE, &ba) == 0);
+        test_bo_info inf{};
+        inf.handle = ba.handle;
+        CHECK(c.ioctl(b, TEST_IOCTL_BO_INFO, &inf) == -ENOENT); // a's handle means nothing in b
+        accel_gem_close gc{ba.handle, 0};
+        CHECK(c.ioctl(b, ACCEL_IOCTL_GEM_CLOSE, &gc) == -EINVAL);
+        REQUIRE(c.ioctl(b, TEST_IOCTL_BO_CREATE, &bb) == 0);
+        CHECK(bb.handle == 1); // b numbers from 1 on its own
+        CHECK(ba.handle == bb.handle);
+        CHECK(ba.mmap_offset != bb.mmap_offset);
+        CHECK(c.ioctl(a, TEST_IOCTL_BO_INFO, &inf) == 0); // a's object untouched by b
+        test_mem_stats ma{}, mb{};
+        test_bo_poke p{ba.handle, 1, 4096, 42}; // the driver touches a's second page
+        REQUIRE(c.ioctl(a, TEST_IOCTL_BO_POKE, &p) == 0);
+        REQUIRE(c.ioctl(a, TEST_IOCTL_MEM_STATS, &ma) == 0);
+        CHECK(ma.handles == 1);
+        CHECK(ma.total == 8192);
+        CHECK(ma.shared == 0);
+        CHECK(ma.resident == 4096); // one page touched
+        REQUIRE(c.ioctl(b, TEST_IOCTL_MEM_STATS, &mb) == 0);
+        CHECK(mb.total == 8192);
+        CHECK(mb.resident == 0);
+        CHECK(c.close(a) == 0);
+        CHECK(c.close(b) == 0);
+    }
+
+    if constexpr (F::maps_objects) {
+        SUBCASE("mmap of buffer objects: the rules of drm_gem_mmap") {
+            int fd = c.open(fx.compute(0), O_RDWR);
+            int other = c.open(fx.compute(0), O_RDWR);
+            int ro = c.open(fx.compute(0), O_RDONLY);
+            REQUIRE(fd >= 0);
+            REQUIRE(other >= 0);
+            REQUIRE(ro >= 0);
+            test_bo_create b{3 * 4096, 0, 0, 0};
+            REQUIRE(c.ioctl(fd, TEST_IOCTL_BO_CREATE, &b) == 0);
+            const int rw = PROT_READ | PROT_WRITE;
+            CHECK(c.mmap(fd, b.mmap_offset, 0, rw, MAP_SHARED).error() == -EINVAL);             // empty
+            CHECK(c.mmap(fd, b.mmap_offset + 1, 4096, rw, MAP_SHARED).error() == -EINVAL);      // misaligned
+            CHECK(c.mmap(fd, b.mmap_offset + 4096, 4096, rw, MAP_SHARED).error() == -EINVAL);   // not its start
+            CHECK(c.mmap(fd, b.mmap_offset, 4 * 4096, rw, MAP_SHARED).error() == -EINVAL);      // past its end
+            CHECK(c.mmap(fd, 4096, 4096, rw, MAP_SHARED).error() == -EINVAL);                   // no object there
+            CHECK(c.mmap(fd, b.mmap_offset, 4096, rw, MAP_PRIVATE).error() == -EINVAL);         // copy-on-write
+            CHECK(c.mmap(fd, b.mmap_offset, 4096, PROT_READ, MAP_PRIVATE).error() == -EINVAL);  // file is writable
+            CHECK(c.mmap(other, b.mmap_offset, 4096, rw, MAP_SHARED).error() == -EACCES);       // no handle there
+            CHECK(c.mmap(ro, b.mmap_offset, 4096, PROT_WRITE, MAP_SHARED).error() == -EACCES);  // read-only file
+            CHECK(c.mmap(ro, b.mmap_offset, 4096, PROT_READ, MAP_SHARED).error() == -EACCES);   // no handle there
+            CHECK(c.mmap(fd + 1000, b.mmap_offset, 4096, rw, MAP_SHARED).error() == -EBADF);
+
+            auto whole = c.mmap(fd, b.mmap_offset, 3 * 4096, rw, MAP_SHARED);
+            REQUIRE(whole);
+            auto head = c.mmap(fd, b.mmap_offset, 100, PROT_READ, MAP_SHARED); // shorter: allowed
+            REQUIRE(head);
+            auto* words = static_cast<std::uint64_t*>(*whole);
+            words[0] = 0x1111; // the client writes, the driver reads the same memory
+            words[512] = 0x2222; // byte 4096
+            test_bo_poke p{b.handle, 0, 0, 0};
+            REQUIRE(c.ioctl(fd, TEST_IOCTL_BO_POKE, &p) == 0);
+            CHECK(p.value == 0x1111);
+            p = {b.handle, 0, 4096, 0};
+            REQUIRE(c.ioctl(fd, TEST_IOCTL_BO_POKE, &p) == 0);
+            CHECK(p.value == 0x2222);
+            p = {b.handle, 1, 2 * 4096, 0x3333}; // the driver writes, the client sees it
+            REQUIRE(c.ioctl(fd, TEST_IOCTL_BO_POKE, &p) == 0);
+            CHECK(words[1024] == 0x3333); // byte 8192
+            CHECK(static_cast<const std::uint64_t*>(*head)[0] == 0x1111);
+            CHECK(c.munmap(*head, 100) == 0);
+            CHECK(c.munmap(*whole, 3 * 4096) == 0);
+            CHECK(c.close(ro) == 0);
+            CHECK(c.close(other) == 0);
+            CHECK(c.close(fd) == 0);
+        }
+
+        SUBCASE("mmap of buffer objects: a mapping outlives its handle and its file") {
+            int fd = c.open(fx.compute(0), O_RDWR);
+            REQUIRE(fd >= 0);
+            test_bo_create b{4096, 0, 0, 0};
+            REQUIRE(c.ioctl(fd, TEST_IOCTL_BO_CREATE, &b) == 0);
+            auto m = c.mmap(fd, b.mmap_offset, 4096, PROT_READ | PROT_WRITE, MAP_SHARED);
+            REQUIRE(m);
+            auto* w = static_cast<volatile std::uint64_t*>(*m);
+            w[7] = 77;
+            accel_gem_close gc{b.handle, 0};
+            REQUIRE(c.ioctl(fd, ACCEL_IOCTL_GEM_CLOSE, &gc) == 0);
+            // Without a handle the file may not map it again, but the mapping it has stays.
+            CHECK(c.mmap(fd, b.mmap_offset, 4096, PROT_READ, MAP_SHARED).error() == -EACCES);
+            w[8] = 88;
+            CHECK(w[7] == 77);
+            REQUIRE(c.close(fd) == 0);
+            w[9] = 99;
+            CHECK(w[8] == 88);
+            CHECK(w[9] == 99);
+            CHECK(c.munmap(*m, 4096) == 0);
+            CHECK(c.munmap(*m, 4096) == 0); // nothing mapped there any more: munmap(2) says 0
+        }
     }
 }
 

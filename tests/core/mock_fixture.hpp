@@ -12,6 +12,7 @@
 namespace accel::test {
 
 struct mock_fixture {
+    static constexpr bool maps_objects = true;
     subsystem sub;
     registration regs[2];
     backend::mock mock{sub};

@@ -39,6 +39,9 @@ struct basic_test_driver {
     struct file_data {
         std::uint64_t noarg_calls = 0;
     };
+    struct object_data {
+        std::uint32_t create_flags = 0;
+    };
     using dev = device<basic_test_driver>;
     using fil = file<basic_test_driver>;
 
@@ -87,6 +90,51 @@ struct basic_test_driver {
         return 0;
     }
 
+    static int bo_create(dev& d, fil& f, test_bo_create& a) {
+        if (a.flags)
+            return -EINVAL;
+        auto obj = bo<basic_test_driver>::create(d, a.size, object_data{a.flags});
+        if (!obj)
+            return obj.error();
+        auto h = create_handle(f, **obj);
+        if (!h)
+            return h.error();
+        a.handle = *h;
+        a.size = (*obj)->size();
+        a.mmap_offset = (*obj)->mmap_offset();
+        return 0;
+    }
+    static int bo_info(dev&, fil& f, test_bo_info& a) {
+        auto obj = lookup(f, a.handle);
+        if (!obj)
+            return -ENOENT;
+        a.size = obj->size();
+        a.mmap_offset = obj->mmap_offset();
+        a.handle_count = obj->handle_count();
+        return 0;
+    }
+    static int bo_poke(dev&, fil& f, test_bo_poke& a) {
+        auto obj = lookup(f, a.handle);
+        if (!obj)
+            return -ENOENT;
+        if (a.op > 1 || a.offset % 8 || a.offset >= obj->size())
+            return -EINVAL;
+        std::byte* cpu = obj->vaddr();
+        if (!cpu)
+            return -ENOMEM;
+        auto* word = reinterpret_cast<std::uint64_t*>(cpu + a.offset);
+        if (a.op == 1)
+            *word = a.value;
+        else
+            a.value = *word;
+        return 0;
+    }
+    static int mem_stats(dev&, fil& f, test_mem_stats& a) {
+        const file_memory_stats m = memory_stats(f);
+        a = {m.handles, m.total, m.shared, m.resident};
+        return 0;
+    }
+
     using ioctls = ioctl_table<                                           //
         ACCEL_IOCTL(TEST_IOCTL_ECHO, &echo, ioctl_flags::none),           //
         ACCEL_IOCTL(TEST_IOCTL_ECHO_IN, &echo, ioctl_flags::none),        //
@@ -99,7 +147,11 @@ struct basic_test_driver {
         ACCEL_IOCTL(TEST_IOCTL_SUM, &sum, ioctl_flags::monitor),          //
         ACCEL_IOCTL(TEST_IOCTL_FAIL, &fail, ioctl_flags::none),           //
         ACCEL_IOCTL(TEST_IOCTL_NOARG, &noarg, ioctl_flags::none),         //
-        ACCEL_IOCTL(TEST_IOCTL_COUNT, &count, ioctl_flags::monitor)>;
+        ACCEL_IOCTL(TEST_IOCTL_COUNT, &count, ioctl_flags::monitor),      //
+        ACCEL_IOCTL(TEST_IOCTL_BO_CREATE, &bo_create, ioctl_flags::none), //
+        ACCEL_IOCTL(TEST_IOCTL_BO_INFO, &bo_info, ioctl_flags::none),     //
+        ACCEL_IOCTL(TEST_IOCTL_BO_POKE, &bo_poke, ioctl_flags::none),     //
+        ACCEL_IOCTL(TEST_IOCTL_MEM_STATS, &mem_stats, ioctl_flags::none)>;
 
     // INFO callbacks.
     static std::vector<accel_info_memory_region> memory_regions(dev&) {

@@ -44,7 +44,7 @@ struct test_fail {
 #define TEST_IOCTL_SUM ACCEL_IOWR(0x48, struct test_sum)
 #define TEST_IOCTL_FAIL ACCEL_IOWR(0x49, struct test_fail)
 #define TEST_IOCTL_NOARG ACCEL_IO(0x4a)                         /* counts calls on this file */
-/* 0x4b is an empty slot; 0x4c..0x9f are past the last row. */
+/* 0x4b and 0x4c are empty slots; 0x54..0x9f are past the last row. */
 #define TEST_IOCTL_HOLE ACCEL_IOWR(0x4b, struct test_echo)
 #define TEST_IOCTL_COUNT ACCEL_IOR(0x4d, struct test_count)
 
@@ -53,5 +53,38 @@ struct test_count {
 	__u64 opens;       /* files the driver opened on this device so far */
 	__u64 postcloses;  /* postclose calls on this device so far */
 };
+
+/* Buffer objects (the shape of ivpu's BO_CREATE / BO_INFO). */
+struct test_bo_create {
+	__u64 size;        /* in: bytes (rounded up to pages); out: the object's size */
+	__u32 flags;       /* must be 0 */
+	__u32 handle;      /* out */
+	__u64 mmap_offset; /* out: pass to mmap(2) on the node */
+};
+struct test_bo_info {
+	__u32 handle;      /* in */
+	__u32 pad;
+	__u64 size;        /* out */
+	__u64 mmap_offset; /* out */
+	__u64 handle_count; /* out: handles naming the object, all files */
+};
+/* The driver's CPU access to an object: write (op 1) or read (op 0) one u64 at byte `offset`. */
+struct test_bo_poke {
+	__u32 handle;
+	__u32 op;
+	__u64 offset;
+	__u64 value;
+};
+/* This file's memory, as drm-usage-stats counts it. */
+struct test_mem_stats {
+	__u64 handles;
+	__u64 total;
+	__u64 shared;
+	__u64 resident;
+};
+#define TEST_IOCTL_BO_CREATE ACCEL_IOWR(0x50, struct test_bo_create)
+#define TEST_IOCTL_BO_INFO ACCEL_IOWR(0x51, struct test_bo_info)
+#define TEST_IOCTL_BO_POKE ACCEL_IOWR(0x52, struct test_bo_poke)
+#define TEST_IOCTL_MEM_STATS ACCEL_IOR(0x53, struct test_mem_stats)
 
 #endif

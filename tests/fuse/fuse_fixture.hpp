@@ -42,6 +42,7 @@ inline bool fuse_mounted(const std::string& dir) {
 }
 
 struct fuse_fixture {
+    static constexpr bool maps_objects = true;
     std::string dir = make_temp_dir();
     std::string mnt = dir + "/mnt";
     backend::syscall sys{mnt};

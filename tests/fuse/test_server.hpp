@@ -6,18 +6,25 @@
 //   <test program> --accel-fuse-serve <mount point> <ready fd>
 // serves device 0 = test_driver, 1 = exclusive_test_driver, 2 = gate_driver; writes mount()'s
 // result (an int, 0 or -errno) to <ready fd>, serves until SIGTERM/SIGINT, unmounts, exits 0.
+// SIGUSR1 unregisters (unplugs) device 0 while serving, for the hot-unplug tests.
 #pragma once
 #include "gate_driver.hpp"
 #include "test_drivers.hpp"
 
 #include <accel/fuse/serve.hpp>
 
+#include <atomic>
+#include <chrono>
+#include <csignal>
 #include <string>
+#include <thread>
 #include <unistd.h>
 
 namespace accel::test {
 
 inline constexpr const char* serve_flag = "--accel-fuse-serve";
+
+inline volatile std::sig_atomic_t unplug_requested = 0;
 
 inline int serve_test_devices(const std::string& mount_point, int ready_fd) {
     subsystem sub;
@@ -37,6 +44,18 @@ inline int serve_test_devices(const std::string& mount_point, int ready_fd) {
         regs[1] = std::move(*r1);
         regs[2] = std::move(*r2);
     }
+    // Unregistering waits for calls in flight, so it runs on its own thread, not in a handler.
+    std::signal(SIGUSR1, [](int) { unplug_requested = 1; });
+    std::atomic<bool> serving{true};
+    std::thread unplugger([&] {
+        while (serving.load()) {
+            if (unplug_requested) {
+                regs[0].reset();
+                unplug_requested = 0;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+    });
     fuse::host h(sub, mount_point);
     int mount_error = 0;
     int rc = fuse::serve_until_signal(h, [&](int e) {
@@ -44,6 +63,8 @@ inline int serve_test_devices(const std::string& mount_point, int ready_fd) {
         [[maybe_unused]] ssize_t w = ::write(ready_fd, &e, sizeof e);
         ::close(ready_fd);
     });
+    serving = false;
+    unplugger.join();
     if (mount_error)
         return 3;
     return rc == 0 ? 0 : 4;

@@ -13,6 +13,7 @@
 
 #include <accel/uapi/accel_drm.h>
 #include <accel/uapi/accel_info.h>
+#include <accel/uapi/accel_mmap.h>
 
 #include <stddef.h>
 
@@ -95,6 +96,7 @@ UAPI_IOCTL(ACCEL_IOCTL_PRIME_HANDLE_TO_FD, _IOC_READ | _IOC_WRITE, 'd', 0x2d, 12
 UAPI_IOCTL(ACCEL_IOCTL_PRIME_FD_TO_HANDLE, _IOC_READ | _IOC_WRITE, 'd', 0x2e, 12);
 UAPI_IOCTL(ACCEL_IOCTL_SET_CLIENT_NAME, _IOC_READ | _IOC_WRITE, 'd', 0xD1, 16);
 UAPI_IOCTL(ACCEL_IOCTL_INFO, _IOC_READ | _IOC_WRITE, 0xAC, 0x00, 16);
+UAPI_IOCTL(ACCEL_IOCTL_MMAP_PREPARE, _IOC_WRITE, 0xAC, 0x01, 24);
 
 /* The literal values of drm.h on the generic _IOC encoding (x86, x86-64, arm64, riscv...). */
 #if _IOC_NRBITS == 8 && _IOC_TYPEBITS == 8 && _IOC_SIZEBITS == 14 && _IOC_DIRBITS == 2
@@ -105,6 +107,7 @@ UAPI_ASSERT(ACCEL_IOCTL_PRIME_HANDLE_TO_FD == 0xc00c642du, "DRM_IOCTL_PRIME_HAND
 UAPI_ASSERT(ACCEL_IOCTL_PRIME_FD_TO_HANDLE == 0xc00c642eu, "DRM_IOCTL_PRIME_FD_TO_HANDLE");
 UAPI_ASSERT(ACCEL_IOCTL_SET_CLIENT_NAME == 0xc01064d1u, "DRM_IOCTL_SET_CLIENT_NAME");
 UAPI_ASSERT(ACCEL_IOCTL_INFO == 0xc010ac00u, "ACCEL_IOCTL_INFO");
+UAPI_ASSERT(ACCEL_IOCTL_MMAP_PREPARE == 0x4018ac01u, "ACCEL_IOCTL_MMAP_PREPARE");
 #endif
 
 /* ---- accel_info.h ---- */
@@ -194,5 +197,13 @@ UAPI_FIELD(struct accel_info_engine_time, pad, 4, 4);
 UAPI_U64(struct accel_info_engine_time, busy_ns, 8);
 UAPI_SIZE(struct accel_info_engine_time, 16, busy_ns);
 UAPI_SIZE_MULTIPLE_OF_8(struct accel_info_engine_time);
+
+/* ---- accel_mmap.h ---- */
+UAPI_U64(struct accel_mmap_prepare, offset, 0);
+UAPI_U64(struct accel_mmap_prepare, length, 8);
+UAPI_FIELD(struct accel_mmap_prepare, prot, 16, 4);
+UAPI_FIELD(struct accel_mmap_prepare, flags, 20, 4);
+UAPI_SIZE(struct accel_mmap_prepare, 24, flags);
+UAPI_SIZE_MULTIPLE_OF_8(struct accel_mmap_prepare);
 
 #endif /* ACCEL_TESTS_UAPI_LAYOUT_CHECKS_H */

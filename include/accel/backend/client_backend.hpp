@@ -9,8 +9,15 @@
 ///   int open(std::string_view path, int flags)   -> fd or -errno (paths like root + "/accel/accel0")
 ///   int ioctl(int fd, unsigned long request, void* arg) -> >= 0 or -errno
 ///   int close(int fd)                             -> 0 or -errno
+///   result<void*> mmap(int fd, u64 offset, size_t length, int prot, int flags)
+///                                                 -> a buffer object mapped at its fake offset
+///   int munmap(void* addr, size_t length)         -> 0 or -errno
 ///   std::string_view root()                       -> the directory the node names hang off
+#include <accel/core/errno.hpp>
+
 #include <concepts>
+#include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 namespace accel::backend {
@@ -20,6 +27,8 @@ concept client_backend = requires(B& b, std::string_view path, int flags, int fd
     { b.open(path, flags) } -> std::same_as<int>;
     { b.ioctl(fd, req, arg) } -> std::same_as<int>;
     { b.close(fd) } -> std::same_as<int>;
+    { b.mmap(fd, std::uint64_t{}, std::size_t{}, flags, flags) } -> std::same_as<result<void*>>;
+    { b.munmap(arg, std::size_t{}) } -> std::same_as<int>;
     { b.root() } -> std::convertible_to<std::string_view>;
 };
 

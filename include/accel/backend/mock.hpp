@@ -12,6 +12,12 @@
 /// file and only then makes the number reusable. (Unlike the kernel, close() therefore waits
 /// for ioctls other threads are running on the same descriptor.)
 ///
+/// mmap: a buffer object is mapped with a real mmap(2) of its memfd backing, so the client sees
+/// the very pages the driver writes (coherent both ways, immediately) and `prot` is enforced by
+/// the MMU. The mock records each mapping with a reference to the object and its device, so a
+/// mapping outlives its handle, its file and an unplug, as a kernel VMA does; munmap drops them.
+/// Unlike munmap(2), the mock unmaps whole mappings only (the address and length mmap gave).
+///
 /// Caller identity: each thread acts as the process's real uid/pid unless a `mock::identity`
 /// scope says otherwise (a test that wants an unprivileged caller opens one).
 #include <accel/backend/client_backend.hpp>
@@ -29,10 +35,13 @@
 #include <chrono>
 #include <cstdint>
 #include <fcntl.h>
+#include <iterator>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <sys/mman.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -54,6 +63,8 @@ public:
         for (int fd = 0; fd < max_chunks * chunk_slots; ++fd)
             if (slot* s = find_slot(fd); s && s->file.load())
                 close(fd);
+        for (auto& [addr, m] : mappings_)
+            ::munmap(addr, m.length);
     }
 
     std::string_view root() const noexcept { return root_; }
@@ -134,6 +145,84 @@ public:
         return 0;
     }
 
+    /// mmap(2) of `length` bytes at `offset` of an open node, with mmap's `prot` and `flags`
+    /// (MAP_SHARED or MAP_PRIVATE, optionally MAP_POPULATE/MAP_NORESERVE; no fixed address):
+    /// the address, or -EBADF, the errors of device_base::mmap_object (-EINVAL, -EACCES,
+    /// -ENODEV), -ENOMEM.
+    result<void*> mmap(int fd, std::uint64_t offset, std::size_t length, int prot, int flags) {
+        constexpr int allowed = MAP_SHARED | MAP_PRIVATE | MAP_SHARED_VALIDATE | MAP_POPULATE | MAP_NORESERVE;
+        if (flags & ~allowed)
+            return result<void*>::failure(-EINVAL);
+        slot* s = find_slot(fd);
+        if (!s)
+            return result<void*>::failure(-EBADF);
+        s->users.fetch_add(1, std::memory_order_seq_cst);
+        struct leave {
+            slot* s;
+            ~leave() { s->users.fetch_sub(1, std::memory_order_release); }
+        } guard{s};
+        file_base* f = s->file.load(std::memory_order_seq_cst);
+        if (!f)
+            return result<void*>::failure(-EBADF);
+        auto obj = f->base_device().mmap_object(*f, offset, length, prot, flags);
+        if (!obj)
+            return result<void*>::failure(obj.error());
+        const std::uint64_t page = host_page_size();
+        const std::size_t span = static_cast<std::size_t>((length + page - 1) / page * page);
+        if (detail::alloc_may_fail())
+            return result<void*>::failure(-ENOMEM);
+        void* p = ::mmap(nullptr, span, prot, flags, (*obj)->backing_fd(), static_cast<off_t>((*obj)->backing_offset()));
+        if (p == MAP_FAILED)
+            return result<void*>::failure(-errno);
+        try {
+            std::lock_guard lock(map_mutex_);
+            mappings_.emplace(p, mapping{span, device_ref(&f->base_device()), std::move(*obj)});
+        } catch (...) {
+            ::munmap(p, span);
+            return result<void*>::failure(-ENOMEM);
+        }
+        return p;
+    }
+
+    /// munmap(2) for what mmap() returned: `addr` and the length given to mmap (rounded up to
+    /// pages) unmap the mapping and drop its references. A range that only partly covers a
+    /// mapping of ours is -EINVAL (the mock unmaps whole mappings); any other range is passed to
+    /// munmap(2), which unmaps whatever is there (nothing, usually) and returns 0, as for any
+    /// address that was never mapped.
+    int munmap(void* addr, std::size_t length) noexcept {
+        const std::uint64_t page = host_page_size();
+        if (length == 0 || reinterpret_cast<std::uintptr_t>(addr) % page != 0)
+            return -EINVAL;
+        const std::size_t span = static_cast<std::size_t>((length + page - 1) / page * page);
+        auto* lo = static_cast<char*>(addr);
+        mapping m;
+        {
+            std::lock_guard lock(map_mutex_);
+            auto it = mappings_.find(addr);
+            if (it != mappings_.end() && it->second.length == span) {
+                m = std::move(it->second);
+                mappings_.erase(it);
+            } else {
+                auto next = mappings_.lower_bound(addr); // a mapping starting inside the range?
+                const bool starts_inside = next != mappings_.end() && static_cast<char*>(next->first) < lo + span;
+                bool covered_from_below = false;
+                if (next != mappings_.begin()) {
+                    auto prev = std::prev(next);
+                    covered_from_below = static_cast<char*>(prev->first) + prev->second.length > lo;
+                }
+                if (starts_inside || covered_from_below)
+                    return -EINVAL;
+            }
+        }
+        return ::munmap(addr, span) == 0 ? 0 : -errno; // m's references go after the pages
+    }
+
+    /// Live mappings (for leak checks in tests).
+    std::size_t mappings() const {
+        std::lock_guard lock(map_mutex_);
+        return mappings_.size();
+    }
+
     /// Open descriptors (for leak checks in tests).
     int open_descriptors() const {
         std::lock_guard lock(fd_mutex_);
@@ -144,6 +233,12 @@ public:
     }
 
 private:
+    struct mapping {
+        std::size_t length = 0;
+        device_ref device; // declared first, destroyed last: the object's offset is in it
+        gem_ref object;
+    };
+
     struct alignas(64) slot { // one cache line each: threads on different fds never share one
         std::atomic<file_base*> file{nullptr};
         std::atomic<std::uint32_t> users{0};
@@ -215,6 +310,8 @@ private:
     std::vector<std::uint64_t> used_ = std::vector<std::uint64_t>(max_chunks * chunk_slots / 64, 0);
     std::array<std::atomic<chunk*>, max_chunks> chunks_{};
     std::array<std::unique_ptr<chunk>, max_chunks> owned_chunks_{};
+    mutable std::mutex map_mutex_;
+    std::map<void*, mapping> mappings_;
 };
 
 static_assert(client_backend<mock>);

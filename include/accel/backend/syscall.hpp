@@ -8,12 +8,16 @@
 /// negative errno on failure. ioctl is retried on EINTR and EAGAIN, as libdrm's drmIoctl does.
 /// Descriptors are opened with O_CLOEXEC so a client that forks and execs leaks none.
 #include <accel/backend/client_backend.hpp>
+#include <accel/core/errno.hpp>
+#include <accel/uapi/accel_mmap.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <fcntl.h>
 #include <string>
 #include <string_view>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 namespace accel::backend {
@@ -45,6 +49,18 @@ public:
     }
 
     int close(int fd) const noexcept { return ::close(fd) == 0 ? 0 : -errno; }
+
+    /// mmap(2) of a buffer object at its fake offset on the node. First MMAP_PREPARE, so a
+    /// FUSE-served node gives the kernel's errors now rather than a SIGBUS at the first touch
+    /// (a kernel node answers it with ENOTTY: its mmap(2) checks for itself).
+    result<void*> mmap(int fd, std::uint64_t offset, std::size_t length, int prot, int flags) const noexcept {
+        accel_mmap_prepare check{offset, length, static_cast<__u32>(prot), static_cast<__u32>(flags)};
+        if (int r = ioctl(fd, ACCEL_IOCTL_MMAP_PREPARE, &check); r < 0 && r != -ENOTTY)
+            return result<void*>::failure(r);
+        void* p = ::mmap(nullptr, length, prot, flags, fd, static_cast<off_t>(offset));
+        return p != MAP_FAILED ? result<void*>(p) : result<void*>::failure(-errno);
+    }
+    int munmap(void* addr, std::size_t length) const noexcept { return ::munmap(addr, length) == 0 ? 0 : -errno; }
 
 private:
     std::string root_;

@@ -4,9 +4,10 @@
 ///
 /// VERSION, GET_CAP and SET_CLIENT_NAME behave as drm_version, drm_getcap and
 /// drm_set_client_name do on a kernel accel node. SET_CLIENT_CAP answers -EOPNOTSUPP (accel
-/// nodes have no KMS). GEM_CLOSE and the PRIME ioctls answer -EOPNOTSUPP until the device has
-/// buffer objects, as they do for a kernel driver without DRIVER_GEM. Every other core number
-/// is an empty slot (-EINVAL). INFO, accel's own query, lives in info_ioctl.hpp.
+/// nodes have no KMS). GEM_CLOSE deletes a buffer-object handle on a driver with buffer objects
+/// and answers -EOPNOTSUPP on one without (no DRIVER_GEM); the PRIME ioctls answer -EOPNOTSUPP
+/// until dma-buf sharing exists. Every other core number is an empty slot (-EINVAL). INFO,
+/// accel's own query, lives in info_ioctl.hpp.
 #include <accel/core/device_base.hpp>
 #include <accel/core/fault_injection.hpp>
 #include <accel/core/file_base.hpp>
@@ -103,6 +104,13 @@ inline int set_client_name(device_base&, file_base& f, void* kdata) {
 
 inline int not_supported(device_base&, file_base&, void*) { return -EOPNOTSUPP; }
 
+/// drm_gem_close_ioctl: unknown handle -EINVAL; the pad is not checked, as in the kernel.
+inline int gem_close(device_base& dev, file_base& f, void* kdata) {
+    if (!dev.ops().objects)
+        return -EOPNOTSUPP;
+    return f.handles().remove(static_cast<accel_gem_close*>(kdata)->handle);
+}
+
 /// The core table, indexed by number like drm_ioctls[]; size = highest number + 1.
 inline constexpr std::size_t table_size = 0xD2;
 inline constexpr std::array<ioctl_slot, table_size> table = [] {
@@ -112,7 +120,7 @@ inline constexpr std::array<ioctl_slot, table_size> table = [] {
         t[ioc_nr(cmd)] = ioctl_slot{cmd, flags, fn, name};
     };
     set(ACCEL_IOCTL_VERSION, render_allow | monitor, &version, "VERSION");
-    set(ACCEL_IOCTL_GEM_CLOSE, render_allow, &not_supported, "GEM_CLOSE");
+    set(ACCEL_IOCTL_GEM_CLOSE, render_allow, &gem_close, "GEM_CLOSE");
     set(ACCEL_IOCTL_GET_CAP, render_allow | monitor, &get_cap, "GET_CAP");
     set(_IOW(ACCEL_IOCTL_BASE, 0x0d, accel_set_client_cap), monitor, &not_supported, "SET_CLIENT_CAP");
     set(ACCEL_IOCTL_PRIME_HANDLE_TO_FD, render_allow, &not_supported, "PRIME_HANDLE_TO_FD");

@@ -40,8 +40,8 @@ private:
         else
             return typename D::file_data{};
     }
-    file(accel::device<D>& dev, node_kind kind, const caller_identity& opener)
-        : file_base(dev, kind, opener), data_(make_data(dev)) {}
+    file(accel::device<D>& dev, node_kind kind, const caller_identity& opener, bool writable)
+        : file_base(dev, kind, opener, writable), data_(make_data(dev)) {}
     typename D::file_data data_;
 };
 
@@ -77,11 +77,11 @@ private:
     static device& self(device_base& d) noexcept { return static_cast<device&>(d); }
     static file<D>& typed(file_base& f) noexcept { return static_cast<file<D>&>(f); }
 
-    static file_base* alloc_file(device_base& d, node_kind kind, const caller_identity& who) noexcept {
+    static file_base* alloc_file(device_base& d, node_kind kind, const caller_identity& who, bool writable) noexcept {
         if (detail::alloc_may_fail())
             return nullptr;
         try {
-            return new (std::nothrow) file<D>(self(d), kind, who);
+            return new (std::nothrow) file<D>(self(d), kind, who, writable);
         } catch (...) { // file_data's constructor threw
             return nullptr;
         }
@@ -128,8 +128,8 @@ private:
     static_assert(dispatch::valid);
 
     static constexpr driver_ops ops{
-        &D::info,          driver_is_exclusive<D>(), &alloc_file, &free_file, &open_cb,
-        &postclose_cb,     &probe_cb,                &remove_cb,  &destroy,   dispatch::table.data(),
+        &D::info,          driver_is_exclusive<D>(), driver_has_objects<D>, &alloc_file, &free_file, &open_cb,
+        &postclose_cb,     &probe_cb,                &remove_cb,            &destroy,    dispatch::table.data(),
         &info_cb,
     };
 

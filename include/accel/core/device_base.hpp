@@ -18,6 +18,8 @@
 #include <accel/core/fwd.hpp>
 #include <accel/core/ioctl_number.hpp>
 #include <accel/core/ioctl_table.hpp>
+#include <accel/mm/bo/mmap_offsets.hpp>
+#include <accel/mm/bo/object.hpp>
 
 #include <boost/intrusive/list.hpp>
 #include <boost/intrusive_ptr.hpp>
@@ -27,6 +29,7 @@
 #include <fcntl.h>
 #include <cstdint>
 #include <mutex>
+#include <sys/mman.h>
 #include <thread>
 #include <vector>
 
@@ -37,8 +40,9 @@ namespace accel {
 struct driver_ops {
     const driver_info* info;
     bool exclusive_compute;
-    /// Allocates the typed file; nullptr means -ENOMEM.
-    file_base* (*alloc_file)(device_base&, node_kind, const caller_identity&) noexcept;
+    bool objects; ///< DRIVER_GEM: the driver declares buffer objects
+    /// Allocates the typed file (`writable`: opened for writing); nullptr means -ENOMEM.
+    file_base* (*alloc_file)(device_base&, node_kind, const caller_identity&, bool writable) noexcept;
     void (*free_file)(file_base*) noexcept;
     int (*open)(device_base&, file_base&);          // driver's open callback, or a no-op
     void (*postclose)(device_base&, file_base&);    // driver's postclose callback, or a no-op
@@ -94,6 +98,19 @@ public:
     /// One ioctl on an open file, with drm_ioctl's semantics (see dispatch.hpp).
     int ioctl(file_base& f, ioctl_cmd cmd, std::uint64_t arg) noexcept;
 
+    /// The device's fake mmap offsets (drm_device.vma_offset_manager).
+    mmap_offset_manager& mmap_offsets() noexcept { return offsets_; }
+
+    /// drm_gem_mmap's checks, for a mapping of `length` bytes at `offset` on file `f` with
+    /// mmap(2)'s `prot` and `flags`; returns the object to map (a new reference).
+    /// -EINVAL: length 0, offset not page-aligned, no object starts at `offset`, the mapping is
+    ///          longer than the object, or a private writable (copy-on-write) mapping: MAP_PRIVATE
+    ///          on a file opened for writing, as shmem refuses is_cow_mapping();
+    /// -EACCES: PROT_WRITE on a file opened read-only (mmap(2)), or the file holds no handle to
+    ///          the object (drm_vma_node_is_allowed);
+    /// -ENODEV: the device is unplugged.
+    result<gem_ref> mmap_object(const file_base& f, std::uint64_t offset, std::uint64_t length, int prot, int flags);
+
     /// Calls `fn(file_base&)` for each open file, under the device's file lock.
     template <class Fn>
     void for_each_file(Fn&& fn) const {
@@ -145,6 +162,7 @@ private:
     std::atomic<bool> registered_once_{false};
     mutable std::mutex files_mutex_;
     boost::intrusive::list<file_base, boost::intrusive::constant_time_size<false>> files_;
+    mmap_offset_manager offsets_;
 };
 
 using device_ref = boost::intrusive_ptr<device_base>;
@@ -166,7 +184,7 @@ inline result<file_base*> device_base::open(node_kind kind, int flags) {
             compute_opens_.fetch_add(1);
         }
     }
-    file_base* f = ops_->alloc_file(*this, kind, current_caller());
+    file_base* f = ops_->alloc_file(*this, kind, current_caller(), (flags & O_ACCMODE) != O_RDONLY);
     int err = f ? ops_->open(*this, *f) : -ENOMEM;
     if (err) {
         if (f)
@@ -189,14 +207,40 @@ inline void device_base::close(file_base* f) noexcept {
         std::lock_guard lock(files_mutex_);
         files_.erase(files_.iterator_to(*f));
     }
-    // (Buffer-object handles, PRIME entries and events are released here once they exist;
-    // postclose must come after all of them, as in drm_file_free.)
+    // Handles and mapping pins go before postclose, as in drm_file_free (PRIME entries and
+    // events will join them).
+    f->release_objects();
     ops_->postclose(*this, *f);
     if (f->kind() == node_kind::compute)
         compute_opens_.fetch_sub(1);
     open_count_.fetch_sub(1, std::memory_order_relaxed);
     ops_->free_file(f);
     intrusive_ptr_release(this);
+}
+
+inline result<gem_ref> device_base::mmap_object(const file_base& f, std::uint64_t offset, std::uint64_t length,
+                                                 int prot, int flags) {
+    const std::uint64_t page = host_page_size();
+    // mmap(2)'s own checks come first, as the kernel makes them before the driver's mmap.
+    if (length == 0 || offset % page != 0)
+        return result<gem_ref>::failure(-EINVAL);
+    if ((prot & PROT_WRITE) && (flags & MAP_SHARED) && !f.writable())
+        return result<gem_ref>::failure(-EACCES);
+    if (unplugged())
+        return result<gem_ref>::failure(-ENODEV);
+    const std::uint64_t pages = length / page + (length % page != 0);
+    gem_object* obj = offsets_.with_exact(offset / page, pages, [](const mmap_offset_node* n) -> gem_object* {
+        gem_object* o = gem_object::from_offset_node(n);
+        return o && o->try_get() ? o : nullptr; // a dying object counts as missing
+    });
+    if (!obj)
+        return result<gem_ref>::failure(-EINVAL);
+    gem_ref ref(obj, false); // adopts try_get's reference
+    if (!obj->mmap_allowed(f))
+        return result<gem_ref>::failure(-EACCES);
+    if (!(flags & MAP_SHARED) && (f.writable() || (prot & PROT_WRITE)))
+        return result<gem_ref>::failure(-EINVAL); // is_cow_mapping: private and may be written
+    return ref;
 }
 
 } // namespace accel

@@ -17,6 +17,8 @@
 ///   static int  open(device<D>&, file<D>&);        after file_data is built; an error fails open
 ///   static void postclose(device<D>&, file<D>&);   at close, after the framework's cleanup
 ///   static constexpr bool exclusive = true;        one open of the compute node at a time
+///   struct object_data { ... };                    buffer objects (DRIVER_GEM): the driver's
+///                                                  payload in each bo<D> (mm/bo/bo.hpp)
 ///   info callbacks for ACCEL_IOCTL_INFO (see info_items.hpp).
 /// `diagnose_driver<D>()` names the first missing piece instead of listing every constraint.
 #include <accel/core/driver_info.hpp>
@@ -53,6 +55,10 @@ template <class D>
 concept driver_has_open = requires(device<D>& d, file<D>& f) { { D::open(d, f) } -> std::same_as<int>; };
 template <class D>
 concept driver_has_postclose = requires(device<D>& d, file<D>& f) { D::postclose(d, f); };
+
+/// DRIVER_GEM: the driver has buffer objects, so GEM_CLOSE and mmap work on its nodes.
+template <class D>
+concept driver_has_objects = requires { typename D::object_data; } && std::is_object_v<typename D::object_data>;
 
 template <class D>
 constexpr bool driver_is_exclusive() {

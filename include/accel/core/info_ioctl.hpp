@@ -13,6 +13,7 @@
 #include <accel/core/ioctl_table.hpp>
 #include <accel/core/user_memory.hpp>
 #include <accel/uapi/accel_info.h>
+#include <accel/uapi/accel_mmap.h>
 
 #include <array>
 #include <climits>
@@ -66,9 +67,20 @@ inline int info(device_base& dev, file_base& f, void* kdata) {
     return 0;
 }
 
+/// ACCEL_IOCTL_MMAP_PREPARE (uapi/accel_mmap.h): mmap(2)'s checks before the mmap, for
+/// backends whose mmap never reaches the device; success pins the object to the file.
+inline int mmap_prepare(device_base& dev, file_base& f, void* kdata) {
+    const auto& a = *static_cast<const accel_mmap_prepare*>(kdata);
+    auto obj = dev.mmap_object(f, a.offset, a.length, static_cast<int>(a.prot), static_cast<int>(a.flags));
+    if (!obj)
+        return obj.error();
+    return f.pin_mapping(**obj);
+}
+
 /// The framework's own ioctls (type byte ACCEL_INFO_IOCTL_BASE), indexed by number.
-inline constexpr std::array<ioctl_slot, 1> table = {
+inline constexpr std::array<ioctl_slot, 2> table = {
     ioctl_slot{ACCEL_IOCTL_INFO, ioctl_flags::render_allow | ioctl_flags::monitor, &info, "INFO"},
+    ioctl_slot{ACCEL_IOCTL_MMAP_PREPARE, ioctl_flags::render_allow, &mmap_prepare, "MMAP_PREPARE"},
 };
 
 } // namespace accel::info_ioctl

@@ -14,6 +14,7 @@
 ///   ioctl   -> device_base::ioctl with copy_from_user/copy_to_user reaching the caller
 ///              (caller_memory.hpp); the reply carries the copied-out bytes even when the
 ///              result is an error, and the kernel copies them back before returning it.
+///   read, write on a compute node -> the pages of mapped buffer objects (object_pages.hpp)
 /// ioctls take no lock of the host's: clients proceed in parallel on libfuse's worker threads
 /// (fuse_session_loop_mt with one cloned /dev/fuse descriptor per worker).
 ///
@@ -45,6 +46,7 @@
 #include <accel/fuse/caller_memory.hpp>
 #include <accel/fuse/caller_open_flags.hpp>
 #include <accel/fuse/inodes.hpp>
+#include <accel/fuse/object_pages.hpp>
 
 #include <atomic>
 #include <cerrno>
@@ -313,6 +315,8 @@ private:
         } else {
             st.st_mode = S_IFREG | 0666;
             st.st_nlink = 1;
+            if (in.kind == inode_kind::compute) // mmap offsets lie inside the file
+                st.st_size = static_cast<off_t>(mmap_offset_manager::start_byte + mmap_offset_manager::span_bytes);
         }
         return st;
     }
@@ -461,6 +465,10 @@ private:
             return;
         }
         inode in = *ino::decode(child);
+        if (in.kind == inode_kind::compute) { // the caller's own view (inodes.hpp)
+            in.view = thread_group_of(fuse_req_ctx(req)->pid);
+            child = ino::of(in.kind, in.minor, in.view);
+        }
         fuse_entry_param e{};
         e.ino = child;
         e.generation = 1;
@@ -577,16 +585,26 @@ private:
         auto in = ino::decode(n);
         if (in && (in->kind == inode_kind::compute || in->kind == inode_kind::monitor) && fi->fh) {
             auto* f = reinterpret_cast<file_base*>(static_cast<std::uintptr_t>(fi->fh));
+            object_pages::sync(h.se_, n, *f); // before the pins go: no stale pages at reused offsets
             h.untrack(f);
             h.close_file(f, fuse_req_ctx(req)->pid);
         }
         fuse_reply_err(req, 0);
     }
 
-    static void do_read(fuse_req_t req, fuse_ino_t n, size_t size, off_t off, fuse_file_info*) noexcept {
+    static void do_read(fuse_req_t req, fuse_ino_t n, size_t size, off_t off, fuse_file_info* fi) noexcept {
         auto in = ino::decode(n);
+        if (in && in->kind == inode_kind::compute && fi->fh && off >= 0) {
+            try {
+                object_pages::read(req, *reinterpret_cast<file_base*>(static_cast<std::uintptr_t>(fi->fh)),
+                                   static_cast<std::uint64_t>(off), size);
+            } catch (...) {
+                fuse_reply_err(req, ENOMEM);
+            }
+            return;
+        }
         if (!in || in->kind != inode_kind::attr_dev) {
-            fuse_reply_err(req, EINVAL); // nodes have no read (no events yet)
+            fuse_reply_err(req, EINVAL); // no events to read yet
             return;
         }
         try {
@@ -598,6 +616,23 @@ private:
             fuse_reply_err(req, ENOMEM);
         }
     }
+
+    static void do_write(fuse_req_t req, fuse_ino_t n, const char* buf, size_t size, off_t off, fuse_file_info* fi) noexcept {
+        auto in = ino::decode(n);
+        if (!in || in->kind != inode_kind::compute || !fi->fh || off < 0) {
+            fuse_reply_err(req, EINVAL);
+            return;
+        }
+        try {
+            object_pages::write(req, *reinterpret_cast<file_base*>(static_cast<std::uintptr_t>(fi->fh)),
+                                static_cast<std::uint64_t>(off), buf, size);
+        } catch (...) {
+            fuse_reply_err(req, ENOMEM);
+        }
+    }
+
+    /// No readahead: a fault reads its own page only (object_pages.hpp).
+    static void do_init(void*, fuse_conn_info* conn) noexcept { conn->max_readahead = 0; }
 
     static void do_ioctl(fuse_req_t req, fuse_ino_t n, unsigned int cmd, void* arg, fuse_file_info* fi, unsigned flags,
                          const void* in_buf, size_t in_bufsz, size_t out_bufsz) noexcept {
@@ -622,7 +657,10 @@ private:
         {
             call_context ctx{&mem, who};
             call_scope scope(ctx);
+            // The ioctl is where the client's and the driver's views of mapped objects meet.
+            object_pages::sync(self(req).se_, n, *f);
             ret = f->base_device().ioctl(*f, static_cast<ioctl_cmd>(cmd), addr);
+            object_pages::sync(self(req).se_, n, *f);
         }
         auto out = mem.reply();
         fuse_reply_ioctl(req, ret, out.empty() ? nullptr : out.data(), out.size());
@@ -636,7 +674,9 @@ private:
             o.readdir = &host::do_readdir;
             o.open = &host::do_open;
             o.release = &host::do_release;
+            o.init = &host::do_init;
             o.read = &host::do_read;
+            o.write = &host::do_write;
             o.ioctl = &host::do_ioctl;
             return o;
         }();

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file `bo<D>`: a driver's buffer object, and the handle helpers its ioctls use.
+///
+/// A driver that declares `struct object_data` has buffer objects (DRIVER_GEM). It creates them
+/// in its own ioctls (as ivpu's BO_CREATE does), hands the client a handle, and finds the object
+/// again from a handle in later ioctls:
+/// \code
+///   static int bo_create(accel::device<npu>& d, accel::file<npu>& f, npu_bo_create& a) {
+///       auto bo = accel::bo<npu>::create(d, a.size, /* object_data args */);
+///       if (!bo) return bo.error();
+///       auto h = accel::create_handle(f, **bo);      // the handle holds its own reference
+///       if (!h) return h.error();
+///       a.handle = *h;
+///       a.mmap_offset = (*bo)->mmap_offset();
+///       return 0;                                     // our reference goes with `bo`
+///   }
+///   auto bo = accel::lookup(f, a.handle);             // null: -ENOENT, as drivers map it
+/// \endcode
+/// GEM_CLOSE (core) deletes handles; mmap(2) on the node at mmap_offset() maps the object.
+#include <accel/core/device.hpp>
+#include <accel/core/driver.hpp>
+#include <accel/core/errno.hpp>
+#include <accel/core/fault_injection.hpp>
+#include <accel/mm/bo/object.hpp>
+#include <accel/mm/bo/placement.hpp>
+#include <accel/mm/bo/shmem.hpp>
+#include <accel/mm/range_manager.hpp>
+
+#include <boost/intrusive_ptr.hpp>
+
+#include <cerrno>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <utility>
+
+namespace accel {
+
+template <class D>
+class bo final : public gem_object {
+    static_assert(driver_has_objects<D>, "accel::bo<D>: the driver must declare `struct object_data`");
+
+public:
+    using ref = boost::intrusive_ptr<bo>;
+
+    /// drm_gem_object_init + drm_gem_create_mmap_offset: an object of `size` bytes rounded up to
+    /// whole pages, its object_data built from `args`. -EINVAL: size 0, or so large that rounding
+    /// it up overflows; -ENOMEM: no memory for the object or its backing; -ENOSPC: the device's
+    /// mmap offset space is full. Nothing is left behind on failure.
+    template <class... Args>
+    static result<ref> create(accel::device<D>& dev, std::uint64_t size, Args&&... args) {
+        if (!round_to_pages(size))
+            return result<ref>::failure(-EINVAL);
+        auto backing = shmem_backing::create(size);
+        if (!backing)
+            return result<ref>::failure(backing.error());
+        return make(dev, size, std::move(*backing), nullptr, std::forward<Args>(args)...);
+    }
+
+    /// Like create(), with the memory in device memory region `region` (TTM's placement),
+    /// aligned to `alignment` (at least a page). -ENOSPC when the region has no room; nothing
+    /// is left allocated on any failure.
+    template <mm::range_manager Policy, class... Args>
+    static result<ref> create_in(accel::device<D>& dev, bo_region<Policy>& region, std::uint64_t size, std::uint64_t alignment,
+                                 Args&&... args) {
+        if (!round_to_pages(size))
+            return result<ref>::failure(-EINVAL);
+        auto placement = region.place(size, alignment);
+        if (!placement)
+            return result<ref>::failure(placement.error());
+        return make(dev, size, shmem_backing{}, std::move(*placement), std::forward<Args>(args)...);
+    }
+
+    typename D::object_data& data() noexcept { return data_; }
+    const typename D::object_data& data() const noexcept { return data_; }
+    typename D::object_data* operator->() noexcept { return &data_; }
+    accel::device<D>& device() const noexcept { return static_cast<accel::device<D>&>(gem_object::device()); }
+
+private:
+    /// Page-granular size; false when `size` is 0 or rounding it up overflows.
+    static bool round_to_pages(std::uint64_t& size) noexcept {
+        const std::uint64_t page = host_page_size();
+        if (size == 0 || size > ~std::uint64_t{0} - (page - 1))
+            return false;
+        size = (size + page - 1) / page * page;
+        return true;
+    }
+
+    template <class... Args>
+    static result<ref> make(accel::device<D>& dev, std::uint64_t size, shmem_backing backing,
+                            std::unique_ptr<bo_placement> placement, Args&&... args) {
+        if (detail::alloc_may_fail())
+            return result<ref>::failure(-ENOMEM);
+        bo* b = nullptr;
+        try {
+            b = new (std::nothrow) bo(dev, size, std::move(backing), std::move(placement), std::forward<Args>(args)...);
+        } catch (...) { // object_data's constructor threw
+            return result<ref>::failure(-ENOMEM);
+        }
+        if (!b)
+            return result<ref>::failure(-ENOMEM);
+        ref r(b, false); // adopts the creator's reference
+        if (int e = b->add_offset())
+            return result<ref>::failure(e); // r frees the object and its memory
+        return r;
+    }
+
+    template <class... Args>
+    bo(accel::device<D>& dev, std::uint64_t size, shmem_backing backing, std::unique_ptr<bo_placement> placement, Args&&... args)
+        : gem_object(dev, dev.mmap_offsets(), size, std::move(backing), std::move(placement), &free),
+          data_(std::forward<Args>(args)...) {}
+    ~bo() = default;
+    static void free(gem_object* o) noexcept { delete static_cast<bo*>(o); }
+
+    typename D::object_data data_;
+};
+
+template <class D>
+using bo_ref = typename bo<D>::ref;
+
+/// A new handle in `f` naming `obj` (drm_gem_handle_create). -ENOMEM, -ENOSPC.
+template <class D>
+result<std::uint32_t> create_handle(file<D>& f, bo<D>& obj) {
+    return f.handles().create(obj);
+}
+
+/// The object `handle` names in `f`, or null (another file's handle, closed, never valid).
+template <class D>
+bo_ref<D> lookup(file<D>& f, std::uint32_t handle) {
+    gem_ref r = f.handles().lookup(handle);
+    return bo_ref<D>(static_cast<bo<D>*>(r.detach()), false); // a file holds its driver's objects only
+}
+
+} // namespace accel
