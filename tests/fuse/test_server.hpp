@@ -14,8 +14,9 @@
 #include <accel/fuse/serve.hpp>
 
 #include <atomic>
-#include <chrono>
 #include <csignal>
+#include <ctime>
+#include <pthread.h>
 #include <string>
 #include <thread>
 #include <unistd.h>
@@ -24,7 +25,6 @@ namespace accel::test {
 
 inline constexpr const char* serve_flag = "--accel-fuse-serve";
 
-inline volatile std::sig_atomic_t unplug_requested = 0;
 
 inline int serve_test_devices(const std::string& mount_point, int ready_fd) {
     subsystem sub;
@@ -44,17 +44,19 @@ inline int serve_test_devices(const std::string& mount_point, int ready_fd) {
         regs[1] = std::move(*r1);
         regs[2] = std::move(*r2);
     }
-    // Unregistering waits for calls in flight, so it runs on its own thread, not in a handler.
-    std::signal(SIGUSR1, [](int) { unplug_requested = 1; });
+    // Unregistering waits for calls in flight, so it runs on its own thread, which takes SIGUSR1
+    // with sigtimedwait: the signal is blocked in every thread (they all start after this), so
+    // no handler runs anywhere.
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &usr1, nullptr);
     std::atomic<bool> serving{true};
     std::thread unplugger([&] {
-        while (serving.load()) {
-            if (unplug_requested) {
+        const timespec tick{0, 20'000'000};
+        while (serving.load())
+            if (sigtimedwait(&usr1, nullptr, &tick) == SIGUSR1)
                 regs[0].reset();
-                unplug_requested = 0;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(2));
-        }
     });
     fuse::host h(sub, mount_point);
     int mount_error = 0;

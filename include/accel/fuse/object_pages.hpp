@@ -40,6 +40,7 @@
 #include <cstring>
 #include <string>
 #include <sys/types.h>
+#include <unistd.h>
 #include <utility>
 #include <vector>
 
@@ -84,12 +85,12 @@ struct object_pages {
         return ref;
     }
 
-    /// Where a READ or WRITE at `offset` lands: the object (kept alive by `ref`), its CPU view at
-    /// that offset, and how many bytes of the object lie from there on. Replies the error itself
-    /// and returns null when there is none.
+    /// Where a READ or WRITE at `offset` lands: the object (kept alive by `ref`), and where that
+    /// offset is in the object's memfd and how many of its bytes lie from there on. Replies the
+    /// error itself and returns an empty target when there is none.
     struct target {
         gem_ref ref;
-        std::byte* at = nullptr;
+        off_t pos = 0;
         std::uint64_t in_object = 0;
     };
     static target locate(fuse_req_t req, file_base& f, std::uint64_t offset) {
@@ -98,28 +99,38 @@ struct object_pages {
             fuse_reply_err(req, -obj.error());
             return {};
         }
-        std::byte* cpu = (*obj)->vaddr();
-        if (!cpu) {
-            fuse_reply_err(req, ENOMEM);
-            return {};
-        }
         const std::uint64_t at = offset - (*obj)->mmap_offset();
         const std::uint64_t in_object = (*obj)->size() - at;
-        return {std::move(*obj), cpu + at, in_object};
+        const auto pos = static_cast<off_t>((*obj)->backing_offset() + at);
+        return {std::move(*obj), pos, in_object};
     }
+
+    // The bytes move between the request and the object's memfd by the kernel (the reply is
+    // spliced or read from the fd, the write is a pwrite), never through the driver's mapping:
+    // like a device's DMA, they are ordered with the driver's own accesses by the ioctl
+    // synchronisation points only.
 
     /// READ at `offset`: exactly `size` bytes, the object's and zeros past its end (a short
     /// read would make the kernel shrink the file's cached size).
     static void read(fuse_req_t req, file_base& f, std::uint64_t offset, std::size_t size) {
         target t = locate(req, f, offset);
-        if (!t.at)
+        if (!t.ref)
             return;
         if (size <= t.in_object) {
-            fuse_reply_buf(req, reinterpret_cast<const char*>(t.at), size);
+            fuse_bufvec from_fd{}; // FUSE_BUFVEC_INIT is a C compound literal
+            from_fd.count = 1;
+            from_fd.buf[0].size = size;
+            from_fd.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+            from_fd.buf[0].fd = t.ref->backing_fd();
+            from_fd.buf[0].pos = t.pos;
+            fuse_reply_data(req, &from_fd, FUSE_BUF_SPLICE_MOVE);
             return;
         }
         std::vector<char> buf(size, 0);
-        std::memcpy(buf.data(), t.at, static_cast<std::size_t>(t.in_object));
+        if (::pread(t.ref->backing_fd(), buf.data(), static_cast<std::size_t>(t.in_object), t.pos) < 0) {
+            fuse_reply_err(req, EIO);
+            return;
+        }
         fuse_reply_buf(req, buf.data(), size);
     }
 
@@ -127,9 +138,13 @@ struct object_pages {
     /// the whole request is acknowledged, as a page straddling the object's end is written whole.
     static void write(fuse_req_t req, file_base& f, std::uint64_t offset, const char* data, std::size_t size) {
         target t = locate(req, f, offset);
-        if (!t.at)
+        if (!t.ref)
             return;
-        std::memcpy(t.at, data, static_cast<std::size_t>(size < t.in_object ? size : t.in_object));
+        const auto n = static_cast<std::size_t>(size < t.in_object ? size : t.in_object);
+        if (::pwrite(t.ref->backing_fd(), data, n, t.pos) != static_cast<ssize_t>(n)) {
+            fuse_reply_err(req, EIO);
+            return;
+        }
         fuse_reply_write(req, size);
     }
 

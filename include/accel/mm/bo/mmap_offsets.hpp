@@ -41,10 +41,13 @@ public:
     mmap_offset_node(const mmap_offset_node&) = delete;
     mmap_offset_node& operator=(const mmap_offset_node&) = delete;
 
-    bool allocated() const noexcept { return pages_.allocated(); }
-    /// First page and page count (0 when not allocated).
-    std::uint64_t start_page() const noexcept { return pages_.allocated() ? pages_.start() : 0; }
-    std::uint64_t page_count() const noexcept { return pages_.allocated() ? pages_.size() : 0; }
+    /// Whether the node has its range, its first page and page count (0 when not). Copies kept
+    /// beside the manager's node: a best_fit node's own fields move with other nodes' inserts
+    /// and removes, so only the manager, under its lock, reads them; these are written once by
+    /// add() before the owner is published to other threads.
+    bool allocated() const noexcept { return count_ != 0; }
+    std::uint64_t start_page() const noexcept { return start_; }
+    std::uint64_t page_count() const noexcept { return count_; }
     /// What user space passes to mmap(2) (drm_vma_node_offset_addr); 0 when not allocated.
     std::uint64_t offset() const noexcept { return start_page() * host_page_size(); }
     void* owner() const noexcept { return owner_; }
@@ -53,9 +56,10 @@ private:
     friend class mmap_offset_manager;
     struct start_of {
         using type = std::uint64_t;
-        type operator()(const mmap_offset_node& n) const noexcept { return n.pages_.start(); }
+        type operator()(const mmap_offset_node& n) const noexcept { return n.start_; }
     };
     void* owner_;
+    std::uint64_t start_ = 0, count_ = 0;
     mm::best_fit::node pages_;
     boost::intrusive::set_member_hook<> by_start_;
 };
@@ -84,6 +88,8 @@ public:
             return -EINVAL;
         if (int e = pages_.insert(n.pages_, mm::alloc_request{.size = pages}))
             return e;
+        n.start_ = n.pages_.start();
+        n.count_ = pages;
         by_start_.insert(n);
         return 0;
     }
@@ -95,6 +101,7 @@ public:
             return;
         by_start_.erase(by_start_.iterator_to(n));
         pages_.remove(n.pages_);
+        n.start_ = n.count_ = 0;
     }
 
     /// Calls `fn(node)` under the shared lock for the node whose range starts exactly at
@@ -105,7 +112,7 @@ public:
     decltype(auto) with_exact(std::uint64_t page, std::uint64_t pages, Fn&& fn) const {
         std::shared_lock lock(mutex_);
         auto it = by_start_.find(page);
-        const mmap_offset_node* n = it != by_start_.end() && pages <= it->pages_.size() ? &*it : nullptr;
+        const mmap_offset_node* n = it != by_start_.end() && pages <= it->count_ ? &*it : nullptr;
         return fn(n);
     }
 
@@ -118,7 +125,7 @@ public:
         const mmap_offset_node* n = nullptr;
         if (it != by_start_.begin()) {
             --it;
-            if (page - it->pages_.start() < it->pages_.size())
+            if (page - it->start_ < it->count_)
                 n = &*it;
         }
         return fn(n);
