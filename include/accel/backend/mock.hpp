@@ -110,17 +110,14 @@ public:
         slot* s = find_slot(fd);
         if (!s)
             return -EBADF;
-        s->users.fetch_add(1, std::memory_order_seq_cst);
-        file_base* f = s->file.load(std::memory_order_seq_cst);
-        int ret = -EBADF;
-        if (f) {
-            call_context ctx{&memory_, current()};
-            call_scope scope(ctx);
-            ret = f->base_device().ioctl(*f, static_cast<ioctl_cmd>(request),
-                                         static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(arg)));
-        }
-        s->users.fetch_sub(1, std::memory_order_release);
-        return ret;
+        slot_use use(*s);
+        file_base* f = use.file();
+        if (!f)
+            return -EBADF;
+        call_context ctx{&memory_, current()};
+        call_scope scope(ctx);
+        return f->base_device().ioctl(*f, static_cast<ioctl_cmd>(request),
+                                      static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(arg)));
     }
 
     int close(int fd) noexcept {
@@ -156,12 +153,8 @@ public:
         slot* s = find_slot(fd);
         if (!s)
             return result<void*>::failure(-EBADF);
-        s->users.fetch_add(1, std::memory_order_seq_cst);
-        struct leave {
-            slot* s;
-            ~leave() { s->users.fetch_sub(1, std::memory_order_release); }
-        } guard{s};
-        file_base* f = s->file.load(std::memory_order_seq_cst);
+        slot_use use(*s);
+        file_base* f = use.file();
         if (!f)
             return result<void*>::failure(-EBADF);
         auto obj = f->base_device().mmap_object(*f, offset, length, prot, flags);
@@ -244,6 +237,20 @@ private:
         std::atomic<std::uint32_t> users{0};
     };
     using chunk = std::array<slot, chunk_slots>;
+
+    /// A call using a slot's file: counted for the scope, so close() waits for it to end.
+    class slot_use {
+    public:
+        explicit slot_use(slot& s) noexcept : s_(&s) { s.users.fetch_add(1, std::memory_order_seq_cst); }
+        ~slot_use() { s_->users.fetch_sub(1, std::memory_order_release); }
+        slot_use(const slot_use&) = delete;
+        slot_use& operator=(const slot_use&) = delete;
+        /// The open file, or null (closed, or never opened).
+        file_base* file() const noexcept { return s_->file.load(std::memory_order_seq_cst); }
+
+    private:
+        slot* s_;
+    };
 
     static caller_identity& current() noexcept {
         static thread_local caller_identity who{::geteuid(), ::getpid(), ::geteuid() == 0};

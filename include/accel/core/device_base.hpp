@@ -229,18 +229,14 @@ inline result<gem_ref> device_base::mmap_object(const file_base& f, std::uint64_
     if (unplugged())
         return result<gem_ref>::failure(-ENODEV);
     const std::uint64_t pages = length / page + (length % page != 0);
-    gem_object* obj = offsets_.with_exact(offset / page, pages, [](const mmap_offset_node* n) -> gem_object* {
-        gem_object* o = gem_object::from_offset_node(n);
-        return o && o->try_get() ? o : nullptr; // a dying object counts as missing
-    });
+    gem_ref obj = offsets_.with_exact(offset / page, pages, &gem_object::get_from_offset_node);
     if (!obj)
         return result<gem_ref>::failure(-EINVAL);
-    gem_ref ref(obj, false); // adopts try_get's reference
     if (!obj->mmap_allowed(f))
         return result<gem_ref>::failure(-EACCES);
     if (!(flags & MAP_SHARED) && (f.writable() || (prot & PROT_WRITE)))
         return result<gem_ref>::failure(-EINVAL); // is_cow_mapping: private and may be written
-    return ref;
+    return obj;
 }
 
 } // namespace accel

@@ -69,20 +69,16 @@ struct object_pages {
     /// -ENOMEM when the pin cannot be recorded.
     static result<gem_ref> reach(file_base& f, std::uint64_t offset) {
         const std::uint64_t page = host_page_size();
-        gem_object* obj = f.base_device().mmap_offsets().with_containing(offset / page, [](const mmap_offset_node* n) {
-            gem_object* o = gem_object::from_offset_node(n);
-            return o && o->try_get() ? o : nullptr;
-        });
+        gem_ref obj = f.base_device().mmap_offsets().with_containing(offset / page, &gem_object::get_from_offset_node);
         if (!obj)
             return result<gem_ref>::failure(-EIO);
-        gem_ref ref(obj, false);
         if (!f.mapping_pinned(*obj)) {
             if (!obj->mmap_allowed(f))
                 return result<gem_ref>::failure(-EIO);
             if (int e = f.pin_mapping(*obj))
                 return result<gem_ref>::failure(e);
         }
-        return ref;
+        return obj;
     }
 
     /// Where a READ or WRITE at `offset` lands: the object (kept alive by `ref`), and where that

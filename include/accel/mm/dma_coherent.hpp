@@ -99,8 +99,10 @@ public:
     /// power of two, 0 = 8) and, when `boundary` is non-zero (a power of two >= the block),
     /// never crossing a multiple of it. Check valid() (false: bad arguments, -EINVAL).
     dma_pool(dma_coherent<Policy>& coherent, u64 block, u64 align = 0, u64 boundary = 0) noexcept
-        : coherent_(&coherent), align_(align ? align : 8), boundary_(boundary) {
-        block_ = block && is_pow2(align_) ? (block + align_ - 1) / align_ * align_ : 0;
+        : coherent_(&coherent), boundary_(boundary) {
+        if (!align)
+            align = 8;
+        block_ = block && is_pow2(align) ? (block + align - 1) / align * align : 0;
         valid_ = block_ != 0 && (boundary_ == 0 || (is_pow2(boundary_) && boundary_ >= block_));
         const u64 granule = coherent.region().granule();
         chunk_ = block_ > granule ? block_ : granule;
@@ -181,7 +183,7 @@ private:
         chunks_.push_back(*c);
         // Blocks back to front, so alloc() hands them out in address order.
         for (u64 i = per_chunk; i-- > 0;) {
-            const u64 off = offset_of(i);
+            const u64 off = i * block_;
             free_.push_back({c->cpu + off, c->dma + off, block_});
         }
         return 0;
@@ -189,7 +191,6 @@ private:
     // A chunk is at most one boundary long and aligned to the boundary, so blocks laid end to
     // end in it never cross one (the region may round a chunk up; the rest of it goes unused).
     u64 blocks_per_chunk() const noexcept { return chunk_ / block_; }
-    u64 offset_of(u64 i) const noexcept { return i * block_; }
     bool owns(const dma_buffer& b) const noexcept {
         for (const dma_buffer& c : chunks_)
             if (b.dma >= c.dma && b.dma - c.dma < c.size) {
@@ -200,7 +201,7 @@ private:
     }
 
     dma_coherent<Policy>* coherent_;
-    u64 block_ = 0, align_, boundary_, chunk_ = 0;
+    u64 block_ = 0, boundary_, chunk_ = 0;
     bool valid_ = false;
     mutable std::mutex mutex_;
     std::vector<dma_buffer> chunks_;

@@ -87,6 +87,12 @@ public:
     static gem_object* from_offset_node(const mmap_offset_node* n) noexcept {
         return n ? static_cast<gem_object*>(n->owner()) : nullptr;
     }
+    /// A reference to the object owning `n`, null when there is none or it is being freed (a
+    /// dying object counts as missing). For mmap_offset_manager's lookups, under their lock.
+    static boost::intrusive_ptr<gem_object> get_from_offset_node(const mmap_offset_node* n) noexcept {
+        gem_object* o = from_offset_node(n);
+        return boost::intrusive_ptr<gem_object>(o && o->try_get() ? o : nullptr, false);
+    }
 
 protected:
     /// `free` destroys the most derived object (bo<D>); the count starts at one, the creator's.
