@@ -40,13 +40,14 @@
 ///
 /// Measured and set aside: both indexes as B+trees over the holes alone, from pages the manager
 /// owns (XFS's pair of free-space trees: 32 sorted keys per page in arrays, per-child maxima for
-/// low/high), with a 40-byte node in a drm_mm-style address list. It passed every test here,
-/// but replayed the traces at 0.51 to 0.68x naive's time where this design takes 0.39 to 0.51x
-/// in the same run: about 1000 instructions per operation against 700 (searches inside pages,
-/// shifting entries, maxima), and dropping the list too (holes only, a 24-byte node, nothing
-/// but the freed node touched) did not help, so the scattered neighbour nodes are not what
+/// low/high), with a 40-byte node in a drm_mm-style address list. It placed exactly as naive
+/// does, but with as many holes as allocations it took 131 to 184 bytes per allocation, and it
+/// replayed the traces at 0.58 to 0.72x naive's time where this design took 0.39 to 0.51x in
+/// the same run: about 1000 instructions per operation against 700 (searches inside pages,
+/// shifting entries, maxima). Dropping the list too (holes only, a 24-byte node, nothing but
+/// the freed node touched) gave 0.51 to 0.68x, so the scattered neighbour nodes are not what
 /// costs. It also made remove() allocate (a hole can appear), which needs a fallback for
-/// failed allocations. The per-operation work of two balanced-tree updates is the floor here.
+/// failed allocations.
 ///
 /// Placement is mm::place_in() on each candidate hole clipped to [lo, last], visited in the same
 /// order as `naive` visits them, so both policies put every allocation at the same address.
