@@ -6,8 +6,10 @@
 #include <accel/accel.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace accel::test {
@@ -35,6 +37,7 @@ struct basic_test_driver {
         std::atomic<int> probes{0};
         std::atomic<int> removes{0};
         std::atomic<int> fail_probe{0};
+        std::atomic<std::uint32_t> postclose_ms{0};
     };
     struct file_data {
         std::uint64_t noarg_calls = 0;
@@ -56,7 +59,17 @@ struct basic_test_driver {
         d->opens++;
         return 0;
     }
-    static void postclose(dev& d, fil&) { d->postcloses++; }
+    static void postclose(dev& d, fil&) {
+        if (auto ms = d->postclose_ms.load())
+            std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+        d->postcloses++;
+    }
+    static int slow_close(dev& d, fil&, test_slow_close& a) {
+        if (a.pad || a.postclose_ms > 2000)
+            return -EINVAL;
+        d->postclose_ms = a.postclose_ms;
+        return 0;
+    }
 
     static int echo(dev&, fil&, test_echo& a) { return echo_words(a.report, a.words, 7); }
     static int big(dev&, fil&, test_big& a) { return echo_words(a.report, a.words, 39); }
@@ -148,6 +161,7 @@ struct basic_test_driver {
         ACCEL_IOCTL(TEST_IOCTL_FAIL, &fail, ioctl_flags::none),           //
         ACCEL_IOCTL(TEST_IOCTL_NOARG, &noarg, ioctl_flags::none),         //
         ACCEL_IOCTL(TEST_IOCTL_COUNT, &count, ioctl_flags::monitor),      //
+        ACCEL_IOCTL(TEST_IOCTL_SLOW_CLOSE, &slow_close, ioctl_flags::none), //
         ACCEL_IOCTL(TEST_IOCTL_BO_CREATE, &bo_create, ioctl_flags::none), //
         ACCEL_IOCTL(TEST_IOCTL_BO_INFO, &bo_info, ioctl_flags::none),     //
         ACCEL_IOCTL(TEST_IOCTL_BO_POKE, &bo_poke, ioctl_flags::none),     //

@@ -44,14 +44,21 @@ struct test_fail {
 #define TEST_IOCTL_SUM ACCEL_IOWR(0x48, struct test_sum)
 #define TEST_IOCTL_FAIL ACCEL_IOWR(0x49, struct test_fail)
 #define TEST_IOCTL_NOARG ACCEL_IO(0x4a)                         /* counts calls on this file */
-/* 0x4b and 0x4c are empty slots; 0x54..0x9f are past the last row. */
+/* 0x4b, 0x4c and 0x4f are empty slots; 0x54..0x9f are past the last row. */
 #define TEST_IOCTL_HOLE ACCEL_IOWR(0x4b, struct test_echo)
 #define TEST_IOCTL_COUNT ACCEL_IOR(0x4d, struct test_count)
+/* From now on every postclose on this device sleeps postclose_ms (at most 2000): a slow release. */
+#define TEST_IOCTL_SLOW_CLOSE ACCEL_IOW(0x4e, struct test_slow_close)
 
 struct test_count {
 	__u64 noarg_calls; /* TEST_IOCTL_NOARG calls on this file */
 	__u64 opens;       /* files the driver opened on this device so far */
 	__u64 postcloses;  /* postclose calls on this device so far */
+};
+
+struct test_slow_close {
+	__u32 postclose_ms;
+	__u32 pad; /* must be 0 */
 };
 
 /* Buffer objects (the shape of ivpu's BO_CREATE / BO_INFO). */

@@ -22,8 +22,13 @@
 ///   - O_EXCL is not forwarded: recovered from /proc/<tid>/syscall (caller_open_flags.hpp).
 ///   - RELEASE is asynchronous: close(2) returns before the server has run postclose, so a
 ///     client that closes an exclusive node and opens it again can overtake its own release.
-///     An open refused with -EBUSY therefore waits for releases in flight, up to
-///     host_options::release_grace, and retries after each one.
+///     FLUSH, though, is synchronous: close(2) waits for its reply, and the kernel queues
+///     RELEASE only after it. So the host marks a file flushed, and an open refused with
+///     -EBUSY while a file of the same device is flushed but not yet released waits for that
+///     release (up to host_options::flushed_grace, generous: the release is surely coming
+///     unless another descriptor or a mapping still holds the file). Without one it waits
+///     host_options::release_grace (short: a release can also follow munmap, with no FLUSH).
+///     It retries after each release.
 ///   - 32-bit callers (FUSE_IOCTL_COMPAT) get -ENOTTY, as from a kernel driver without
 ///     .compat_ioctl: DRM translates a few layouts for them, which accel does not do.
 ///
@@ -48,6 +53,7 @@
 #include <accel/fuse/inodes.hpp>
 #include <accel/fuse/object_pages.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -79,7 +85,9 @@ struct host_options {
     int allow_other = -1; // -1: decide by euid; 0 / 1
     /// Worker threads libfuse may start.
     unsigned max_threads = 16;
-    /// How long an open refused with -EBUSY waits for asynchronous releases (see above).
+    /// How long an open refused with -EBUSY waits for asynchronous releases (see above): while
+    /// a file of the device has been flushed but not released, and otherwise.
+    std::chrono::milliseconds flushed_grace{5000};
     std::chrono::milliseconds release_grace{100};
     /// libfuse's request log on stderr.
     bool debug = false;
@@ -404,11 +412,44 @@ private:
             return false;
         }
     }
-    void untrack(file_base* f) noexcept {
+    /// close(2) of a descriptor of f was served: its release is likely queued behind it.
+    void mark_flushed(file_base* f) noexcept {
         std::lock_guard lock(files_mutex_);
-        files_.erase(f);
-        ++release_gen_;
+        try {
+            if (files_.contains(f))
+                flushed_.insert(f);
+        } catch (...) {
+            // Unmarked, an open overtaking this release waits release_grace only.
+        }
+    }
+    /// RELEASE, or an open the kernel dropped: closes f. Waiting opens are woken only after
+    /// postclose, once the device would admit them; until then the device counts as releasing.
+    void release_file(file_base* f, pid_t pid) noexcept {
+        device_base* dev = &f->base_device();
+        bool counted = false;
+        {
+            std::lock_guard lock(files_mutex_);
+            files_.erase(f);
+            flushed_.erase(f);
+            try {
+                releasing_.insert(dev);
+                counted = true;
+            } catch (...) {
+            }
+        }
+        close_file(f, pid);
+        {
+            std::lock_guard lock(files_mutex_);
+            if (counted)
+                releasing_.erase(releasing_.find(dev));
+            ++release_gen_;
+        }
         releases_.notify_all();
+    }
+    /// Whether a release of one of dev's files is surely coming or under way.
+    bool closing(const device_base* dev) const noexcept {
+        return releasing_.contains(dev) ||
+               std::ranges::any_of(flushed_, [&](const file_base* g) { return &g->base_device() == dev; });
     }
     void close_file(file_base* f, pid_t pid) noexcept {
         caller_memory mem(pid);
@@ -421,6 +462,7 @@ private:
         {
             std::lock_guard lock(files_mutex_);
             left.swap(files_);
+            flushed_.clear();
         }
         for (file_base* f : left)
             close_file(f, 0);
@@ -436,9 +478,10 @@ private:
         auto f = node.device->open(node.kind, flags);
         if (f || f.error() != -EBUSY || (flags & O_EXCL))
             return f;
-        const auto deadline = std::chrono::steady_clock::now() + opts_.release_grace;
+        const auto refused = std::chrono::steady_clock::now();
         while (!f && f.error() == -EBUSY) {
             std::unique_lock lock(files_mutex_);
+            const auto deadline = refused + (closing(node.device.get()) ? opts_.flushed_grace : opts_.release_grace);
             if (!releases_.wait_until(lock, deadline, [&] { return release_gen_ != seen; }))
                 break;
             seen = release_gen_;
@@ -572,8 +615,7 @@ private:
             fi->keep_cache = 0;
             if (fuse_reply_open(req, fi) != 0) {
                 // The open was interrupted: the kernel will never release this handle.
-                h.untrack(*f);
-                h.close_file(*f, who.pid);
+                h.release_file(*f, who.pid);
             }
         } catch (...) {
             fuse_reply_err(req, ENOMEM);
@@ -586,9 +628,15 @@ private:
         if (in && (in->kind == inode_kind::compute || in->kind == inode_kind::monitor) && fi->fh) {
             auto* f = reinterpret_cast<file_base*>(static_cast<std::uintptr_t>(fi->fh));
             object_pages::sync(h.se_, n, *f); // before the pins go: no stale pages at reused offsets
-            h.untrack(f);
-            h.close_file(f, fuse_req_ctx(req)->pid);
+            h.release_file(f, fuse_req_ctx(req)->pid);
         }
+        fuse_reply_err(req, 0);
+    }
+
+    static void do_flush(fuse_req_t req, fuse_ino_t n, fuse_file_info* fi) noexcept {
+        auto in = ino::decode(n);
+        if (in && (in->kind == inode_kind::compute || in->kind == inode_kind::monitor) && fi->fh)
+            self(req).mark_flushed(reinterpret_cast<file_base*>(static_cast<std::uintptr_t>(fi->fh)));
         fuse_reply_err(req, 0);
     }
 
@@ -674,6 +722,7 @@ private:
             o.readdir = &host::do_readdir;
             o.open = &host::do_open;
             o.release = &host::do_release;
+            o.flush = &host::do_flush;
             o.init = &host::do_init;
             o.read = &host::do_read;
             o.write = &host::do_write;
@@ -692,10 +741,12 @@ private:
     std::atomic<bool> loop_done_{false};
     std::thread waker_; // see wake_loop()
     std::atomic<int> pipe_r_{-1}, pipe_w_{-1};
-    std::mutex files_mutex_; // open and release only; never taken on the ioctl path
+    std::mutex files_mutex_; // open, flush and release only; never taken on the ioctl path
     std::condition_variable releases_;
     std::uint64_t release_gen_ = 0;
     std::unordered_set<file_base*> files_;
+    std::unordered_set<file_base*> flushed_; // of files_: close(2) served, RELEASE not yet
+    std::unordered_multiset<const device_base*> releasing_; // one per RELEASE between files_ and postclose's end
 };
 
 } // namespace accel::fuse
