@@ -622,11 +622,17 @@ private:
         }
     }
 
+    /// The open accel file behind a request on a compute or monitor node, or null.
+    static file_base* node_file(fuse_ino_t n, const fuse_file_info* fi) noexcept {
+        auto in = ino::decode(n);
+        if (!in || (in->kind != inode_kind::compute && in->kind != inode_kind::monitor))
+            return nullptr;
+        return reinterpret_cast<file_base*>(static_cast<std::uintptr_t>(fi->fh));
+    }
+
     static void do_release(fuse_req_t req, fuse_ino_t n, fuse_file_info* fi) noexcept {
         host& h = self(req);
-        auto in = ino::decode(n);
-        if (in && (in->kind == inode_kind::compute || in->kind == inode_kind::monitor) && fi->fh) {
-            auto* f = reinterpret_cast<file_base*>(static_cast<std::uintptr_t>(fi->fh));
+        if (file_base* f = node_file(n, fi)) {
             object_pages::sync(h.se_, n, *f); // before the pins go: no stale pages at reused offsets
             h.release_file(f, fuse_req_ctx(req)->pid);
         }
@@ -634,9 +640,8 @@ private:
     }
 
     static void do_flush(fuse_req_t req, fuse_ino_t n, fuse_file_info* fi) noexcept {
-        auto in = ino::decode(n);
-        if (in && (in->kind == inode_kind::compute || in->kind == inode_kind::monitor) && fi->fh)
-            self(req).mark_flushed(reinterpret_cast<file_base*>(static_cast<std::uintptr_t>(fi->fh)));
+        if (file_base* f = node_file(n, fi))
+            self(req).mark_flushed(f);
         fuse_reply_err(req, 0);
     }
 
@@ -684,16 +689,11 @@ private:
 
     static void do_ioctl(fuse_req_t req, fuse_ino_t n, unsigned int cmd, void* arg, fuse_file_info* fi, unsigned flags,
                          const void* in_buf, size_t in_bufsz, size_t out_bufsz) noexcept {
-        auto in = ino::decode(n);
-        if (!in || (in->kind != inode_kind::compute && in->kind != inode_kind::monitor) || !fi->fh) {
+        file_base* f = node_file(n, fi);
+        if (!f || (flags & FUSE_IOCTL_COMPAT)) {
             fuse_reply_err(req, ENOTTY);
             return;
         }
-        if (flags & FUSE_IOCTL_COMPAT) {
-            fuse_reply_err(req, ENOTTY);
-            return;
-        }
-        auto* f = reinterpret_cast<file_base*>(static_cast<std::uintptr_t>(fi->fh));
         const caller_identity who = identity(req);
         const auto addr = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(arg));
         caller_memory mem(who.pid, addr, in_buf, in_bufsz, out_bufsz);
