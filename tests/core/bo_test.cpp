@@ -5,7 +5,7 @@
 #include "test_drivers.hpp"
 
 #include <accel/accel.hpp>
-#include <accel/mm/bo/host_aperture.hpp>
+#include <accel/core/gem/host_aperture.hpp>
 #include <accel/mm/range/best_fit.hpp>
 
 #include <doctest/doctest.h>

@@ -13,7 +13,7 @@
 ///                                                 -> a buffer object mapped at its fake offset
 ///   int munmap(void* addr, size_t length)         -> 0 or -errno
 ///   std::string_view root()                       -> the directory the node names hang off
-#include <accel/core/errno.hpp>
+#include <accel/base/errno.hpp>
 
 #include <concepts>
 #include <cstddef>

@@ -23,8 +23,8 @@
 #include <accel/backend/client_backend.hpp>
 #include <accel/core/device_base.hpp>
 #include <accel/core/dispatch.hpp>
-#include <accel/core/errno.hpp>
-#include <accel/core/fault_injection.hpp>
+#include <accel/base/errno.hpp>
+#include <accel/base/fault_injection.hpp>
 #include <accel/core/subsystem.hpp>
 #include <accel/core/user_memory.hpp>
 

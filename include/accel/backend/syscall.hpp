@@ -8,7 +8,7 @@
 /// negative errno on failure. ioctl is retried on EINTR and EAGAIN, as libdrm's drmIoctl does.
 /// Descriptors are opened with O_CLOEXEC so a client that forks and execs leaks none.
 #include <accel/backend/client_backend.hpp>
-#include <accel/core/errno.hpp>
+#include <accel/base/errno.hpp>
 #include <accel/uapi/accel_mmap.h>
 
 #include <cerrno>

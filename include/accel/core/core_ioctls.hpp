@@ -9,7 +9,7 @@
 /// until dma-buf sharing exists. Every other core number is an empty slot (-EINVAL). INFO,
 /// accel's own query, lives in info_ioctl.hpp.
 #include <accel/core/device_base.hpp>
-#include <accel/core/fault_injection.hpp>
+#include <accel/base/fault_injection.hpp>
 #include <accel/core/file_base.hpp>
 #include <accel/core/ioctl_flags.hpp>
 #include <accel/core/ioctl_table.hpp>

@@ -10,8 +10,8 @@
 #include <accel/core/device_base.hpp>
 #include <accel/core/dispatch.hpp>
 #include <accel/core/driver.hpp>
-#include <accel/core/errno.hpp>
-#include <accel/core/fault_injection.hpp>
+#include <accel/base/errno.hpp>
+#include <accel/base/fault_injection.hpp>
 #include <accel/core/file_base.hpp>
 #include <accel/core/info_items.hpp>
 #include <accel/core/ioctl_table.hpp>
@@ -54,12 +54,20 @@ public:
     using ref = boost::intrusive_ptr<device>;
 
     /// Creates an unregistered device whose device_data is built from `args`
-    /// (drm_dev_alloc). -ENOMEM when the allocation fails (or is made to fail).
+    /// (drm_dev_alloc). -ENOMEM when the allocation fails (or is made to fail) or device_data's
+    /// constructor throws std::bad_alloc, -EIO when it throws anything else.
     template <class... Args>
     static result<ref> create(Args&&... args) {
         if (detail::alloc_may_fail())
             return result<ref>::failure(-ENOMEM);
-        auto* d = new (std::nothrow) device(std::forward<Args>(args)...);
+        device* d = nullptr;
+        try {
+            d = new (std::nothrow) device(std::forward<Args>(args)...);
+        } catch (const std::bad_alloc&) { // device_data's constructor (or the offset index) ran out
+            return result<ref>::failure(-ENOMEM);
+        } catch (...) { // whatever else device_data's constructor threw: no exception crosses
+            return result<ref>::failure(-EIO);
+        }
         if (!d)
             return result<ref>::failure(-ENOMEM);
         return ref(d, false); // adopts the creator's reference
@@ -71,7 +79,10 @@ public:
 
 private:
     template <class... Args>
-    explicit device(Args&&... args) : device_base(ops), data_(std::forward<Args>(args)...) {}
+    explicit device(Args&&... args) : device_base(ops), data_(std::forward<Args>(args)...) {
+        if constexpr (driver_has_objects<D>)
+            mmap_offsets().install(gem::make_offset_index<D>());
+    }
     ~device() = default;
 
     static device& self(device_base& d) noexcept { return static_cast<device&>(d); }

@@ -13,13 +13,13 @@
 /// in-flight count to drain. Both use sequentially consistent ordering, so a call either sees
 /// the flag or is seen by the drain.
 #include <accel/core/driver_info.hpp>
-#include <accel/core/errno.hpp>
+#include <accel/base/errno.hpp>
 #include <accel/core/file_base.hpp>
 #include <accel/core/fwd.hpp>
 #include <accel/core/ioctl_number.hpp>
 #include <accel/core/ioctl_table.hpp>
-#include <accel/mm/bo/mmap_offsets.hpp>
-#include <accel/mm/bo/object.hpp>
+#include <accel/core/gem/mmap_offsets.hpp>
+#include <accel/core/gem/object.hpp>
 
 #include <boost/intrusive/list.hpp>
 #include <boost/intrusive_ptr.hpp>

@@ -17,7 +17,7 @@
 /// A handler that throws is caught here: std::bad_alloc becomes -ENOMEM, anything else -EIO.
 #include <accel/core/core_ioctls.hpp>
 #include <accel/core/device_base.hpp>
-#include <accel/core/fault_injection.hpp>
+#include <accel/base/fault_injection.hpp>
 #include <accel/core/file_base.hpp>
 #include <accel/core/info_ioctl.hpp>
 #include <accel/core/ioctl_flags.hpp>

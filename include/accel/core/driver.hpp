@@ -18,7 +18,7 @@
 ///   static void postclose(device<D>&, file<D>&);   at close, after the framework's cleanup
 ///   static constexpr bool exclusive = true;        one open of the compute node at a time
 ///   struct object_data { ... };                    buffer objects (DRIVER_GEM): the driver's
-///                                                  payload in each bo<D> (mm/bo/bo.hpp)
+///                                                  payload in each bo<D> (core/gem/bo.hpp)
 ///   info callbacks for ACCEL_IOCTL_INFO (see info_items.hpp).
 /// `diagnose_driver<D>()` names the first missing piece instead of listing every constraint.
 #include <accel/core/driver_info.hpp>

@@ -12,11 +12,11 @@
 /// open while a mapping exists, so pinning an object to the file until close keeps it alive at
 /// least as long as the mapping, as the kernel's VMA reference does).
 #include <accel/core/driver_info.hpp>
-#include <accel/core/fault_injection.hpp>
+#include <accel/base/fault_injection.hpp>
 #include <accel/core/fwd.hpp>
 #include <accel/core/user_memory.hpp>
-#include <accel/mm/bo/handle_table.hpp>
-#include <accel/mm/bo/object.hpp>
+#include <accel/core/gem/handle_table.hpp>
+#include <accel/core/gem/object.hpp>
 
 #include <boost/intrusive/list_hook.hpp>
 

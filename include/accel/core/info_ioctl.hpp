@@ -7,7 +7,7 @@
 /// i915/xe query ioctls do. What an item contains comes from the device's `info_item` (built
 /// from the driver's optional callbacks by info_items.hpp).
 #include <accel/core/device_base.hpp>
-#include <accel/core/fault_injection.hpp>
+#include <accel/base/fault_injection.hpp>
 #include <accel/core/file_base.hpp>
 #include <accel/core/ioctl_flags.hpp>
 #include <accel/core/ioctl_table.hpp>

@@ -15,7 +15,7 @@
 ///   - the handler takes exactly (device<D>&, file<D>&, Arg&) for *this* driver and returns int;
 ///   - the flags are known ioctl_flags.
 /// Gaps are allowed and answer -EINVAL, as empty slots do in the kernel.
-#include <accel/core/fixed_string.hpp>
+#include <accel/base/fixed_string.hpp>
 #include <accel/core/fwd.hpp>
 #include <accel/core/ioctl_flags.hpp>
 #include <accel/core/ioctl_number.hpp>

@@ -16,8 +16,8 @@
 /// still has open files keeps its number), as drm_minor_free runs at the final drm_dev_put.
 /// The subsystem must outlive every device registered in it.
 #include <accel/core/device_base.hpp>
-#include <accel/core/errno.hpp>
-#include <accel/core/fault_injection.hpp>
+#include <accel/base/errno.hpp>
+#include <accel/base/fault_injection.hpp>
 #include <accel/uapi/accel_drm.h>
 
 #include <array>

@@ -60,10 +60,25 @@ public:
     }
 };
 
+class gem_object;
+
+/// Told of each buffer object a handler reaches through a handle lookup during the call. The
+/// FUSE host uses it to make such an object coherent with the caller's mapping (its cached
+/// pages written back before the handler reads the object, dropped after the call): only the
+/// objects a call touches pay for coherency, never everything the caller has mapped.
+class object_observer {
+public:
+    virtual void reached(gem_object& obj) noexcept = 0;
+
+protected:
+    ~object_observer() = default;
+};
+
 /// What a backend installs for the duration of one call (ioctl, open, close).
 struct call_context {
     user_access* memory = nullptr;
     caller_identity caller{};
+    object_observer* objects = nullptr; ///< null: nobody needs to know
 };
 
 namespace detail {
@@ -85,6 +100,12 @@ private:
 /// The identity of the current caller (a default, unprivileged identity outside any call).
 inline caller_identity current_caller() noexcept {
     return detail::current_call ? detail::current_call->caller : caller_identity{};
+}
+
+/// Tells the current call's observer that the handler reached `obj` (see object_observer).
+inline void note_object_reached(gem_object& obj) noexcept {
+    if (detail::current_call && detail::current_call->objects)
+        detail::current_call->objects->reached(obj);
 }
 
 /// Copies `n` bytes from the caller's address `src`. 0 or -EFAULT.

@@ -30,9 +30,9 @@
 #include <fuse3/fuse_lowlevel.h>
 
 #include <accel/core/device_base.hpp>
-#include <accel/core/errno.hpp>
+#include <accel/base/errno.hpp>
 #include <accel/core/file_base.hpp>
-#include <accel/mm/bo/object.hpp>
+#include <accel/core/gem/object.hpp>
 
 #include <cerrno>
 #include <cstdint>

@@ -22,7 +22,7 @@
 /// Sizes are rounded up to the granule and alignments raised to it. The region must outlive
 /// every allocation and node; it neither moves nor copies (nodes point into its manager).
 /// Not thread-safe: the driver serialises access with the lock that guards the region.
-#include <accel/core/errno.hpp>
+#include <accel/base/errno.hpp>
 #include <accel/mm/range.hpp>
 #include <accel/mm/range_allocator.hpp>
 #include <accel/mm/range_manager.hpp>

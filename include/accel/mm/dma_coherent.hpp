@@ -18,8 +18,8 @@
 ///   dma_pool_create promises. Blocks come back zeroed only with alloc_zeroed (dma_pool_zalloc).
 ///   Chunks stay with the pool until it is destroyed (as the kernel's pool keeps its pages).
 /// Both are thread-safe (one mutex each): drivers allocate descriptors from several paths.
-#include <accel/core/errno.hpp>
-#include <accel/core/fault_injection.hpp>
+#include <accel/base/errno.hpp>
+#include <accel/base/fault_injection.hpp>
 #include <accel/mm/device_memory.hpp>
 #include <accel/mm/range.hpp>
 #include <accel/mm/range_manager.hpp>

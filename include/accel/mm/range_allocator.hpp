@@ -6,7 +6,7 @@
 /// does, so the hot path allocates nothing. Most code just wants "give me a range, here is its
 /// id back"; this wrapper keeps nodes in a pool that never moves them and recycles ids (LIFO;
 /// ids are opaque). Not thread-safe: guard it with the lock that protects the space it manages.
-#include <accel/core/errno.hpp>
+#include <accel/base/errno.hpp>
 #include <accel/mm/range.hpp>
 #include <accel/mm/range_manager.hpp>
 

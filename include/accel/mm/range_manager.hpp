@@ -61,6 +61,13 @@ concept range_manager =
         { cm.stats() } -> std::same_as<range_stats>;
     };
 
+/// A range manager that also finds the allocated node holding an address, in O(log n): what
+/// an index of fake mmap offsets needs (a page fault names a page, not a node). best_fit has it.
+template <class M>
+concept range_lookup = range_manager<M> && requires(const M& cm, u64 a) {
+    { cm.find(a) } -> std::same_as<const typename M::node*>;
+};
+
 /// Fires a static_assert naming the first requirement `M` misses, instead of a long list of
 /// unsatisfied constraints. Call as `static_assert(diagnose_range_manager<my_policy>());`.
 template <class M>

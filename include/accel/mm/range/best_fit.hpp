@@ -222,6 +222,20 @@ public:
         last_hole_ = p;
     }
 
+    /// The allocated node whose range holds `addr`, or null: one descent of the address tree,
+    /// O(log n) (the `range_lookup` refinement of the concept: fake mmap offsets, faults).
+    const node* find(u64 addr) const noexcept {
+        if (live_ == 0 || addr < space_.start || addr > space_.last())
+            return nullptr;
+        const u64 off = addr - space_.start;
+        const addr_traits tr = addr_.traits();
+        // The last node ending at or before addr; addr is in its hole or in the node after it.
+        const node* p = as_node(addr_.last_with([&](const addr_links* x) { return tr.key(x) <= off; }, 0));
+        if (off - tr.key(p) < p->hole_)
+            return nullptr;
+        return after(p);
+    }
+
     template <bool Holes>
     class listing_iterator {
     public:

@@ -38,7 +38,7 @@
 ///
 /// translate(va) is the software walker: {pa, perms, page size} or -EFAULT. dma.hpp copies
 /// through it. Not thread-safe; callers serialise (drivers hold their VM lock).
-#include <accel/core/errno.hpp>
+#include <accel/base/errno.hpp>
 #include <accel/mm/range.hpp>
 #include <accel/mm/vm/page_table_format.hpp>
 

@@ -11,12 +11,12 @@
 /// frees the offset and the backing. The object does not hold its device: whoever holds a
 /// reference also keeps the device alive (a file, a mapping, the driver's own device data),
 /// as with a kernel GEM object and its drm_device.
-#include <accel/core/errno.hpp>
-#include <accel/core/fault_injection.hpp>
+#include <accel/base/errno.hpp>
+#include <accel/base/fault_injection.hpp>
 #include <accel/core/fwd.hpp>
-#include <accel/mm/bo/mmap_offsets.hpp>
-#include <accel/mm/bo/placement.hpp>
-#include <accel/mm/bo/shmem.hpp>
+#include <accel/core/gem/mmap_offsets.hpp>
+#include <accel/core/gem/placement.hpp>
+#include <accel/core/gem/shmem.hpp>
 
 #include <boost/intrusive_ptr.hpp>
 

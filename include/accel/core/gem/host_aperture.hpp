@@ -13,8 +13,8 @@
 /// `bo_pin` is the owning result: destroying it (after the driver has unmapped the VA range and
 /// invalidated its TLB) removes the window and drops the reference. Not thread-safe: the
 /// aperture and the phys_map are the driver's, under its VM lock.
-#include <accel/core/errno.hpp>
-#include <accel/mm/bo/object.hpp>
+#include <accel/base/errno.hpp>
+#include <accel/core/gem/object.hpp>
 #include <accel/mm/range.hpp>
 #include <accel/mm/range_allocator.hpp>
 #include <accel/mm/range_manager.hpp>

@@ -7,9 +7,10 @@
 /// allows its file to mmap the object (drm_vma_node_allow); deleting it revokes that and drops
 /// the reference, and its number becomes reusable only after that cleanup, as in
 /// drm_gem_handle_delete. Another file's numbers mean nothing here: lookups are per table.
-#include <accel/core/errno.hpp>
-#include <accel/core/fault_injection.hpp>
-#include <accel/mm/bo/object.hpp>
+#include <accel/base/errno.hpp>
+#include <accel/base/fault_injection.hpp>
+#include <accel/core/gem/object.hpp>
+#include <accel/core/user_memory.hpp>
 
 #include <cerrno>
 #include <cstdint>
@@ -56,10 +57,17 @@ public:
 
     /// drm_gem_object_lookup: a reference to the object `handle` names, or null (callers map
     /// that to -ENOENT, as drivers do).
+    /// The current call's object_observer hears of the object (user_memory.hpp).
     gem_ref lookup(std::uint32_t handle) const {
-        std::lock_guard lock(mutex_);
-        gem_object* o = handle && handle <= slots_.size() ? slots_[handle - 1] : nullptr;
-        return gem_ref(o == closing() ? nullptr : o); // adds a reference
+        gem_ref r;
+        {
+            std::lock_guard lock(mutex_);
+            gem_object* o = handle && handle <= slots_.size() ? slots_[handle - 1] : nullptr;
+            r = gem_ref(o == closing() ? nullptr : o); // adds a reference
+        }
+        if (r)
+            note_object_reached(*r);
+        return r;
     }
 
     /// drm_gem_handle_delete: -EINVAL for a handle this table does not hold.

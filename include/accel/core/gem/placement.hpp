@@ -14,9 +14,9 @@
 /// what per-region accounting reports (0 is host memory). A bo_region must outlive the objects
 /// placed in it: device_data outlives every object, since whatever holds an object (a file, a
 /// mapping) holds the device.
-#include <accel/core/errno.hpp>
-#include <accel/core/fault_injection.hpp>
-#include <accel/mm/bo/mmap_offsets.hpp>
+#include <accel/base/errno.hpp>
+#include <accel/base/fault_injection.hpp>
+#include <accel/core/gem/mmap_offsets.hpp>
 #include <accel/mm/device_memory.hpp>
 #include <accel/mm/range.hpp>
 #include <accel/mm/range_manager.hpp>

@@ -20,11 +20,13 @@
 /// GEM_CLOSE (core) deletes handles; mmap(2) on the node at mmap_offset() maps the object.
 #include <accel/core/device.hpp>
 #include <accel/core/driver.hpp>
-#include <accel/core/errno.hpp>
-#include <accel/core/fault_injection.hpp>
-#include <accel/mm/bo/object.hpp>
-#include <accel/mm/bo/placement.hpp>
-#include <accel/mm/bo/shmem.hpp>
+#include <accel/base/errno.hpp>
+#include <accel/base/fault_injection.hpp>
+#include <accel/core/gem/object.hpp>
+#include <accel/core/gem/offset_index.hpp>
+#include <accel/core/gem/placement.hpp>
+#include <accel/core/gem/shmem.hpp>
+#include <accel/mm/range/best_fit.hpp>
 #include <accel/mm/range_manager.hpp>
 
 #include <boost/intrusive_ptr.hpp>
@@ -36,6 +38,25 @@
 #include <utility>
 
 namespace accel {
+
+namespace gem {
+/// The policy behind driver D's fake offsets: `D::mmap_offset_policy` if it names one (any
+/// mm::range_lookup policy), else best_fit, drm_mm's placement as drm_vma_offset_add uses it.
+template <class D>
+struct offset_policy {
+    using type = mm::best_fit;
+};
+template <class D>
+    requires requires { typename D::mmap_offset_policy; }
+struct offset_policy<D> {
+    using type = typename D::mmap_offset_policy;
+};
+
+template <class D>
+std::unique_ptr<offset_index> make_offset_index() {
+    return std::make_unique<offset_index_for<typename offset_policy<D>::type>>();
+}
+} // namespace gem
 
 template <class D>
 class bo final : public gem_object {

@@ -10,8 +10,8 @@
 /// shmem does; `resident_bytes()` asks the kernel how many are. The driver's view is mapped on
 /// first use (drm_gem_shmem_vmap is on demand too), so an object only clients map costs no
 /// mapping in the server.
-#include <accel/core/errno.hpp>
-#include <accel/core/fault_injection.hpp>
+#include <accel/base/errno.hpp>
+#include <accel/base/fault_injection.hpp>
 
 #include <atomic>
 #include <cerrno>
