@@ -4,6 +4,8 @@
 #include <accel/backend/client_backend.hpp>
 #include <accel/backend/mock.hpp>
 #include <accel/core/device.hpp>
+#include <accel/core/parked_call.hpp>
+#include <accel/core/wait_queue.hpp>
 #include <accel/core/driver.hpp>
 #include <accel/base/errno.hpp>
 #include <accel/base/fault_injection.hpp>

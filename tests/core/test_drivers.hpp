@@ -6,6 +6,8 @@
 #include <accel/accel.hpp>
 
 #include <atomic>
+#include <optional>
+#include <poll.h>
 #include <chrono>
 #include <cstdint>
 #include <string_view>
@@ -38,9 +40,14 @@ struct basic_test_driver {
         std::atomic<int> removes{0};
         std::atomic<int> fail_probe{0};
         std::atomic<std::uint32_t> postclose_ms{0};
+        std::atomic<std::uint64_t> doorbell{0};
+        wait_queue doorbell_wait;
     };
     struct file_data {
         std::uint64_t noarg_calls = 0;
+        std::atomic<std::uint64_t> poll_target{0};
+        file_data() = default;
+        file_data(file_data&& o) noexcept : noarg_calls(o.noarg_calls), poll_target(o.poll_target.load()) {}
     };
     struct object_data {
         std::uint32_t create_flags = 0;
@@ -53,11 +60,15 @@ struct basic_test_driver {
         return d->fail_probe.load();
     }
     static void remove(dev& d) { d->removes++; }
-    static int open(dev& d, fil&) {
+    static result<file_data> open(dev& d) {
         if (int e = d->fail_open.load())
-            return e;
+            return result<file_data>::failure(e);
         d->opens++;
-        return 0;
+        return file_data{};
+    }
+    static unsigned poll(dev& d, fil& f) {
+        const std::uint64_t t = f->poll_target.load();
+        return t && d->doorbell.load() >= t ? POLLIN | POLLRDNORM : 0u;
     }
     static void postclose(dev& d, fil&) {
         if (auto ms = d->postclose_ms.load())
@@ -100,6 +111,35 @@ struct basic_test_driver {
         a.noarg_calls = f->noarg_calls;
         a.opens = d->opens.load();
         a.postcloses = d->postcloses.load();
+        return 0;
+    }
+
+    static int wait(dev& d, fil&, test_wait& a) {
+        if (a.pad)
+            return -EINVAL;
+        auto reached = [&dd = d.data()](test_wait& w) -> std::optional<int> {
+            const std::uint64_t now = dd.doorbell.load();
+            if (now < w.target)
+                return std::nullopt;
+            w.seen = now;
+            return 0;
+        };
+        if (auto r = reached(a))
+            return *r; // the fast path: no wait
+        const auto timeout = a.timeout_ms == ~0u ? std::chrono::nanoseconds(-1) : std::chrono::milliseconds(a.timeout_ms);
+        return park(a, d->doorbell_wait, timeout, reached);
+    }
+    static int ring(dev& d, fil&, test_ring& a) {
+        const auto parked = static_cast<int>(d.parked().size());
+        a.doorbell = d->doorbell.fetch_add(a.count) + a.count;
+        d->doorbell_wait.wake_all();
+        d.for_each_file([](const file_base& f) { const_cast<file_base&>(f).event_wait().wake_all(); });
+        return parked;
+    }
+    static int poll_arm(dev& d, fil& f, __u64& target) {
+        f->poll_target = target;
+        f.event_wait().wake_all();
+        (void)d;
         return 0;
     }
 
@@ -165,7 +205,10 @@ struct basic_test_driver {
         ACCEL_IOCTL(TEST_IOCTL_BO_CREATE, &bo_create, ioctl_flags::none), //
         ACCEL_IOCTL(TEST_IOCTL_BO_INFO, &bo_info, ioctl_flags::none),     //
         ACCEL_IOCTL(TEST_IOCTL_BO_POKE, &bo_poke, ioctl_flags::none),     //
-        ACCEL_IOCTL(TEST_IOCTL_MEM_STATS, &mem_stats, ioctl_flags::none)>;
+        ACCEL_IOCTL(TEST_IOCTL_MEM_STATS, &mem_stats, ioctl_flags::none), //
+        ACCEL_IOCTL(TEST_IOCTL_WAIT, &wait, ioctl_flags::none),           //
+        ACCEL_IOCTL(TEST_IOCTL_RING, &ring, ioctl_flags::monitor),        //
+        ACCEL_IOCTL(TEST_IOCTL_POLL_ARM, &poll_arm, ioctl_flags::none)>;
 
     // INFO callbacks.
     static std::vector<accel_info_memory_region> memory_regions(dev&) {

@@ -44,7 +44,7 @@ struct test_fail {
 #define TEST_IOCTL_SUM ACCEL_IOWR(0x48, struct test_sum)
 #define TEST_IOCTL_FAIL ACCEL_IOWR(0x49, struct test_fail)
 #define TEST_IOCTL_NOARG ACCEL_IO(0x4a)                         /* counts calls on this file */
-/* 0x4b, 0x4c and 0x4f are empty slots; 0x54..0x9f are past the last row. */
+/* 0x4b, 0x4c and 0x4f are empty slots; 0x57..0x9f are past the last row. */
 #define TEST_IOCTL_HOLE ACCEL_IOWR(0x4b, struct test_echo)
 #define TEST_IOCTL_COUNT ACCEL_IOR(0x4d, struct test_count)
 /* From now on every postclose on this device sleeps postclose_ms (at most 2000): a slow release. */
@@ -93,5 +93,25 @@ struct test_mem_stats {
 #define TEST_IOCTL_BO_INFO ACCEL_IOWR(0x51, struct test_bo_info)
 #define TEST_IOCTL_BO_POKE ACCEL_IOWR(0x52, struct test_bo_poke)
 #define TEST_IOCTL_MEM_STATS ACCEL_IOR(0x53, struct test_mem_stats)
+
+/* Deferred completion: a doorbell counter per device.
+ * WAIT parks until the doorbell reaches `target` (answering 0 with `seen` = the doorbell then),
+ * or until `timeout_ms` passes (-ETIME; timeout_ms = ~0u waits for ever). RING adds `count`
+ * to the doorbell and wakes the waiters and pollers; it answers the number of requests that
+ * were parked on the device when it rang. POLL_ARM sets this file's poll target: the file polls
+ * POLLIN | POLLRDNORM while the doorbell is at or past it (0: never). */
+struct test_wait {
+	__u64 target;
+	__u32 timeout_ms;
+	__u32 pad; /* must be 0 */
+	__u64 seen;
+};
+struct test_ring {
+	__u64 count;
+	__u64 doorbell; /* out: the value after ringing */
+};
+#define TEST_IOCTL_WAIT ACCEL_IOWR(0x54, struct test_wait)
+#define TEST_IOCTL_RING ACCEL_IOWR(0x55, struct test_ring)
+#define TEST_IOCTL_POLL_ARM ACCEL_IOW(0x56, __u64)
 
 #endif

@@ -32,7 +32,7 @@ struct empty_table_driver {
 struct hooks_driver : empty_table_driver {
     static int probe(accel::device<hooks_driver>&) { return 0; }
     static void remove(accel::device<hooks_driver>&) {}
-    static int open(accel::device<hooks_driver>&, accel::file<hooks_driver>&) { return 0; }
+    static accel::result<file_data> open(accel::device<hooks_driver>&) { return file_data{}; }
     static void postclose(accel::device<hooks_driver>&, accel::file<hooks_driver>&) {}
     static constexpr bool exclusive = true;
 };

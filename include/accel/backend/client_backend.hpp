@@ -9,6 +9,10 @@
 ///   int open(std::string_view path, int flags)   -> fd or -errno (paths like root + "/accel/accel0")
 ///   int ioctl(int fd, unsigned long request, void* arg) -> >= 0 or -errno
 ///   int close(int fd)                             -> 0 or -errno
+///   long read(int fd, void* buf, size_t n)        -> bytes or -errno
+///   long write(int fd, const void* buf, size_t n) -> bytes or -errno
+///   int poll(pollfd* fds, size_t n, int timeout_ms) -> descriptors with events, 0 on timeout,
+///                                                 or -errno (poll(2); several at once)
 ///   result<void*> mmap(int fd, u64 offset, size_t length, int prot, int flags)
 ///                                                 -> a buffer object mapped at its fake offset
 ///   int munmap(void* addr, size_t length)         -> 0 or -errno
@@ -18,6 +22,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <poll.h>
 #include <string_view>
 
 namespace accel::backend {
@@ -27,6 +32,9 @@ concept client_backend = requires(B& b, std::string_view path, int flags, int fd
     { b.open(path, flags) } -> std::same_as<int>;
     { b.ioctl(fd, req, arg) } -> std::same_as<int>;
     { b.close(fd) } -> std::same_as<int>;
+    { b.read(fd, arg, std::size_t{}) } -> std::same_as<long>;
+    { b.write(fd, static_cast<const void*>(arg), std::size_t{}) } -> std::same_as<long>;
+    { b.poll(static_cast<struct pollfd*>(nullptr), std::size_t{}, flags) } -> std::same_as<int>;
     { b.mmap(fd, std::uint64_t{}, std::size_t{}, flags, flags) } -> std::same_as<result<void*>>;
     { b.munmap(arg, std::size_t{}) } -> std::same_as<int>;
     { b.root() } -> std::convertible_to<std::string_view>;

@@ -6,11 +6,19 @@
 /// ioctl is a direct call into the same dispatcher the real backend's server uses, with user
 /// memory being this process's memory (copy_from_user is a checked memcpy). Thread-safe.
 ///
-/// fd table: slots live in fixed-size chunks that are never moved or freed while the mock
-/// lives, so an ioctl reaches its slot without a lock. Each slot counts the calls using it;
-/// close() detaches the file from the slot, waits for those calls to finish, then releases the
-/// file and only then makes the number reusable. (Unlike the kernel, close() therefore waits
-/// for ioctls other threads are running on the same descriptor.)
+/// fd table: each descriptor names an open_file (core/open_file.hpp) and every call goes
+/// through its file operations, whatever its kind. Slots live in fixed-size chunks that are
+/// never moved or freed while the mock lives, so an ioctl reaches its slot without a lock. Each
+/// slot counts the calls using it; close() detaches the file from the slot, ends the waits of
+/// requests parked through it with -EBADF, waits for the calls to finish, then drops the
+/// descriptor's reference (the last one releases the file) and only then makes the number
+/// reusable. (Unlike the kernel, close() therefore waits for, and ends, the calls other threads
+/// are making on the same descriptor.)
+///
+/// Deferred completion: a handler that parks its request (core/parked_call.hpp) leaves the
+/// calling thread asleep on the request until it is answered - by a wake-up, its timeout, an
+/// unplug (-ENODEV) or a close of the descriptor (-EBADF). poll() waits on several
+/// descriptors at once with a timeout, as poll(2) does.
 ///
 /// mmap: a buffer object is mapped with a real mmap(2) of its memfd backing, so the client sees
 /// the very pages the driver writes (coherent both ways, immediately) and `prot` is enforced by
@@ -25,20 +33,25 @@
 #include <accel/core/dispatch.hpp>
 #include <accel/base/errno.hpp>
 #include <accel/base/fault_injection.hpp>
+#include <accel/core/call.hpp>
+#include <accel/core/open_file.hpp>
 #include <accel/core/subsystem.hpp>
 #include <accel/core/user_memory.hpp>
+#include <accel/core/wait_queue.hpp>
 
 #include <array>
 #include <atomic>
 #include <bit>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <fcntl.h>
 #include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <poll.h>
 #include <string>
 #include <string_view>
 #include <sys/mman.h>
@@ -105,38 +118,106 @@ public:
         return fd;
     }
 
-    /// One ioctl; `arg` is a pointer into this process, as with ioctl(2).
+    /// One ioctl; `arg` is a pointer into this process, as with ioctl(2). A parked request
+    /// keeps the calling thread until it is answered.
     int ioctl(int fd, unsigned long request, void* arg) noexcept {
-        slot* s = find_slot(fd);
-        if (!s)
-            return -EBADF;
-        slot_use use(*s);
-        file_base* f = use.file();
-        if (!f)
-            return -EBADF;
-        call_context ctx{&memory_, current()};
-        call_scope scope(ctx);
-        return f->base_device().ioctl(*f, static_cast<ioctl_cmd>(request),
-                                      static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(arg)));
+        const auto addr = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(arg));
+        return static_cast<int>(on_file(fd, [&](open_file& f) -> long { return f.ioctl(static_cast<ioctl_cmd>(request), addr); }));
+    }
+
+    /// read(2): bytes read into `buf`, or -errno (-EBADF; the file kind's errors).
+    long read(int fd, void* buf, std::size_t n) noexcept {
+        const auto addr = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(buf));
+        return on_file(fd, [&](open_file& f) { return f.readable() ? f.read(addr, n) : long{-EBADF}; });
+    }
+
+    /// write(2): bytes written from `buf`, or -errno.
+    long write(int fd, const void* buf, std::size_t n) noexcept {
+        const auto addr = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(buf));
+        return on_file(fd, [&](open_file& f) { return f.writable() ? f.write(addr, n) : long{-EBADF}; });
+    }
+
+    /// poll(2) over `n` descriptors: the number with events, 0 on timeout (`timeout_ms` < 0:
+    /// none), or -EINVAL / -ENOMEM. A descriptor that is not open gets POLLNVAL; POLLERR and
+    /// POLLHUP are reported whatever was asked, as poll(2) does.
+    int poll(struct pollfd* fds, std::size_t n, int timeout_ms) noexcept {
+        if (n > static_cast<std::size_t>(max_chunks) * chunk_slots)
+            return -EINVAL;
+        poll_waiter* w = new (std::nothrow) poll_waiter();
+        if (!w)
+            return -ENOMEM;
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
+        int ready = 0;
+        for (;;) {
+            const std::uint64_t seen = w->generation();
+            ready = 0;
+            const bool register_waits = timeout_ms != 0;
+            for (std::size_t i = 0; i < n; ++i) {
+                fds[i].revents = 0;
+                if (fds[i].fd < 0)
+                    continue; // ignored, as poll(2) does
+                slot* s = find_slot(fds[i].fd);
+                if (!s) {
+                    fds[i].revents = POLLNVAL;
+                    ++ready;
+                    continue;
+                }
+                slot_use use(*s);
+                open_file* f = use.file();
+                if (!f) {
+                    fds[i].revents = POLLNVAL;
+                    ++ready;
+                    continue;
+                }
+                if (register_waits && !w->hold(*f)) {
+                    ready = -ENOMEM;
+                    break;
+                }
+                const unsigned mask = register_waits ? f->poll(*w) : f->poll(w->no_wait());
+                fds[i].revents = static_cast<short>(mask & (static_cast<unsigned>(fds[i].events) | POLLERR | POLLHUP | POLLNVAL));
+                if (fds[i].revents)
+                    ++ready;
+            }
+            if (ready || timeout_ms == 0)
+                break;
+            if (!w->sleep(seen, timeout_ms < 0 ? nullptr : &deadline))
+                break; // timed out
+        }
+        w->leave_queues();
+        {
+            call_context ctx{&memory_, current()};
+            call_scope scope(ctx);
+            w->release_files(); // a file closed meanwhile is released now, as after poll(2)
+        }
+        w->put();
+        return ready;
     }
 
     int close(int fd) noexcept {
         slot* s = find_slot(fd);
         if (!s)
             return -EBADF;
-        file_base* f = nullptr;
+        open_file* f = nullptr;
         {
             std::lock_guard lock(fd_mutex_);
             f = s->file.exchange(nullptr, std::memory_order_seq_cst);
         }
         if (!f)
             return -EBADF;
-        for (unsigned spins = 0; s->users.load(std::memory_order_seq_cst) != 0; ++spins)
-            spins < 64 ? std::this_thread::yield() : std::this_thread::sleep_for(std::chrono::microseconds(20));
         {
             call_context ctx{&memory_, current()};
             call_scope scope(ctx);
-            f->base_device().close(f);
+            f->flush();
+        }
+        // Calls on the descriptor end before it goes: those parked get -EBADF (see above).
+        for (unsigned spins = 0; s->users.load(std::memory_order_seq_cst) != 0; ++spins) {
+            f->cancel_waits(-EBADF);
+            spins < 64 ? std::this_thread::yield() : std::this_thread::sleep_for(std::chrono::microseconds(20));
+        }
+        {
+            call_context ctx{&memory_, current()};
+            call_scope scope(ctx);
+            f->put();
         }
         unreserve_fd(fd);
         return 0;
@@ -154,22 +235,22 @@ public:
         if (!s)
             return result<void*>::failure(-EBADF);
         slot_use use(*s);
-        file_base* f = use.file();
+        open_file* f = use.file();
         if (!f)
             return result<void*>::failure(-EBADF);
-        auto obj = f->base_device().mmap_object(*f, offset, length, prot, flags);
-        if (!obj)
-            return result<void*>::failure(obj.error());
+        auto target = map_file(*f, offset, length, prot, flags);
+        if (!target)
+            return result<void*>::failure(target.error());
         const std::uint64_t page = host_page_size();
         const std::size_t span = static_cast<std::size_t>((length + page - 1) / page * page);
         if (detail::alloc_may_fail())
             return result<void*>::failure(-ENOMEM);
-        void* p = ::mmap(nullptr, span, prot, flags, (*obj)->backing_fd(), static_cast<off_t>((*obj)->backing_offset()));
+        void* p = ::mmap(nullptr, span, prot, flags, target->fd, static_cast<off_t>(target->fd_offset));
         if (p == MAP_FAILED)
             return result<void*>::failure(-errno);
         try {
             std::lock_guard lock(map_mutex_);
-            mappings_.emplace(p, mapping{span, device_ref(&f->base_device()), std::move(*obj)});
+            mappings_.emplace(p, mapping{span, std::move(target->device), std::move(target->object)});
         } catch (...) {
             ::munmap(p, span);
             return result<void*>::failure(-ENOMEM);
@@ -233,7 +314,7 @@ private:
     };
 
     struct alignas(64) slot { // one cache line each: threads on different fds never share one
-        std::atomic<file_base*> file{nullptr};
+        std::atomic<open_file*> file{nullptr};
         std::atomic<std::uint32_t> users{0};
     };
     using chunk = std::array<slot, chunk_slots>;
@@ -246,10 +327,128 @@ private:
         slot_use(const slot_use&) = delete;
         slot_use& operator=(const slot_use&) = delete;
         /// The open file, or null (closed, or never opened).
-        file_base* file() const noexcept { return s_->file.load(std::memory_order_seq_cst); }
+        open_file* file() const noexcept { return s_->file.load(std::memory_order_seq_cst); }
 
     private:
         slot* s_;
+    };
+
+    /// A request of the calling thread: answered in place, or later by whoever ends its wait
+    /// while the thread sleeps on it.
+    class mock_call final : public call {
+    public:
+        void complete(long result) noexcept override {
+            std::lock_guard lock(mutex_);
+            result_ = result;
+            done_ = true;
+            cv_.notify_all(); // under the lock: the waiter may destroy *this once it sees done_
+        }
+        long wait() {
+            std::unique_lock lock(mutex_);
+            cv_.wait(lock, [&] { return done_; });
+            return result_;
+        }
+
+    private:
+        std::mutex mutex_;
+        std::condition_variable cv_;
+        bool done_ = false;
+        long result_ = 0;
+    };
+
+    /// Runs `op(open_file&)` as a call on `fd` (-EBADF when it is not open), sleeping while
+    /// the request is parked.
+    template <class Op>
+    long on_file(int fd, Op&& op) noexcept {
+        slot* s = find_slot(fd);
+        if (!s)
+            return -EBADF;
+        slot_use use(*s);
+        open_file* f = use.file();
+        if (!f)
+            return -EBADF;
+        mock_call c;
+        c.ctx = call_context{&memory_, current()};
+        c.ctx.async = &c;
+        long r;
+        {
+            call_scope scope(c.ctx);
+            r = op(*f);
+        }
+        return r == call_parked ? c.wait() : r;
+    }
+
+    /// poll()'s waiter: joins the queues the files' poll operations name; a wake-up bumps a
+    /// generation the sleeping thread waits on.
+    class poll_waiter final : public wait_entry, public poll_table {
+    public:
+        void wait(wait_queue& q) noexcept override {
+            for (wait_queue* joined : queues_)
+                if (joined == &q)
+                    return;
+            try {
+                queues_.push_back(&q);
+            } catch (...) {
+                return; // out of memory: this queue cannot wake us; the timeout still ends the wait
+            }
+            q.add(*this);
+        }
+        void wake() noexcept override {
+            std::lock_guard lock(mutex_);
+            ++generation_;
+            cv_.notify_all();
+        }
+        std::uint64_t generation() {
+            std::lock_guard lock(mutex_);
+            return generation_;
+        }
+        /// false on timeout.
+        bool sleep(std::uint64_t seen, const std::chrono::steady_clock::time_point* deadline) {
+            std::unique_lock lock(mutex_);
+            auto woken = [&] { return generation_ != seen; };
+            if (!deadline) {
+                cv_.wait(lock, woken);
+                return true;
+            }
+            return cv_.wait_until(lock, *deadline, woken);
+        }
+        void leave_queues() noexcept {
+            for (wait_queue* q : queues_)
+                q->remove(*this);
+            queues_.clear();
+        }
+        /// Keeps `f` (and the queues its poll names) alive until release_files(), as poll(2)
+        /// holds its files. false: out of memory.
+        bool hold(open_file& f) noexcept {
+            for (open_file* held : files_)
+                if (held == &f)
+                    return true;
+            try {
+                files_.push_back(&f);
+            } catch (...) {
+                return false;
+            }
+            f.get();
+            return true;
+        }
+        void release_files() noexcept {
+            for (open_file* f : files_)
+                f->put();
+            files_.clear();
+        }
+        /// A table that registers nothing (a poll with a zero timeout).
+        poll_table& no_wait() noexcept { return none_; }
+
+    private:
+        struct nothing final : poll_table {
+            void wait(wait_queue&) noexcept override {}
+        };
+        std::mutex mutex_;
+        std::condition_variable cv_;
+        std::uint64_t generation_ = 0;
+        std::vector<wait_queue*> queues_;
+        std::vector<open_file*> files_;
+        nothing none_;
     };
 
     static caller_identity& current() noexcept {

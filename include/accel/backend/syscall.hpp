@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <fcntl.h>
+#include <poll.h>
 #include <string>
 #include <string_view>
 #include <sys/ioctl.h>
@@ -49,6 +50,20 @@ public:
     }
 
     int close(int fd) const noexcept { return ::close(fd) == 0 ? 0 : -errno; }
+
+    long read(int fd, void* buf, std::size_t n) const noexcept {
+        ssize_t r = ::read(fd, buf, n);
+        return r >= 0 ? static_cast<long>(r) : -errno;
+    }
+    long write(int fd, const void* buf, std::size_t n) const noexcept {
+        ssize_t r = ::write(fd, buf, n);
+        return r >= 0 ? static_cast<long>(r) : -errno;
+    }
+    /// poll(2); not restarted after a signal (-EINTR), as poll(2) is not.
+    int poll(struct pollfd* fds, std::size_t n, int timeout_ms) const noexcept {
+        int r = ::poll(fds, static_cast<nfds_t>(n), timeout_ms);
+        return r >= 0 ? r : -errno;
+    }
 
     /// mmap(2) of a buffer object at its fake offset on the node. First MMAP_PREPARE, so a
     /// FUSE-served node gives the kernel's errors now rather than a SIGBUS at the first touch

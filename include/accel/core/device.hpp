@@ -8,6 +8,7 @@
 /// built here from D's declarations (the role of the Rust abstraction's computed vtable), and
 /// the ioctl table is checked when it is built: a bad row stops compilation naming the row.
 #include <accel/core/device_base.hpp>
+#include <accel/core/device_file.hpp>
 #include <accel/core/dispatch.hpp>
 #include <accel/core/driver.hpp>
 #include <accel/base/errno.hpp>
@@ -34,14 +35,10 @@ public:
 
 private:
     friend class accel::device<D>;
-    static typename D::file_data make_data(accel::device<D>& dev) {
-        if constexpr (std::is_constructible_v<typename D::file_data, accel::device<D>&>)
-            return typename D::file_data(dev);
-        else
-            return typename D::file_data{};
-    }
-    file(accel::device<D>& dev, node_kind kind, const caller_identity& opener, bool writable)
-        : file_base(dev, kind, opener, writable), data_(make_data(dev)) {}
+    /// `data...`: what file_data is built from (the driver's open() result, or the device).
+    template <class... Data>
+    file(accel::device<D>& dev, node_kind kind, const caller_identity& opener, int flags, Data&&... data)
+        : file_base(device_file_operations, dev, kind, opener, flags), data_(std::forward<Data>(data)...) {}
     typename D::file_data data_;
 };
 
@@ -88,14 +85,32 @@ private:
     static device& self(device_base& d) noexcept { return static_cast<device&>(d); }
     static file<D>& typed(file_base& f) noexcept { return static_cast<file<D>&>(f); }
 
-    static file_base* alloc_file(device_base& d, node_kind kind, const caller_identity& who, bool writable) noexcept {
+    /// drm_open_helper's allocation and the driver's open, as one fallible step.
+    static result<file_base*> make_file(device_base& d, node_kind kind, const caller_identity& who, int flags) noexcept {
+        using out = result<file_base*>;
+        using data = typename D::file_data;
         if (detail::alloc_may_fail())
-            return nullptr;
+            return out::failure(-ENOMEM);
+        file_base* f = nullptr;
         try {
-            return new (std::nothrow) file<D>(self(d), kind, who, writable);
-        } catch (...) { // file_data's constructor threw
-            return nullptr;
+            if constexpr (driver_has_open<D>) {
+                result<data> made = D::open(self(d));
+                if (!made)
+                    return out::failure(made.error() < 0 ? made.error() : -EINVAL);
+                f = new (std::nothrow) file<D>(self(d), kind, who, flags, std::move(*made));
+            } else if constexpr (std::is_constructible_v<data, accel::device<D>&>) {
+                f = new (std::nothrow) file<D>(self(d), kind, who, flags, self(d));
+            } else {
+                f = new (std::nothrow) file<D>(self(d), kind, who, flags);
+            }
+        } catch (const std::bad_alloc&) {
+            return out::failure(-ENOMEM);
+        } catch (...) { // the driver's open or file_data's constructor threw
+            return out::failure(-EIO);
         }
+        if (!f)
+            return out::failure(-ENOMEM);
+        return f;
     }
     static void free_file(file_base* f) noexcept { delete static_cast<file<D>*>(f); }
 
@@ -110,11 +125,16 @@ private:
             return -EIO;
         }
     }
-    static int open_cb(device_base& d, file_base& f) {
-        if constexpr (driver_has_open<D>)
-            return guarded([&] { return D::open(self(d), typed(f)); });
-        else
+    static unsigned poll_cb(device_base& d, file_base& f) {
+        if constexpr (driver_has_poll<D>) {
+            try {
+                return D::poll(self(d), typed(f));
+            } catch (...) {
+                return POLLERR;
+            }
+        } else {
             return 0;
+        }
     }
     static void postclose_cb(device_base& d, file_base& f) {
         if constexpr (driver_has_postclose<D>)
@@ -139,9 +159,9 @@ private:
     static_assert(dispatch::valid);
 
     static constexpr driver_ops ops{
-        &D::info,          driver_is_exclusive<D>(), driver_has_objects<D>, &alloc_file, &free_file, &open_cb,
+        &D::info,          driver_is_exclusive<D>(), driver_has_objects<D>, &make_file, &free_file,
         &postclose_cb,     &probe_cb,                &remove_cb,            &destroy,    dispatch::table.data(),
-        &info_cb,
+        &info_cb,          &poll_cb,
     };
 
     typename D::device_data data_;

@@ -8,16 +8,21 @@
 /// files stay valid until closed, their postclose still running. The minor number returns to the
 /// subsystem only when the last reference goes, as the kernel frees minors at drm_dev_put.
 ///
-/// Concurrency: `enter()`/`exit()` bracket every call into the driver (drm_dev_enter/exit).
-/// They are two uncontended atomic operations; unplug() sets the flag and waits for the
-/// in-flight count to drain. Both use sequentially consistent ordering, so a call either sees
-/// the flag or is seen by the drain.
+/// Concurrency: `enter()`/`exit()` (drm_dev_enter/exit) bracket the parts of a call that run
+/// driver code touching the device: the driver's open, an ioctl handler, a parked request's
+/// check. Not the copies in and out, and never a wait: a parked request (core/parked_call.hpp)
+/// holds no guard. They are two uncontended atomic operations; unplug() sets the flag, waits
+/// for the in-flight count to drain, then ends every parked request with -ENODEV. Both use
+/// sequentially consistent ordering, so a call either sees the flag or is seen by the drain.
+/// A handler must therefore never sleep waiting for something: it parks instead, or unplug
+/// would wait for it.
 #include <accel/core/driver_info.hpp>
 #include <accel/base/errno.hpp>
 #include <accel/core/file_base.hpp>
 #include <accel/core/fwd.hpp>
 #include <accel/core/ioctl_number.hpp>
 #include <accel/core/ioctl_table.hpp>
+#include <accel/core/parked_list.hpp>
 #include <accel/core/gem/mmap_offsets.hpp>
 #include <accel/core/gem/object.hpp>
 
@@ -41,10 +46,10 @@ struct driver_ops {
     const driver_info* info;
     bool exclusive_compute;
     bool objects; ///< DRIVER_GEM: the driver declares buffer objects
-    /// Allocates the typed file (`writable`: opened for writing); nullptr means -ENOMEM.
-    file_base* (*alloc_file)(device_base&, node_kind, const caller_identity&, bool writable) noexcept;
+    /// Builds the typed file with its driver data (the driver's open, or file_data's
+    /// constructor): the file, or -ENOMEM or the driver's error, with nothing left behind.
+    result<file_base*> (*make_file)(device_base&, node_kind, const caller_identity&, int flags) noexcept;
     void (*free_file)(file_base*) noexcept;
-    int (*open)(device_base&, file_base&);          // driver's open callback, or a no-op
     void (*postclose)(device_base&, file_base&);    // driver's postclose callback, or a no-op
     int (*probe)(device_base&);                     // at registration, before the nodes appear
     void (*remove)(device_base&);                   // at unregistration, after in-flight calls
@@ -52,6 +57,7 @@ struct driver_ops {
     const ioctl_slot* driver_ioctls;                // ACCEL_COMMAND_END - ACCEL_COMMAND_BASE slots
     /// Serialises INFO item `id` into `out`; -EINVAL for an id the device does not answer.
     int (*info_item)(device_base&, file_base&, std::uint32_t id, std::vector<unsigned char>& out);
+    unsigned (*poll)(device_base&, file_base&); // the driver's poll mask bits, or 0
 };
 
 class device_base {
@@ -87,6 +93,7 @@ public:
 
     /// Opens a file on one of the device's nodes for the current caller (accel_open +
     /// drm_open_helper). `flags` are open(2) flags: O_EXCL is refused with -EBUSY as DRM does.
+    /// The file starts with one reference, the opener's; its last put() closes it.
     /// Errors: -ENODEV (unplugged), -EBUSY (exclusive compute node already open, or O_EXCL),
     /// -ENOMEM, or the driver's open error. Nothing is left behind on failure.
     result<file_base*> open(node_kind kind, int flags);
@@ -95,19 +102,29 @@ public:
     /// everything the file held; then the file is freed and its device reference dropped.
     void close(file_base* f) noexcept;
 
-    /// One ioctl on an open file, with drm_ioctl's semantics (see dispatch.hpp).
+    /// One ioctl on an open file, with drm_ioctl's semantics (see dispatch.hpp). call_parked
+    /// when a handler parked the request (the current call's `call` answers it later).
     int ioctl(file_base& f, ioctl_cmd cmd, std::uint64_t arg) noexcept;
+
+    /// Requests parked on this device (core/parked_call.hpp).
+    parked_list& parked() noexcept { return parked_; }
+    /// Ends the waits of requests parked through `f` with `error` (the mock's close).
+    std::size_t cancel_parked(const open_file& f, int error) noexcept { return parked_.cancel(&f, error); }
 
     /// The device's fake mmap offsets (drm_device.vma_offset_manager).
     mmap_offset_manager& mmap_offsets() noexcept { return offsets_; }
 
     /// drm_gem_mmap's checks, for a mapping of `length` bytes at `offset` on file `f` with
     /// mmap(2)'s `prot` and `flags`; returns the object to map (a new reference).
-    /// -EINVAL: length 0, offset not page-aligned, no object starts at `offset`, the mapping is
-    ///          longer than the object, or a private writable (copy-on-write) mapping: MAP_PRIVATE
-    ///          on a file opened for writing, as shmem refuses is_cow_mapping();
-    /// -EACCES: PROT_WRITE on a file opened read-only (mmap(2)), or the file holds no handle to
-    ///          the object (drm_vma_node_is_allowed);
+/// In the kernel's order: mmap(2)'s own checks, then drm_gem_mmap's, then the shmem object's:
+    /// -EINVAL: length 0 or offset not page-aligned (mmap(2));
+    /// -EACCES: MAP_SHARED with PROT_WRITE on a file not opened for writing, or any mapping of a
+    ///          file not opened for reading (O_WRONLY) (mmap(2): FMODE_WRITE, FMODE_READ);
+    /// -EINVAL: no object starts at `offset` (drm_vma_offset_exact_lookup_locked);
+    /// -EACCES: the file holds no handle to the object (drm_vma_node_is_allowed);
+    /// -EINVAL: the mapping is longer than the object (drm_gem_mmap_obj), or it is MAP_PRIVATE:
+    ///          mmap(2) gives every private mapping VM_MAYWRITE, so it is a copy-on-write
+    ///          mapping, which drm_gem_shmem_mmap refuses (is_cow_mapping);
     /// -ENODEV: the device is unplugged.
     result<gem_ref> mmap_object(const file_base& f, std::uint64_t offset, std::uint64_t length, int prot, int flags);
 
@@ -132,7 +149,8 @@ protected:
 private:
     friend class subsystem;
 
-    /// drm_dev_unplug: refuse new calls, then wait for the ones inside the driver.
+    /// drm_dev_unplug: refuse new calls, wait for the ones inside the driver, then end every
+    /// parked request with -ENODEV (none holds the guard, so none delays the drain).
     void unplug() noexcept {
         unplugged_.store(true, std::memory_order_seq_cst);
         for (unsigned spins = 0; active_.load(std::memory_order_seq_cst) != 0; ++spins) {
@@ -141,6 +159,7 @@ private:
             else
                 std::this_thread::sleep_for(std::chrono::microseconds(50));
         }
+        parked_.cancel(nullptr, -ENODEV);
     }
     void last_reference_gone() noexcept {
         if (release_minor_)
@@ -163,9 +182,15 @@ private:
     mutable std::mutex files_mutex_;
     boost::intrusive::list<file_base, boost::intrusive::constant_time_size<false>> files_;
     mmap_offset_manager offsets_;
+    parked_list parked_;
 };
 
 using device_ref = boost::intrusive_ptr<device_base>;
+
+/// The file's mmap operation (-ENODEV without one, as mmap(2) answers).
+inline result<mmap_target> map_file(open_file& f, std::uint64_t offset, std::uint64_t length, int prot, int flags) {
+    return f.fops().mmap ? f.fops().mmap(f, offset, length, prot, flags) : result<mmap_target>::failure(-ENODEV);
+}
 
 inline result<file_base*> device_base::open(node_kind kind, int flags) {
     if (flags & O_EXCL)
@@ -184,15 +209,13 @@ inline result<file_base*> device_base::open(node_kind kind, int flags) {
             compute_opens_.fetch_add(1);
         }
     }
-    file_base* f = ops_->alloc_file(*this, kind, current_caller(), (flags & O_ACCMODE) != O_RDONLY);
-    int err = f ? ops_->open(*this, *f) : -ENOMEM;
-    if (err) {
-        if (f)
-            ops_->free_file(f);
+    auto made = ops_->make_file(*this, kind, current_caller(), flags);
+    if (!made) {
         if (compute)
             compute_opens_.fetch_sub(1);
-        return result<file_base*>::failure(err);
+        return made;
     }
+    file_base* f = *made;
     intrusive_ptr_add_ref(this);
     {
         std::lock_guard lock(files_mutex_);
@@ -226,6 +249,8 @@ inline result<gem_ref> device_base::mmap_object(const file_base& f, std::uint64_
         return result<gem_ref>::failure(-EINVAL);
     if ((prot & PROT_WRITE) && (flags & MAP_SHARED) && !f.writable())
         return result<gem_ref>::failure(-EACCES);
+    if (!f.readable())
+        return result<gem_ref>::failure(-EACCES);
     if (unplugged())
         return result<gem_ref>::failure(-ENODEV);
     const std::uint64_t pages = length / page + (length % page != 0);
@@ -234,8 +259,8 @@ inline result<gem_ref> device_base::mmap_object(const file_base& f, std::uint64_
         return result<gem_ref>::failure(-EINVAL);
     if (!obj->mmap_allowed(f))
         return result<gem_ref>::failure(-EACCES);
-    if (!(flags & MAP_SHARED) && (f.writable() || (prot & PROT_WRITE)))
-        return result<gem_ref>::failure(-EINVAL); // is_cow_mapping: private and may be written
+    if (!(flags & MAP_SHARED))
+        return result<gem_ref>::failure(-EINVAL); // is_cow_mapping: every private mapping may write
     return obj;
 }
 

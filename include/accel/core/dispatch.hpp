@@ -2,7 +2,7 @@
 #pragma once
 /// \file The ioctl dispatcher: drm_ioctl's algorithm, step for step (KERNEL.md section 2).
 ///
-///  1. unplugged device: -ENODEV (device_base::ioctl enters the device first);
+///  1. unplugged device: -ENODEV (drm_dev_is_unplugged);
 ///  2. type byte other than 'd' (or accel's INFO byte): -ENOTTY - the only -ENOTTY;
 ///  3. driver number [0x40, 0xA0) -> the driver's table, else the core table; a number past
 ///     the table or an empty slot: -EINVAL;
@@ -13,7 +13,11 @@
 ///  6. permission (-EACCES): ROOT_ONLY needs a privileged caller, AUTH a privileged opener,
 ///     MASTER never passes on accel; on the monitor node only `monitor` rows;
 ///  7. the handler, on the zero-extended buffer: it never sees bytes the caller did not send;
-///  8. copy out `out` bytes - even when the handler failed; a fault there gives -EFAULT.
+///     inside the device guard (drm_dev_enter: -ENODEV if the device went meanwhile), which
+///     covers the handler only, not the copies; a handler that parks its request
+///     (core/parked_call.hpp) returns at once, and the buffer moves to the parked request;
+///  8. copy out `out` bytes - even when the handler failed; a fault there gives -EFAULT. A
+///     parked request copies out when its wait ends.
 /// A handler that throws is caught here: std::bad_alloc becomes -ENOMEM, anything else -EIO.
 #include <accel/core/core_ioctls.hpp>
 #include <accel/core/device_base.hpp>
@@ -22,9 +26,11 @@
 #include <accel/core/info_ioctl.hpp>
 #include <accel/core/ioctl_flags.hpp>
 #include <accel/core/ioctl_number.hpp>
+#include <accel/core/parked_call.hpp>
 #include <accel/core/user_memory.hpp>
 
 #include <cstring>
+#include <utility>
 #include <memory>
 #include <new>
 
@@ -78,9 +84,8 @@ inline int call_handler(const ioctl_slot& slot, device_base& dev, file_base& f, 
 } // namespace detail
 
 inline int device_base::ioctl(file_base& f, ioctl_cmd cmd, std::uint64_t arg) noexcept {
-    if (!enter())
+    if (unplugged())
         return -ENODEV;
-    entered guard{this};
 
     bool not_tty = false;
     const ioctl_slot* slot = detail::find_slot(*this, cmd, not_tty);
@@ -114,8 +119,27 @@ inline int device_base::ioctl(file_base& f, ioctl_cmd cmd, std::uint64_t arg) no
     std::memset(kdata + in_size, 0, ksize - in_size);
 
     int ret = detail::ioctl_permitted(f, slot->flags);
-    if (ret == 0)
-        ret = detail::call_handler(*slot, *this, f, kdata);
+    if (ret == 0) {
+        call_context* ctx = detail::current_call;
+        park_request park;
+        park.kdata = kdata;
+        park_request* saved = ctx ? std::exchange(ctx->park, &park) : nullptr;
+        if (!enter()) {
+            ret = -ENODEV;
+        } else {
+            entered guard{this};
+            ret = detail::call_handler(*slot, *this, f, kdata);
+        }
+        if (ctx)
+            ctx->park = saved;
+        if (ret == call_parked) {
+            if (!park.check) // returned the marker without parking: a driver bug
+                ret = -EIO;
+            else if ((ret = parked_call::start(*this, f, *ctx->async, std::move(park), kdata, ksize, arg, out_size)) ==
+                     call_parked)
+                return call_parked; // copied out and answered when the wait ends
+        }
+    }
 
     if (copy_to_user(arg, kdata, out_size))
         ret = -EFAULT;

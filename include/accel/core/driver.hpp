@@ -7,20 +7,29 @@
 ///   struct npu {
 ///       static constexpr accel::driver_info info{1, 0, 0, "npu", "demo NPU"};
 ///       struct device_data { ... };   // per device (constructed from device<npu>::create's args)
-///       struct file_data { ... };     // per open file (default-constructed, or from device<npu>&)
+///       struct file_data { ... };     // per open file (see `open` below)
 ///       using ioctls = accel::ioctl_table<ACCEL_IOCTL(NPU_IOCTL_SUBMIT, &submit, 0), ...>;
 ///   };
 /// \endcode
 /// Optional members are detected, not required (drm_driver's optional hooks):
 ///   static int  probe(device<D>&);                 at registration; an error fails it
 ///   static void remove(device<D>&);                at unregistration, after in-flight calls
-///   static int  open(device<D>&, file<D>&);        after file_data is built; an error fails open
+///   static result<file_data> open(device<D>&);     builds a file's data, or fails the open with
+///                                                  its error (the Rust abstraction's
+///                                                  File::open); without it file_data is built
+///                                                  from device<D>& if it can be, else by default
 ///   static void postclose(device<D>&, file<D>&);   at close, after the framework's cleanup
+///   static unsigned poll(device<D>&, file<D>&);    poll mask bits the driver adds to the file's
+///                                                  (accel's hook: DRM's poll knows only events);
+///                                                  wake file.event_wait() when they may change
 ///   static constexpr bool exclusive = true;        one open of the compute node at a time
 ///   struct object_data { ... };                    buffer objects (DRIVER_GEM): the driver's
 ///                                                  payload in each bo<D> (core/gem/bo.hpp)
 ///   info callbacks for ACCEL_IOCTL_INFO (see info_items.hpp).
-/// `diagnose_driver<D>()` names the first missing piece instead of listing every constraint.
+/// `diagnose_driver<D>()` names the first missing piece instead of listing every constraint, and
+/// a member named like an optional hook whose signature does not match is an error naming the
+/// hook, never silently ignored.
+#include <accel/base/errno.hpp>
 #include <accel/core/driver_info.hpp>
 #include <accel/core/fwd.hpp>
 #include <accel/core/ioctl_table.hpp>
@@ -50,11 +59,15 @@ concept driver = requires {
 template <class D>
 concept driver_has_probe = requires(device<D>& d) { { D::probe(d) } -> std::same_as<int>; };
 template <class D>
-concept driver_has_remove = requires(device<D>& d) { D::remove(d); };
+concept driver_has_remove = requires(device<D>& d) { { D::remove(d) } -> std::same_as<void>; };
 template <class D>
-concept driver_has_open = requires(device<D>& d, file<D>& f) { { D::open(d, f) } -> std::same_as<int>; };
+concept driver_has_open = requires(device<D>& d) {
+    { D::open(d) } -> std::same_as<result<typename D::file_data>>;
+};
 template <class D>
-concept driver_has_postclose = requires(device<D>& d, file<D>& f) { D::postclose(d, f); };
+concept driver_has_postclose = requires(device<D>& d, file<D>& f) { { D::postclose(d, f) } -> std::same_as<void>; };
+template <class D>
+concept driver_has_poll = requires(device<D>& d, file<D>& f) { { D::poll(d, f) } -> std::same_as<unsigned>; };
 
 /// DRIVER_GEM: the driver has buffer objects, so GEM_CLOSE and mmap work on its nodes.
 template <class D>
@@ -86,11 +99,26 @@ consteval bool diagnose_driver() {
     } else if constexpr (!detail::is_ioctl_table<typename D::ioctls>) {
         static_assert(sizeof(D) == 0, "accel driver: `ioctls` must be an accel::ioctl_table<...>");
         return false;
-    } else if constexpr (requires { D::open; } && !driver_has_open<D>) {
-        static_assert(sizeof(D) == 0, "accel driver: `open` must be `static int open(accel::device<D>&, accel::file<D>&)`");
+    } else if constexpr (requires { &D::open; } && !driver_has_open<D>) {
+        static_assert(sizeof(D) == 0,
+                      "accel driver: hook `open` must be `static accel::result<file_data> open(accel::device<D>&)`");
         return false;
-    } else if constexpr (requires { D::probe; } && !driver_has_probe<D>) {
-        static_assert(sizeof(D) == 0, "accel driver: `probe` must be `static int probe(accel::device<D>&)`");
+    } else if constexpr (requires { &D::probe; } && !driver_has_probe<D>) {
+        static_assert(sizeof(D) == 0, "accel driver: hook `probe` must be `static int probe(accel::device<D>&)`");
+        return false;
+    } else if constexpr (requires { &D::remove; } && !driver_has_remove<D>) {
+        static_assert(sizeof(D) == 0, "accel driver: hook `remove` must be `static void remove(accel::device<D>&)`");
+        return false;
+    } else if constexpr (requires { &D::postclose; } && !driver_has_postclose<D>) {
+        static_assert(sizeof(D) == 0,
+                      "accel driver: hook `postclose` must be `static void postclose(accel::device<D>&, accel::file<D>&)`");
+        return false;
+    } else if constexpr (requires { &D::poll; } && !driver_has_poll<D>) {
+        static_assert(sizeof(D) == 0,
+                      "accel driver: hook `poll` must be `static unsigned poll(accel::device<D>&, accel::file<D>&)`");
+        return false;
+    } else if constexpr (requires { D::exclusive; } && !requires { { D::exclusive } -> std::convertible_to<bool>; }) {
+        static_assert(sizeof(D) == 0, "accel driver: `exclusive` must be `static constexpr bool exclusive`");
         return false;
     } else {
         return true;

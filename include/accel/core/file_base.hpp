@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-/// \file The framework's side of an open file (struct drm_file's role).
+/// \file The framework's side of an open device file (struct drm_file's role).
 ///
-/// One object per open() of a node. It keeps what the framework tracks for every driver: which
+/// One object per open() of a node: an open_file (core/open_file.hpp) whose operations are the
+/// device file's (core/device_file.hpp). It keeps what the framework tracks for every driver: which
 /// device and node it belongs to, the client id (global, strictly increasing from 1, never
 /// reused, as drm_file_alloc assigns it), who opened it, and the client name set by
 /// SET_CLIENT_NAME. `file<D>` adds the driver's typed per-file data.
@@ -14,6 +15,8 @@
 #include <accel/core/driver_info.hpp>
 #include <accel/base/fault_injection.hpp>
 #include <accel/core/fwd.hpp>
+#include <accel/core/open_file.hpp>
+#include <accel/core/wait_queue.hpp>
 #include <accel/core/user_memory.hpp>
 #include <accel/core/gem/handle_table.hpp>
 #include <accel/core/gem/object.hpp>
@@ -32,7 +35,8 @@ namespace detail {
 inline std::atomic<std::uint64_t> next_client_id{1};
 } // namespace detail
 
-class file_base : public boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>> {
+class file_base : public open_file,
+                  public boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>> {
 public:
     file_base(const file_base&) = delete;
     file_base& operator=(const file_base&) = delete;
@@ -48,8 +52,9 @@ public:
         std::lock_guard lock(name_mutex_);
         return client_name_;
     }
-    /// Whether the file was opened for writing (O_WRONLY or O_RDWR): a mapping's VM_MAYWRITE.
-    bool writable() const noexcept { return writable_; }
+    /// drm_file.event_wait: woken when the file's poll mask may have changed (its events, or
+    /// whatever a driver's poll hook reports).
+    wait_queue& event_wait() noexcept { return event_wait_; }
 
     handle_table& handles() noexcept { return handles_; }
     const handle_table& handles() const noexcept { return handles_; }
@@ -93,9 +98,10 @@ public:
     }
 
 protected:
-    file_base(accel::device_base& dev, node_kind kind, const caller_identity& opener, bool writable) noexcept
-        : dev_(&dev), kind_(kind), client_id_(detail::next_client_id.fetch_add(1, std::memory_order_relaxed)),
-          opener_(opener), writable_(writable) {}
+    file_base(const file_operations& fops, accel::device_base& dev, node_kind kind, const caller_identity& opener,
+              int flags) noexcept
+        : open_file(fops, flags), dev_(&dev), kind_(kind),
+          client_id_(detail::next_client_id.fetch_add(1, std::memory_order_relaxed)), opener_(opener) {}
     virtual ~file_base() = default;
 
 private:
@@ -114,7 +120,7 @@ private:
     node_kind kind_;
     std::uint64_t client_id_;
     caller_identity opener_;
-    bool writable_;
+    wait_queue event_wait_;
     mutable std::mutex name_mutex_;
     std::string client_name_;
     handle_table handles_{*this};

@@ -74,11 +74,19 @@ protected:
     ~object_observer() = default;
 };
 
+class call;
+struct park_request;
+
 /// What a backend installs for the duration of one call (ioctl, open, close).
 struct call_context {
     user_access* memory = nullptr;
     caller_identity caller{};
     object_observer* objects = nullptr; ///< null: nobody needs to know
+    /// The backend's request when it can be answered later (core/call.hpp); null: the call
+    /// must complete before it returns, and accel::park refuses with -EAGAIN.
+    accel::call* async = nullptr;
+    /// Set by the dispatcher while a handler runs that may park (core/parked_call.hpp).
+    park_request* park = nullptr;
 };
 
 namespace detail {

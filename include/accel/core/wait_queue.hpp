@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file `wait_queue`: what waits on a condition (wait_queue_head_t), and who is waiting.
+///
+/// A driver owns a queue per condition it can signal (a doorbell, a fence, a file's event
+/// list) and calls `wake_all()` after changing the condition. Waiters are `wait_entry`s with a
+/// wake function, as the kernel's wait_queue_entry has one; unlike a kernel waiter no entry is a
+/// sleeping thread: a parked request (core/parked_call.hpp) re-checks its condition and replies,
+/// a poll(2) in the mock wakes its thread, a FUSE poll handle notifies the kernel. So a waiting
+/// client holds no thread of the server.
+///
+/// wake_all() runs the wake functions outside the queue's lock, each on an entry it holds a
+/// reference to: a wake function may remove entries (its own too), take the driver's locks or
+/// complete a request. Entries must leave every queue before the queue is destroyed (a driver's
+/// queues live in its device or file data, which outlive every request on them).
+#include <boost/intrusive/list.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+namespace accel {
+
+class wait_queue;
+
+/// One waiter. Reference-counted: whoever can reach it holds a reference (the queue while it
+/// is linked, a wake_all() in progress, its owner).
+class wait_entry : public boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>> {
+public:
+    wait_entry(const wait_entry&) = delete;
+    wait_entry& operator=(const wait_entry&) = delete;
+
+    /// The condition may have changed: check it (and maybe complete, notify, wake a thread).
+    virtual void wake() noexcept = 0;
+
+    void get() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+    void put() noexcept {
+        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)
+            destroy();
+    }
+
+protected:
+    wait_entry() noexcept = default;
+    virtual ~wait_entry() = default;
+    /// The last reference went: free the entry (default: delete).
+    virtual void destroy() noexcept { delete this; }
+
+private:
+    friend class wait_queue;
+    std::atomic<std::uint32_t> refs_{1};
+    wait_queue* queue_ = nullptr; // guarded by that queue's lock
+};
+
+class wait_queue {
+public:
+    wait_queue() = default;
+    wait_queue(const wait_queue&) = delete;
+    wait_queue& operator=(const wait_queue&) = delete;
+    ~wait_queue() { entries_.clear(); } // by contract empty: entries leave before their queue
+
+    /// Links `e` (which gains a reference). An entry is on at most one queue; adding it again
+    /// to the same queue is a no-op. Allocates nothing.
+    void add(wait_entry& e) noexcept {
+        std::lock_guard lock(mutex_);
+        if (e.queue_ == this)
+            return;
+        e.get();
+        e.queue_ = this;
+        entries_.push_back(e);
+    }
+
+    /// Unlinks `e` if it is here (dropping the queue's reference). Safe from a wake function.
+    void remove(wait_entry& e) noexcept {
+        {
+            std::lock_guard lock(mutex_);
+            if (e.queue_ != this)
+                return;
+            entries_.erase(entries_.iterator_to(e));
+            e.queue_ = nullptr;
+        }
+        e.put();
+    }
+
+    /// Runs every linked entry's wake function, outside the lock (wake_up_all).
+    void wake_all() noexcept {
+        // Most queues hold a few waiters: a small array on the stack, more on the heap.
+        wait_entry* small[16];
+        std::vector<wait_entry*> many;
+        std::size_t n = 0;
+        {
+            std::lock_guard lock(mutex_);
+            for (wait_entry& e : entries_) {
+                e.get();
+                if (n < std::size(small)) {
+                    small[n++] = &e;
+                } else {
+                    try {
+                        many.push_back(&e);
+                    } catch (...) {
+                        e.put(); // out of memory: this one misses the wake; its timeout still ends it
+                    }
+                }
+            }
+        }
+        for (std::size_t i = 0; i < n; ++i) {
+            small[i]->wake();
+            small[i]->put();
+        }
+        for (wait_entry* e : many) {
+            e->wake();
+            e->put();
+        }
+    }
+
+    bool empty() const {
+        std::lock_guard lock(mutex_);
+        return entries_.empty();
+    }
+
+private:
+    mutable std::mutex mutex_;
+    boost::intrusive::list<wait_entry, boost::intrusive::constant_time_size<false>> entries_;
+};
+
+} // namespace accel
