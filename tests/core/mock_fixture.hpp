@@ -33,6 +33,7 @@ struct mock_fixture {
     // the registrations, and those before the subsystem.
 
     backend::mock& client() { return mock; }
+    void unplug0() { regs[0].reset(); }
     std::string compute(unsigned i) { return std::string(mock.root()) + "/" + node_name(node_kind::compute, regs[i].minor()); }
     std::string monitor(unsigned i) { return std::string(mock.root()) + "/" + node_name(node_kind::monitor, regs[i].minor()); }
     bool privileged() const { return current_privileged; }

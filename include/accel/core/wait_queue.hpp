@@ -59,8 +59,9 @@ public:
     wait_queue& operator=(const wait_queue&) = delete;
     ~wait_queue() { entries_.clear(); } // by contract empty: entries leave before their queue
 
-    /// Links `e` (which gains a reference). An entry is on at most one queue; adding it again
-    /// to the same queue is a no-op. Allocates nothing.
+    /// Links `e` (which gains a reference). An entry is on at most one queue at a time (one
+    /// hook; a waiter on several queues has an entry on each, as a poll_table does); adding it
+    /// again to the same queue is a no-op. Allocates nothing.
     void add(wait_entry& e) noexcept {
         std::lock_guard lock(mutex_);
         if (e.queue_ == this)

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: MIT
+// Conformance, part two: requests that wait (deferred completion) and poll, written once
+// against the client_backend interface and run on every backend that can park requests.
+//
+// Besides conformance.hpp's fixture members, F provides:
+//   void unplug0();     unregisters device 0 (test_driver) while clients use it
+// Device 0's doorbell (test_uapi.h: WAIT, RING, POLL_ARM) is the condition the waits wait on.
+#pragma once
+#include "test_drivers.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <fcntl.h>
+#include <poll.h>
+#include <thread>
+#include <vector>
+
+namespace accel::test {
+
+/// RING with count 0: wakes nobody's condition and answers how many requests are parked.
+template <class B>
+int parked_now(B& c, int fd) {
+    test_ring probe{0, 0};
+    return c.ioctl(fd, TEST_IOCTL_RING, &probe);
+}
+
+/// Waits (up to 10 s) until `n` requests are parked on device 0.
+template <class B>
+bool wait_until_parked(B& c, int fd, int n) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (parked_now(c, fd) != n)
+        if (std::chrono::steady_clock::now() > deadline)
+            return false;
+        else
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return true;
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool sanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr bool sanitized = true;
+#else
+inline constexpr bool sanitized = false;
+#endif
+#else
+inline constexpr bool sanitized = false;
+#endif
+
+TEST_CASE_TEMPLATE_DEFINE("conformance: waits and poll", F, conformance_wait) {
+    F fx;
+    auto& c = fx.client();
+    using clock = std::chrono::steady_clock;
+
+    SUBCASE("a parked wait is answered when its condition comes, with its output copied out") {
+        int w = c.open(fx.compute(0), O_RDWR);
+        int mon = c.open(fx.monitor(0), O_RDWR);
+        REQUIRE(w >= 0);
+        REQUIRE(mon >= 0);
+        test_ring now{0, 0};
+        REQUIRE(c.ioctl(mon, TEST_IOCTL_RING, &now) == 0);
+        test_wait a{now.doorbell + 2, ~0u, 0, 0};
+        std::atomic<int> result{1};
+        std::thread t([&] { result = c.ioctl(w, TEST_IOCTL_WAIT, &a); });
+        REQUIRE(wait_until_parked(c, mon, 1));
+        test_ring one{1, 0};
+        CHECK(c.ioctl(mon, TEST_IOCTL_RING, &one) == 1); // woken, but the target is two rings away
+        CHECK(parked_now(c, mon) == 1);
+        CHECK(result == 1);
+        CHECK(c.ioctl(mon, TEST_IOCTL_RING, &one) == 1);
+        t.join();
+        CHECK(result == 0);
+        CHECK(a.seen == now.doorbell + 2); // written by the check, copied out at completion
+        CHECK(parked_now(c, mon) == 0);
+        // Already reached: answered at once, never parked.
+        test_wait b{now.doorbell, 0, 0, 0};
+        CHECK(c.ioctl(w, TEST_IOCTL_WAIT, &b) == 0);
+        CHECK(b.seen == now.doorbell + 2);
+        CHECK(c.close(w) == 0);
+        CHECK(c.close(mon) == 0);
+    }
+
+    SUBCASE("the timeout answers ETIME after the check ran a last time") {
+        int w = c.open(fx.compute(0), O_RDWR);
+        REQUIRE(w >= 0);
+        test_wait a{~0ull, 50, 0, 7};
+        const auto t0 = clock::now();
+        CHECK(c.ioctl(w, TEST_IOCTL_WAIT, &a) == -ETIME);
+        CHECK(clock::now() - t0 >= std::chrono::milliseconds(50));
+        CHECK(a.seen == 7); // copied out unchanged
+        test_wait z{~0ull, 0, 0, 0}; // a zero timeout: only the check
+        CHECK(c.ioctl(w, TEST_IOCTL_WAIT, &z) == -ETIME);
+        test_wait bad{~0ull, 0, 1, 0};
+        CHECK(c.ioctl(w, TEST_IOCTL_WAIT, &bad) == -EINVAL);
+        CHECK(c.close(w) == 0);
+    }
+
+    SUBCASE("waits hold no thread: 16 waiting clients do not hold up a 17th") {
+        int mon = c.open(fx.monitor(0), O_RDWR);
+        REQUIRE(mon >= 0);
+        std::vector<int> fds;
+        std::vector<std::thread> waiters;
+        std::atomic<int> answered{0}, ok{0};
+        for (int i = 0; i < 16; ++i) {
+            int fd = c.open(fx.compute(0), O_RDWR);
+            REQUIRE(fd >= 0);
+            fds.push_back(fd);
+        }
+        test_ring now{0, 0};
+        REQUIRE(c.ioctl(mon, TEST_IOCTL_RING, &now) == 0);
+        for (int fd : fds)
+            waiters.emplace_back([&, fd] {
+                test_wait a{now.doorbell + 1, 30000, 0, 0};
+                if (c.ioctl(fd, TEST_IOCTL_WAIT, &a) == 0)
+                    ++ok;
+                ++answered;
+            });
+        REQUIRE(wait_until_parked(c, mon, 16));
+        int seventeenth = c.open(fx.compute(0), O_RDWR); // open and ioctls still served
+        REQUIRE(seventeenth >= 0);
+        test_echo e{};
+        CHECK(c.ioctl(seventeenth, TEST_IOCTL_ECHO, &e) == 0);
+        CHECK(e.report == TEST_ECHO_RAN);
+        CHECK(answered == 0);
+        test_ring one{1, 0};
+        CHECK(c.ioctl(seventeenth, TEST_IOCTL_RING, &one) == 16);
+        for (auto& t : waiters)
+            t.join();
+        CHECK(ok == 16);
+        for (int fd : fds)
+            CHECK(c.close(fd) == 0);
+        CHECK(c.close(seventeenth) == 0);
+        CHECK(c.close(mon) == 0);
+    }
+
+    SUBCASE("unplug while 8 clients wait: each gets ENODEV at once, and unplug never waits for them") {
+        int mon = c.open(fx.monitor(0), O_RDWR);
+        REQUIRE(mon >= 0);
+        std::vector<int> fds;
+        std::vector<std::thread> waiters;
+        std::atomic<int> enodev{0};
+        std::atomic<long long> last_ns{0};
+        for (int i = 0; i < 8; ++i) {
+            int fd = c.open(fx.compute(0), O_RDWR);
+            REQUIRE(fd >= 0);
+            fds.push_back(fd);
+        }
+        const auto base = clock::now();
+        for (int fd : fds)
+            waiters.emplace_back([&, fd] {
+                test_wait a{~0ull, ~0u, 0, 0}; // for ever
+                if (c.ioctl(fd, TEST_IOCTL_WAIT, &a) == -ENODEV)
+                    ++enodev;
+                const long long ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - base).count();
+                for (long long seen = last_ns.load(); ns > seen && !last_ns.compare_exchange_weak(seen, ns);) {
+                }
+            });
+        REQUIRE(wait_until_parked(c, mon, 8));
+        const auto t0 = clock::now();
+        fx.unplug0();
+        for (auto& t : waiters)
+            t.join();
+        const auto took = base + std::chrono::nanoseconds(last_ns.load()) - t0;
+        const auto ms = std::chrono::duration_cast<std::chrono::microseconds>(took).count() / 1000.0;
+        MESSAGE("unplug with 8 parked waiters: the last waiter answered " << ms << " ms after the unplug began");
+        CHECK(enodev == 8);
+        CHECK(took < (sanitized ? std::chrono::milliseconds(1000) : std::chrono::milliseconds(100)));
+        for (int fd : fds) {
+            test_wait a{0, 0, 0, 0};
+            CHECK(c.ioctl(fd, TEST_IOCTL_WAIT, &a) == -ENODEV);
+            CHECK(c.close(fd) == 0);
+        }
+        CHECK(c.close(mon) == 0);
+    }
+
+    SUBCASE("poll: several descriptors, a timeout, and readiness that a wake-up brings") {
+        int a = c.open(fx.compute(0), O_RDWR);
+        int b = c.open(fx.compute(0), O_RDWR);
+        int mon = c.open(fx.monitor(0), O_RDWR);
+        REQUIRE(a >= 0);
+        REQUIRE(b >= 0);
+        REQUIRE(mon >= 0);
+        test_ring now{0, 0};
+        REQUIRE(c.ioctl(mon, TEST_IOCTL_RING, &now) == 0);
+        __u64 target = now.doorbell + 1;
+        REQUIRE(c.ioctl(b, TEST_IOCTL_POLL_ARM, &target) == 0);
+        pollfd p[3] = {{a, POLLIN, 0}, {b, POLLIN, 0}, {-1, POLLIN, 0}};
+        CHECK(c.poll(p, 3, 0) == 0); // nothing ready, no wait
+        const auto t0 = clock::now();
+        CHECK(c.poll(p, 3, 30) == 0); // times out
+        CHECK(clock::now() - t0 >= std::chrono::milliseconds(25));
+        std::atomic<int> ready{-1};
+        std::thread t([&] { ready = c.poll(p, 3, 10000); });
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        CHECK(ready == -1);
+        test_ring one{1, 0};
+        REQUIRE(c.ioctl(mon, TEST_IOCTL_RING, &one) >= 0);
+        t.join();
+        CHECK(ready == 1);
+        CHECK(p[0].revents == 0);
+        CHECK(p[1].revents == (POLLIN));
+        CHECK(p[2].revents == 0);
+        CHECK(c.close(a) == 0);
+        CHECK(c.close(b) == 0);
+        CHECK(c.close(mon) == 0);
+    }
+}
+
+} // namespace accel::test
