@@ -8,9 +8,12 @@
 #include <accel/mm/range/naive.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <vector>
@@ -883,4 +886,212 @@ TEST_CASE("best_fit: eviction scan, merging runs and the reverse-order rule") {
     CHECK_FALSE(scan.remove_block(n[0]));
     CHECK(scan.init(mm, {.size = 0}) == -EINVAL);
     assert_no_holes(mm);
+}
+
+// ---- find by address (mm::range_lookup, what the fake mmap offset index uses) ---------------
+
+static_assert(range_lookup<best_fit>);
+
+namespace {
+
+/// The allocated range holding `addr`, by brute force over nodes(): the reference for find().
+std::optional<range> brute_find(const best_fit& mm, u64 addr) {
+    for (range r : mm.nodes())
+        if (r.start <= addr && addr <= r.last())
+            return r;
+    return std::nullopt;
+}
+
+/// Allocated start -> the caller's node, so a find() answer can be checked for identity.
+using owner_map = std::map<u64, const best_fit::node*>;
+
+/// find(addr) agrees with brute force and answers the caller's own node.
+void check_find_at(const best_fit& mm, const owner_map& owner, u64 addr) {
+    CAPTURE(addr);
+    const best_fit::node* n = mm.find(addr);
+    const std::optional<range> want = brute_find(mm, addr);
+    REQUIRE((n != nullptr) == want.has_value());
+    if (!n)
+        return;
+    REQUIRE(n->allocated());
+    CHECK(n->start() == want->start);
+    CHECK(n->size() == want->size);
+    const auto it = owner.find(want->start);
+    REQUIRE(it != owner.end());
+    CHECK(it->second == n);
+}
+
+/// Every piece of the space (nodes and holes merged, test::pieces_of): its first and last byte
+/// and one byte inside; the bytes just outside the space; and random addresses over the space
+/// and around it, against brute force.
+void check_find_everywhere(const best_fit& mm, const owner_map& owner, range space, std::mt19937_64& rng) {
+    for (const test::piece& p : test::pieces_of(mm)) {
+        CAPTURE(p.r.start);
+        CAPTURE(p.r.size);
+        CAPTURE(p.hole);
+        for (u64 a : {p.r.start, p.r.last(), p.r.start + rng() % p.r.size}) {
+            CAPTURE(a);
+            const best_fit::node* n = mm.find(a);
+            if (p.hole) {
+                CHECK(n == nullptr);
+            } else {
+                REQUIRE(n != nullptr);
+                CHECK(n->start() == p.r.start);
+                CHECK(n->size() == p.r.size);
+                CHECK(owner.at(p.r.start) == n);
+            }
+        }
+    }
+    if (space.start != 0)
+        CHECK(mm.find(space.start - 1) == nullptr);
+    if (space.last() != u64_max)
+        CHECK(mm.find(space.last() + 1) == nullptr);
+    // A window a quarter wider than the space on each side (mod 2^64: it may wrap around).
+    const u64 margin = space.size / 4 + 1;
+    for (int i = 0; i < 64; ++i)
+        check_find_at(mm, owner, space.start - margin + rng() % (space.size + 2 * margin));
+}
+
+/// Random inserts (all modes, alignments, bounds), reserves and removes, with find() checked
+/// everywhere every few steps and after every remove around the freed range.
+void find_workload(range space, u64 max_size, std::size_t target_live, std::uint64_t seed) {
+    INFO("space [" << space.start << ", +" << space.size << ") seed=" << seed);
+    std::mt19937_64 rng(seed);
+    auto below = [&](u64 n) { return n ? rng() % n : 0; };
+    best_fit mm;
+    REQUIRE(mm.init(space.start, space.size) == 0);
+    std::deque<best_fit::node> nodes;
+    std::vector<best_fit::node*> live, spare;
+    owner_map owner;
+    const double lmax = std::log2(static_cast<double>(max_size));
+    for (int step = 0; step < 4000; ++step) {
+        CAPTURE(step);
+        if (!live.empty() && (live.size() > target_live ? below(3) != 0 : below(4) == 0)) {
+            const std::size_t i = below(live.size());
+            best_fit::node* n = live[i];
+            live[i] = live.back();
+            live.pop_back();
+            const range was{n->start(), n->size()};
+            REQUIRE(owner.erase(was.start) == 1);
+            mm.remove(*n);
+            spare.push_back(n);
+            for (u64 a : {was.start, was.last()})
+                CHECK(mm.find(a) == nullptr); // now a hole
+        } else {
+            best_fit::node* n;
+            if (spare.empty()) {
+                n = &nodes.emplace_back();
+            } else {
+                n = spare.back();
+                spare.pop_back();
+            }
+            const u64 size = std::max<u64>(1, static_cast<u64>(std::exp2(std::uniform_real_distribution<double>(0, lmax)(rng))));
+            int e;
+            if (below(8) == 0) {
+                e = size <= space.size ? mm.reserve(*n, space.start + below(space.size - size + 1), size) : -ENOSPC;
+            } else {
+                alloc_request req{.size = size, .alignment = below(3) == 0 ? u64{1} << below(12) : 0};
+                req.mode = static_cast<placement>(below(3));
+                e = mm.insert(*n, req);
+            }
+            if (e == 0) {
+                owner.emplace(n->start(), n);
+                live.push_back(n);
+                CHECK(mm.find(n->start()) == n);
+                CHECK(mm.find(n->start() + (n->size() - 1)) == n);
+            } else {
+                REQUIRE(e == -ENOSPC);
+                spare.push_back(n);
+            }
+        }
+        if (step % 97 == 0)
+            check_find_everywhere(mm, owner, space, rng);
+    }
+    check_find_everywhere(mm, owner, space, rng);
+    for (best_fit::node* n : live)
+        mm.remove(*n);
+    owner.clear();
+    for (u64 a : {space.start, space.last(), space.start + space.size / 2})
+        CHECK(mm.find(a) == nullptr);
+}
+
+} // namespace
+
+TEST_CASE("best_fit: find() against brute force over nodes(), random workloads") {
+    const std::uint64_t seed = test::pick_seed(0);
+    SUBCASE("small space from 0, byte granular") { find_workload({0, 4096}, 64, 40, seed); }
+    SUBCASE("4 GiB at 1 TiB, many nodes") { find_workload({u64{1} << 40, u64{1} << 32}, u64{1} << 24, 600, seed); }
+    SUBCASE("a space ending at 2^64") { find_workload({u64_max - (u64{1} << 24) + 1, u64{1} << 24}, 1 << 16, 200, seed); }
+    SUBCASE("the whole of [1, 2^64)") { find_workload({1, u64_max}, u64{1} << 62, 100, seed); }
+    SUBCASE("the whole of [0, 2^64 - 1)") { find_workload({0, u64_max}, u64{1} << 62, 100, seed); }
+}
+
+TEST_CASE("best_fit: find() on an empty manager") {
+    best_fit never_initialised;
+    for (u64 a : {u64{0}, u64{1}, u64_max})
+        CHECK(never_initialised.find(a) == nullptr);
+    best_fit mm;
+    REQUIRE(mm.init(4096, 8192) == 0);
+    for (u64 a : {u64{0}, u64{4095}, u64{4096}, u64{8192}, u64{12287}, u64{12288}, u64_max})
+        CHECK(mm.find(a) == nullptr);
+    best_fit::node n;
+    REQUIRE(mm.insert(n, {.size = 100}) == 0);
+    CHECK(mm.find(4096) == &n);
+    mm.remove(n);
+    for (u64 a : {u64{4096}, u64{4195}, u64{12287}})
+        CHECK(mm.find(a) == nullptr);
+}
+
+TEST_CASE("best_fit: find() with a single node filling the space") {
+    auto one = [](u64 start, u64 size) {
+        CAPTURE(start);
+        CAPTURE(size);
+        best_fit mm;
+        REQUIRE(mm.init(start, size) == 0);
+        best_fit::node n;
+        REQUIRE(mm.reserve(n, start, size) == 0);
+        const u64 last = start + (size - 1);
+        CHECK(mm.find(start) == &n);
+        CHECK(mm.find(last) == &n);
+        CHECK(mm.find(start + size / 2) == &n);
+        if (start != 0)
+            CHECK(mm.find(start - 1) == nullptr);
+        if (last != u64_max)
+            CHECK(mm.find(last + 1) == nullptr);
+    };
+    one(0, 1);
+    one(0, 4096);
+    one(u64_max, 1);                          // the last byte of the 64-bit space
+    one(u64_max - 4095, 4096);                // touching 2^64
+    one(1, u64_max);                          // [1, 2^64)
+    one(0, u64_max);                          // [0, 2^64 - 1)
+}
+
+TEST_CASE("best_fit: find() at the boundaries of adjacent nodes and at 2^64") {
+    best_fit mm;
+    const u64 start = u64_max - 4095; // [2^64 - 4096, 2^64)
+    REQUIRE(mm.init(start, 4096) == 0);
+    best_fit::node a, b, c, d;
+    REQUIRE(mm.reserve(a, start, 1) == 0);          // first byte of the space, no hole before
+    REQUIRE(mm.reserve(b, start + 1, 99) == 0);     // adjacent to a: a has no hole
+    REQUIRE(mm.reserve(c, start + 200, 56) == 0);   // a hole [start + 100, start + 200) before it
+    REQUIRE(mm.reserve(d, u64_max - 15, 16) == 0);  // ends at 2^64
+    CHECK(mm.find(start - 1) == nullptr);
+    CHECK(mm.find(start) == &a);
+    CHECK(mm.find(start + 1) == &b);
+    CHECK(mm.find(start + 99) == &b);
+    CHECK(mm.find(start + 100) == nullptr);
+    CHECK(mm.find(start + 199) == nullptr);
+    CHECK(mm.find(start + 200) == &c);
+    CHECK(mm.find(start + 255) == &c);
+    CHECK(mm.find(start + 256) == nullptr);
+    CHECK(mm.find(u64_max - 16) == nullptr);
+    CHECK(mm.find(u64_max - 15) == &d);
+    CHECK(mm.find(u64_max) == &d);
+    CHECK(mm.find(0) == nullptr); // wraps past 2^64: outside the space
+    mm.remove(b);                 // a's hole grows over b's range
+    CHECK(mm.find(start) == &a);
+    CHECK(mm.find(start + 1) == nullptr);
+    CHECK(mm.find(start + 199) == nullptr);
+    CHECK(mm.find(start + 200) == &c);
 }

@@ -15,6 +15,12 @@
 #include <accel/mm/range_manager.hpp>
 
 #include <doctest/doctest.h>
+#include <range/v3/range/conversion.hpp>
+#include <range/v3/view/drop.hpp>
+#include <range/v3/view/enumerate.hpp>
+#include <range/v3/view/set_algorithm.hpp>
+#include <range/v3/view/transform.hpp>
+#include <range/v3/view/zip.hpp>
 
 #include <algorithm>
 #include <bit>
@@ -22,6 +28,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <deque>
+#include <functional>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -64,19 +72,62 @@ inline std::uint64_t pick_seed(std::uint64_t fixed) {
     return (std::uint64_t{std::random_device{}()} << 32) | std::random_device{}();
 }
 
+// range-v3 where C++20's std::ranges has no equivalent: ranges::to (C++23), views::zip and
+// views::enumerate (C++23) to compare two listings element by element with the index in the
+// failure message, and views::set_union, a lazy merge of two address-ordered listings (std
+// has only the output-iterator algorithm, which would need a buffer).
 template <class A, class B>
 void check_same_listing(const A& a, const B& b, const char* what) {
-    std::vector<range> va, vb;
-    for (range r : a)
-        va.push_back(r);
-    for (range r : b)
-        vb.push_back(r);
+    const auto va = ranges::to<std::vector<range>>(a);
+    const auto vb = ranges::to<std::vector<range>>(b);
     INFO(what);
     REQUIRE(va.size() == vb.size());
-    for (std::size_t i = 0; i < va.size(); ++i) {
+    for (auto&& [i, pair] : ranges::views::enumerate(ranges::views::zip(va, vb))) {
         CAPTURE(i);
-        REQUIRE(va[i].start == vb[i].start);
-        REQUIRE(va[i].size == vb[i].size);
+        REQUIRE(pair.first.start == pair.second.start);
+        REQUIRE(pair.first.size == pair.second.size);
+    }
+}
+
+/// One piece of the space as a policy lists it: an allocated range or a hole.
+struct piece {
+    range r;
+    bool hole = false;
+};
+
+/// nodes() and holes() merged in address order: the whole space, piece by piece.
+template <range_manager M>
+std::vector<piece> pieces_of(const M& m) {
+    auto tag = [](bool hole) { return ranges::views::transform([hole](range r) { return piece{r, hole}; }); };
+    auto by_start = [](const piece& p) { return p.r.start; };
+    // Lvalues: range-v3 adapts an rvalue only if it is one of its own views, and a policy's
+    // listing may be a std::ranges::subrange.
+    const auto nodes = m.nodes();
+    const auto holes = m.holes();
+    return ranges::views::set_union(nodes | tag(false), holes | tag(true), std::less<>{}, by_start, by_start) |
+           ranges::to<std::vector>();
+}
+
+/// The listings tile [space.start, space.last()]: nodes and holes are non-empty, each piece
+/// starts right after the one before, no two holes touch (holes are maximal), and nothing is
+/// listed twice (set_union keeps one of two pieces with the same start, so the counts tell).
+template <range_manager M>
+void check_tiling(const M& m, range space) {
+    const std::vector<piece> pieces = pieces_of(m);
+    INFO("tiling");
+    REQUIRE(pieces.size() ==
+            static_cast<std::size_t>(std::ranges::distance(m.nodes()) + std::ranges::distance(m.holes())));
+    REQUIRE_FALSE(pieces.empty()); // a space is never empty: it is a hole or holds a node
+    REQUIRE(pieces.front().r.start == space.start);
+    REQUIRE(pieces.back().r.last() == space.last());
+    for (const piece& p : pieces)
+        REQUIRE(p.r.size > 0);
+    for (auto&& [i, pair] : ranges::views::enumerate(ranges::views::zip(pieces, pieces | ranges::views::drop(1)))) {
+        CAPTURE(i);
+        const auto& [a, b] = pair;
+        REQUIRE(a.r.last() != space.last()); // so a.r.last() + 1 cannot wrap
+        REQUIRE(a.r.last() + 1 == b.r.start);
+        REQUIRE_FALSE((a.hole && b.hole));
     }
 }
 
@@ -218,11 +269,13 @@ void run_differential(differential_config cfg) {
         if (step % 8192 == 0) {
             check_same_listing(policy.nodes(), shadow.nodes(), "nodes");
             check_same_listing(policy.holes(), shadow.holes(), "holes");
+            check_tiling(policy, range{cfg.space_start, cfg.space_size});
         }
     }
     check_same_stats(policy.stats(), shadow.stats());
     check_same_listing(policy.nodes(), shadow.nodes(), "nodes");
     check_same_listing(policy.holes(), shadow.holes(), "holes");
+    check_tiling(policy, range{cfg.space_start, cfg.space_size});
     for (live_entry* e : live) {
         policy.remove(e->pn);
         shadow.remove(e->sn);

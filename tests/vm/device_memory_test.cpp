@@ -10,8 +10,16 @@
 #include <accel/mm/vm/phys_map.hpp>
 
 #include <doctest/doctest.h>
+#include <range/v3/algorithm/equal.hpp>
+#include <range/v3/numeric/accumulate.hpp>
+#include <range/v3/range/primitives.hpp>
+#include <range/v3/range/conversion.hpp>
+#include <range/v3/view/set_algorithm.hpp>
+#include <range/v3/view/stride.hpp>
+#include <range/v3/view/transform.hpp>
 
 #include <cstring>
+#include <random>
 #include <vector>
 
 using namespace accel::mm;
@@ -103,6 +111,51 @@ TEST_CASE_TEMPLATE("device_memory_region: allocation, stats, host backing", P, b
     CHECK(r.host_ptr(base + 8 * MiB, 0) == nullptr);
     CHECK(r.host_ptr(base - 1, 2) == nullptr);
     CHECK(r.host_ptr(base + 4 * KiB, ~u64{0}) == nullptr);
+}
+
+// Owning handles against the policy's own listing: what a handle says it holds is exactly what
+// the policy lists, and freeing handles removes exactly their ranges. The listings are compared
+// as sorted sets with range-v3's lazy set_difference (std::ranges has only the algorithm that
+// writes to an output iterator) and ranges::to (C++23 in std).
+TEST_CASE_TEMPLATE("device_memory_region: handles and the policy's listing agree", P, best_fit, buddy, tlsf, naive) {
+    device_memory_region<P> r;
+    const u64 base = 0x40'0000'0000;
+    REQUIRE(r.init("dram", base, 64 * MiB, 4 * KiB) == 0);
+    std::mt19937_64 rng(7);
+    std::vector<typename device_memory_region<P>::allocation> handles;
+    for (int i = 0; i < 96; ++i) {
+        auto a = r.allocate({.size = (1 + rng() % 64) * 4 * KiB, .alignment = u64{4096} << (rng() % 4)});
+        REQUIRE(a);
+        handles.push_back(std::move(*a));
+    }
+    auto by_start = [](const range& x) { return x.start; };
+    auto listed = [&] {
+        const auto nodes = r.policy().nodes();
+        return ranges::to<std::vector<range>>(nodes);
+    };
+    auto held = [&] {
+        auto v = handles | ranges::views::transform([](const auto& h) { return range{h.addr(), h.size()}; }) |
+                 ranges::to<std::vector<range>>();
+        std::ranges::sort(v, {}, by_start);
+        return v;
+    };
+    const std::vector<range> before = listed();
+    CHECK(before == held());
+
+    // Free every third handle (in allocation order, so scattered over the region).
+    auto freed = handles | ranges::views::stride(3) |
+                 ranges::views::transform([](const auto& h) { return range{h.addr(), h.size()}; }) |
+                 ranges::to<std::vector<range>>();
+    std::ranges::sort(freed, {}, by_start);
+    for (std::size_t i = 0; i < handles.size(); i += 3)
+        handles[i].reset();
+    std::erase_if(handles, [](const auto& h) { return !h; });
+
+    const std::vector<range> after = listed();
+    CHECK(after == held());
+    CHECK(ranges::equal(ranges::views::set_difference(before, after, {}, by_start, by_start), freed));
+    CHECK(ranges::empty(ranges::views::set_difference(after, before, {}, by_start, by_start)));
+    CHECK(r.stats().used == ranges::accumulate(after | ranges::views::transform(&range::size), u64{0}));
 }
 
 TEST_CASE("device_memory_region: a large lazily backed region, and one ending at 2^64") {

@@ -24,6 +24,8 @@
 #include <accel/mm/range.hpp>
 #include <accel/mm/range_manager.hpp>
 
+#include <range/v3/algorithm/contains.hpp>
+
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -145,9 +147,9 @@ public:
         std::lock_guard lock(mutex_);
         if (!owns(b))
             return -EINVAL;
-        for (const dma_buffer& f : free_)
-            if (f.dma == b.dma)
-                return -EINVAL; // double free
+        // ranges::contains with a projection: std::ranges::contains is C++23.
+        if (ranges::contains(free_, b.dma, &dma_buffer::dma))
+            return -EINVAL; // double free
         try {
             free_.push_back(b);
         } catch (...) {

@@ -71,8 +71,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <iterator>
-#include <ranges>
+#include <range/v3/view/facade.hpp>
 
 namespace accel::mm {
 
@@ -236,42 +235,34 @@ public:
         return after(p);
     }
 
+    /// drm_mm_for_each_node / drm_mm_for_each_hole as lazy views over the address tree's
+    /// threads. A range-v3 view_facade: the cursor says how to read, step and stop, and the
+    /// facade supplies the iterator (typedefs, both increments, the sentinel), which C++20's
+    /// std::ranges::view_interface leaves to be written by hand. Forward, const-iterable; an
+    /// iterator holds one node pointer and stays valid while the manager is left alone.
     template <bool Holes>
-    class listing_iterator {
+    class listing : public ranges::view_facade<listing<Holes>> {
     public:
-        using value_type = range;
-        using difference_type = std::ptrdiff_t;
-        using iterator_concept = std::forward_iterator_tag;
-        using iterator_category = std::forward_iterator_tag;
-        listing_iterator() = default;
-        explicit listing_iterator(const node* n) noexcept : n_(n) {}
-        range operator*() const noexcept {
-            return Holes ? range{n_->end_, n_->hole_} : range{n_->start(), n_->size()};
-        }
-        listing_iterator& operator++() noexcept {
-            n_ = Holes ? next_with_hole(n_) : after(n_);
-            return *this;
-        }
-        listing_iterator operator++(int) noexcept {
-            auto t = *this;
-            ++*this;
-            return t;
-        }
-        friend bool operator==(const listing_iterator&, const listing_iterator&) = default;
+        listing() = default;
+        explicit listing(const node* first) noexcept : first_(first) {}
 
     private:
-        const node* n_ = nullptr;
+        friend ranges::range_access;
+        struct cursor {
+            const node* n = nullptr;
+            range read() const noexcept { return Holes ? range{n->end_, n->hole_} : range{n->start(), n->size()}; }
+            void next() noexcept { n = Holes ? next_with_hole(n) : after(n); }
+            bool equal(const cursor& o) const noexcept { return n == o.n; }
+            bool equal(ranges::default_sentinel_t) const noexcept { return n == nullptr; }
+        };
+        cursor begin_cursor() const noexcept { return {first_}; }
+        const node* first_ = nullptr;
     };
 
     /// Allocated ranges in address order.
-    auto nodes() const noexcept {
-        return std::ranges::subrange(listing_iterator<false>(after(&head_)), listing_iterator<false>());
-    }
+    listing<false> nodes() const noexcept { return listing<false>(after(&head_)); }
     /// Holes (maximal free intervals) in address order.
-    auto holes() const noexcept {
-        const node* h = head_.hole_ ? &head_ : next_with_hole(&head_);
-        return std::ranges::subrange(listing_iterator<true>(h), listing_iterator<true>());
-    }
+    listing<true> holes() const noexcept { return listing<true>(head_.hole_ ? &head_ : next_with_hole(&head_)); }
 
     range_stats stats() const noexcept {
         range_stats s;

@@ -10,9 +10,10 @@
 #include <accel/mm/range.hpp>
 #include <accel/mm/range_manager.hpp>
 
+#include <range/v3/view/facade.hpp>
+
 #include <iterator>
 #include <map>
-#include <ranges>
 #include <set>
 #include <utility>
 
@@ -134,43 +135,40 @@ public:
         add_hole(next, start, size);
     }
 
-    /// The allocated pieces (Allocated = true) or the holes, in address order. A hand-written
-    /// view because std::views::filter is not iterable through a const reference.
+    /// The allocated pieces (Allocated = true) or the holes, in address order: the piece map
+    /// filtered. A range-v3 view_facade rather than std::views::filter, whose begin() caches
+    /// and so is not callable through a const reference (range-v3's filter has the same
+    /// limit); the cursor skips to the next matching piece itself.
     template <bool Allocated>
-    class listing {
+    class listing : public ranges::view_facade<listing<Allocated>> {
     public:
-        class iterator {
-        public:
-            using value_type = range;
-            using difference_type = std::ptrdiff_t;
-            iterator() = default;
-            iterator(map_iter it, map_iter end) : it_(it), end_(end) { skip(); }
-            range operator*() const { return {it_->first, it_->second.size}; }
-            iterator& operator++() {
-                ++it_;
-                skip();
-                return *this;
-            }
-            iterator operator++(int) {
-                iterator t = *this;
-                ++*this;
-                return t;
-            }
-            friend bool operator==(const iterator& a, const iterator& b) { return a.it_ == b.it_; }
-
-        private:
-            void skip() {
-                while (it_ != end_ && it_->second.allocated != Allocated)
-                    ++it_;
-            }
-            map_iter it_{}, end_{};
-        };
+        listing() = default;
         explicit listing(const piece_map& m) : map_(&m) {}
-        iterator begin() const { return {map_->begin(), map_->end()}; }
-        iterator end() const { return {map_->end(), map_->end()}; }
 
     private:
-        const piece_map* map_;
+        friend ranges::range_access;
+        struct cursor {
+            map_iter it{}, end{};
+            range read() const { return {it->first, it->second.size}; }
+            void next() {
+                ++it;
+                skip();
+            }
+            bool equal(const cursor& o) const { return it == o.it; }
+            bool equal(ranges::default_sentinel_t) const { return it == end; }
+            void skip() {
+                while (it != end && it->second.allocated != Allocated)
+                    ++it;
+            }
+        };
+        cursor begin_cursor() const {
+            if (!map_)
+                return {}; // a default-built listing is empty (value-initialised iterators are equal)
+            cursor c{map_->begin(), map_->end()};
+            c.skip();
+            return c;
+        }
+        const piece_map* map_ = nullptr;
     };
 
     listing<true> nodes() const { return listing<true>(pieces_); }
