@@ -4,7 +4,8 @@
 ///
 /// Both produce the same thing, a `workload`: the managed space and a compact vector of
 /// operations (16 bytes each), built once before any benchmark runs so that a replay does no
-/// I/O, parsing or allocation. Trace format (shared/traces/README.md), gzip-compressed or plain:
+/// I/O, parsing or allocation. Trace format (what bench/mm_tracegen writes, and the reference
+/// traces of ../shared/traces/README.md outside the repository), gzip-compressed or plain:
 ///
 ///     # space <bytes>          first line: size of the managed range, starting at offset 0
 ///     # first_large_id <id> attempts <n>    (fill_drain) ids >= first_large_id are the large requests
