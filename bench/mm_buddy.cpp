@@ -46,7 +46,11 @@ bool fill(buddy& mm, std::vector<buddy::block_list>& lists) {
     return true;
 }
 
-void part1(benchmark::State& state) {
+/// One run of a scenario per iteration: init (untimed), then the fill and `rest` (timed), then
+/// fini if `rest` left the manager initialised (untimed; a no-op otherwise). `rest` returns an
+/// error message, or nullptr.
+template <class Rest>
+void scenario(benchmark::State& state, Rest rest) {
     std::vector<buddy::block_list> lists(num_blocks);
     for (auto _ : state) {
         buddy mm;
@@ -55,10 +59,18 @@ void part1(benchmark::State& state) {
             break;
         }
         const auto t0 = clk::now();
-        if (!fill(mm, lists)) {
-            state.SkipWithError("the fill failed");
+        const char* error = fill(mm, lists) ? rest(mm, lists) : "the fill failed";
+        state.SetIterationTime(seconds(clk::now() - t0));
+        if (error) {
+            state.SkipWithError(error);
             break;
         }
+        mm.fini();
+    }
+}
+
+void part1(benchmark::State& state) {
+    scenario(state, [](buddy& mm, std::vector<buddy::block_list>& lists) -> const char* {
         buddy::block_list clear_list, dirty_list;
         for (std::size_t i = 0; i < num_blocks; ++i) {
             buddy::block_list& dst = (i % 4 == 0 || i % 4 == 3) ? clear_list : dirty_list;
@@ -71,40 +83,19 @@ void part1(benchmark::State& state) {
         for (std::size_t i = 0; i < num_blocks; ++i)
             failed += mm.alloc_blocks(0, mm_size, SZ_64K, SZ_64K, big, 0) != 0;
         mm.free_list(big, 0);
-        state.SetIterationTime(seconds(clk::now() - t0));
-        if (failed != 0) {
-            state.SkipWithError("a 64 KiB allocation failed");
-            break;
-        }
-        mm.fini();
-    }
+        return failed ? "a 64 KiB allocation failed" : nullptr;
+    });
 }
 
 void part2(benchmark::State& state) {
-    std::vector<buddy::block_list> lists(num_blocks);
-    for (auto _ : state) {
-        buddy mm;
-        if (mm.init(mm_size, buddy_chunk{SZ_4K}) != 0) {
-            state.SkipWithError("init failed");
-            break;
-        }
-        const auto t0 = clk::now();
-        if (!fill(mm, lists)) {
-            state.SkipWithError("the fill failed");
-            break;
-        }
+    scenario(state, [](buddy& mm, std::vector<buddy::block_list>& lists) -> const char* {
         for (std::size_t i = 0; i < num_blocks; i += 2)
             mm.free_list(lists[i], F::cleared);
         for (std::size_t i = num_blocks; i-- > 0;)
             if (i % 2)
                 mm.free_list(lists[i], F::cleared);
-        const int fini = mm.fini();
-        state.SetIterationTime(seconds(clk::now() - t0));
-        if (fini != 0) {
-            state.SkipWithError("fini found leaked blocks");
-            break;
-        }
-    }
+        return mm.fini() != 0 ? "fini found leaked blocks" : nullptr; // fini's force-merge is timed
+    });
 }
 
 BENCHMARK(part1)->Name("drm_buddy/fragmentation_performance/part1")->UseManualTime()->Unit(benchmark::kMillisecond);

@@ -390,18 +390,7 @@ struct options {
 bool parse_options(int& argc, char** argv, options& o) {
     int out = 1;
     for (int i = 1; i < argc; ++i) {
-        std::string_view a = argv[i];
-        auto value = [&](std::string_view flag, std::string& v) {
-            if (a.starts_with(flag) && a.size() > flag.size() && a[flag.size()] == '=') {
-                v = a.substr(flag.size() + 1);
-                return true;
-            }
-            if (a == flag && i + 1 < argc) {
-                v = argv[++i];
-                return true;
-            }
-            return false;
-        };
+        auto value = [&](std::string_view flag, std::string& v) { return accel::bench::flag_value(argc, argv, i, flag, v); };
         std::string v;
         if (value("--trace", v))
             o.traces.push_back(v);
@@ -448,19 +437,6 @@ double median(std::vector<double> v) {
     return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
-std::string human_bytes(u64 b) {
-    const char* unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-    int i = 0;
-    double v = static_cast<double>(b);
-    while (v >= 1024 && i < 6) {
-        v /= 1024;
-        ++i;
-    }
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.4g %s", v, unit[i]);
-    return buf;
-}
-
 void print_table(std::FILE* out, const std::vector<workload>& workloads) {
     if (results().empty())
         return;
@@ -495,7 +471,7 @@ void print_table(std::FILE* out, const std::vector<workload>& workloads) {
             if (r.policy == "naive")
                 base = &r;
         std::fprintf(out, "\n%s: %zu ops, %" PRIu64 " allocs, space %s, granule %" PRIu64, w.name.c_str(), w.ops.size(),
-                    w.allocs, human_bytes(w.space).c_str(), w.granule);
+                    w.allocs, accel::bench::human_bytes(w.space).c_str(), w.granule);
         if (w.first_large_id != accel::bench::no_large_id)
             std::fprintf(out, ", large requests: %" PRIu64, w.large_attempts);
         std::fprintf(out, "\n  %-10s %9s %8s %9s %8s %8s %7s %9s %8s %11s %9s %7s\n", "policy", "ns/op", "x naive",

@@ -198,6 +198,34 @@ inline bool load_trace(const std::string& path, workload& w, std::string& err) {
     return true;
 }
 
+/// "1.5 GiB": a byte count for people (4 significant digits, binary units).
+inline std::string human_bytes(double b) {
+    const char* unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    int i = 0;
+    while (b >= 1024 && i < 6) {
+        b /= 1024;
+        ++i;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.4g %s", b, unit[i]);
+    return buf;
+}
+
+/// Command-line flag with a value, as `--flag=value` or `--flag value` (then `i` moves past the
+/// value): the programs that read traces (mm_policies, mm_tracegen) take their flags this way.
+inline bool flag_value(int argc, char** argv, int& i, std::string_view flag, std::string& v) {
+    const std::string_view a = argv[i];
+    if (a.starts_with(flag) && a.size() > flag.size() && a[flag.size()] == '=') {
+        v = a.substr(flag.size() + 1);
+        return true;
+    }
+    if (a == flag && i + 1 < argc) {
+        v = argv[++i];
+        return true;
+    }
+    return false;
+}
+
 // ---- synthetic workloads ---------------------------------------------------------------------
 
 enum class size_dist { uniform, lognormal, pow2 };

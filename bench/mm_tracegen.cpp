@@ -49,6 +49,7 @@
 
 namespace {
 
+using accel::bench::human_bytes;
 using accel::bench::splitmix64;
 using accel::bench::u64;
 
@@ -289,18 +290,6 @@ double pct(std::vector<double>& v, double p) { // nearest rank
     return v[k];
 }
 
-std::string human(double b) {
-    const char* unit[] = {"B", "KiB", "MiB", "GiB"};
-    int i = 0;
-    while (b >= 1024 && i < 3) {
-        b /= 1024;
-        ++i;
-    }
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.4g%s", b, unit[i]);
-    return buf;
-}
-
 int print_stats(const std::string& path) {
     accel::bench::workload w;
     std::string err;
@@ -340,16 +329,17 @@ int print_stats(const std::string& path) {
     }
     const double space = static_cast<double>(w.space);
     std::printf("%s: %zu ops, %" PRIu64 " allocs, space %s, first free at op %zu, requested bytes at the end %.1f%%\n",
-                w.name.c_str(), w.ops.size(), w.allocs, human(space).c_str(), first_free, 100 * held / space);
-    std::printf("  size     p1 %s  p10 %s  p50 %s  p90 %s  p99 %s  max %s  mean %s\n", human(pct(sizes, 0.01)).c_str(),
-                human(pct(sizes, 0.10)).c_str(), human(pct(sizes, 0.50)).c_str(), human(pct(sizes, 0.90)).c_str(),
-                human(pct(sizes, 0.99)).c_str(), human(pct(sizes, 1.0)).c_str(),
-                human(std::accumulate(sizes.begin(), sizes.end(), 0.0) / static_cast<double>(std::max<std::size_t>(1, sizes.size())))
+                w.name.c_str(), w.ops.size(), w.allocs, human_bytes(space).c_str(), first_free, 100 * held / space);
+    std::printf("  size    ");
+    for (auto [label, p] : {std::pair{"p1", 0.01}, {"p10", 0.10}, {"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}, {"max", 1.0}})
+        std::printf("  %s %s", label, human_bytes(pct(sizes, p)).c_str());
+    std::printf("  mean %s\n",
+                human_bytes(std::accumulate(sizes.begin(), sizes.end(), 0.0) / static_cast<double>(std::max<std::size_t>(1, sizes.size())))
                     .c_str());
     std::printf("  align   ");
     for (auto [a, n] : aligns)
         if (aligns.size() <= 8 || static_cast<double>(n) >= 0.01 * static_cast<double>(w.allocs))
-            std::printf(" %s %.1f%%", human(static_cast<double>(a)).c_str(), 100.0 * static_cast<double>(n) / static_cast<double>(w.allocs));
+            std::printf("  %s %.1f%%", human_bytes(static_cast<double>(a)).c_str(), 100.0 * static_cast<double>(n) / static_cast<double>(w.allocs));
     std::printf("%s\n", aligns.size() > 8 ? " (those >= 1%)" : "");
     if (!lifetimes.empty())
         std::printf("  lifetime (ops, of %zu freed)  p10 %.0f  p50 %.0f  p90 %.0f  p99 %.0f  max %.0f\n", lifetimes.size(),
@@ -379,17 +369,7 @@ int main(int argc, char** argv) {
     bool stats = false;
     for (int i = 1; i < argc; ++i) {
         std::string_view a = argv[i];
-        auto value = [&](std::string_view flag, std::string& v) {
-            if (a.starts_with(flag) && a.size() > flag.size() && a[flag.size()] == '=') {
-                v = a.substr(flag.size() + 1);
-                return true;
-            }
-            if (a == flag && i + 1 < argc) {
-                v = argv[++i];
-                return true;
-            }
-            return false;
-        };
+        auto value = [&](std::string_view flag, std::string& v) { return accel::bench::flag_value(argc, argv, i, flag, v); };
         std::string v;
         if (a == "--stats")
             stats = true;
