@@ -18,6 +18,7 @@
 #include <range/v3/view/zip.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <compare>
 #include <cstdio>
 #include <cstdlib>
@@ -38,8 +39,10 @@ struct spread {
 };
 
 /// Quartiles by linear interpolation between order statistics (R's type 7, numpy's default), so
-/// the median of an even count is the mean of the middle two.
+/// the median of an even count is the mean of the middle two. NaN values are left out: a
+/// projection gives NaN for a repetition that lacks what it reads (a counter not reported).
 inline spread spread_of(std::vector<double> v) {
+    std::erase_if(v, [](double x) { return std::isnan(x); });
     spread s;
     s.n = v.size();
     if (v.empty())
@@ -162,6 +165,13 @@ public:
 
     static double real_time(const Run& r) { return r.GetAdjustedRealTime(); }
     static double cpu_time(const Run& r) { return r.GetAdjustedCPUTime(); }
+    /// A user counter's value; NaN (left out of spreads) in a repetition that does not report it.
+    static projection counter(std::string name) {
+        return [name = std::move(name)](const Run& r) {
+            auto c = r.counters.find(name);
+            return c == r.counters.end() ? std::nan("") : static_cast<double>(c->second.value);
+        };
+    }
 
 private:
     std::vector<Run> held_; ///< repetitions not shown yet (show_repetitions == false)
