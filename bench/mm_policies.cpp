@@ -3,7 +3,7 @@
 //
 // Benchmarks are named replay/<policy>/<workload>. One iteration is one whole replay of the
 // workload into a fresh, initialised policy (construction, init and the final cleanup are not
-// timed: manual timing around the replay loop alone). Workloads are the shared traces and
+// timed: manual timing around the replay loop alone). Workloads are the allocation traces and
 // synthetic generators (bench/mm_trace.hpp), all parsed or generated before any benchmark runs.
 //
 // Counters (all per replay; the replays are deterministic, so only times vary between iterations):
@@ -21,9 +21,14 @@
 //                         allocations. A ratio of sums, not a mean of ratios: the mean would be ruled
 //                         by the first samples, where a handful of allocations share the fixed cost
 //                         of an empty manager (a pool chunk, the bin heads).
-//   large_served          (workloads with first_large_id, i.e. fill_drain) large requests that succeeded
-// After gbench's own output (JSON via --benchmark_out=FILE --benchmark_out_format=json), a
-// comparison table goes to stdout with each policy's ratios to naive's figures in the same run.
+//   large_served large_attempts
+//                         (workloads with first_large_id, i.e. fill_drain) large requests that
+//                         succeeded, out of how many; 0 and 0 elsewhere: every run has the same
+//                         counters, which gbench's CSV reporter requires (it aborts otherwise)
+// After gbench's own output, a comparison table with each policy's ratios to naive's figures in
+// the same run: on stdout in console format, on stderr with --benchmark_format=json or csv, so
+// standard output is always in the format asked for (JSON also via --benchmark_out=FILE
+// --benchmark_out_format=json).
 //
 // Program flags, besides gbench's:
 //   --trace=FILE (or --trace FILE), repeatable: replay these traces instead of the default four
@@ -31,10 +36,11 @@
 //   --syn_ops=N       operations per synthetic workload (default 150000)
 //   --replays=N       timed replays per benchmark (default: enough for ~1M operations, 2..50)
 //   --table=0|1       print the comparison table (default 1)
-// Default traces: $ACCEL_TRACE_DIR if set, else the directory baked in at configure time
-// (ACCEL_DEFAULT_TRACE_DIR = <source>/../shared/traces when it existed); a missing trace is
-// skipped with a message.
+// Default traces (gpu_mixed, small_uniform, pow2, fill_drain): $ACCEL_TRACE_DIR if set, else
+// the ones bench/mm_tracegen generates at build time from ACCEL_TRACE_SEED into
+// <build>/bench/traces (ACCEL_DEFAULT_TRACE_DIR); a missing trace is skipped with a message.
 #include "mm_trace.hpp"
+#include "ratio_reporter.hpp"
 
 #include <accel/mm/range.hpp>
 #include <accel/mm/range_manager.hpp>
@@ -357,8 +363,8 @@ void replay_benchmark(benchmark::State& st, const workload* wp, std::string poli
     st.counters["p999_ns"] = lo.p999;
     st.counters["max_ns"] = lo.max;
     st.counters["meta_bytes_per_alloc"] = lo.meta_per_alloc;
-    if (row.has_large)
-        st.counters["large_served"] = static_cast<double>(lo.large_served);
+    st.counters["large_served"] = static_cast<double>(lo.large_served);
+    st.counters["large_attempts"] = static_cast<double>(row.has_large ? w.large_attempts : 0);
     if constexpr (requires(M& m) { m.init(u64{}, u64{}, u64{}); })
         st.SetLabel("granule=" + std::to_string(w.granule));
     results().push_back(std::move(row));
@@ -384,18 +390,7 @@ struct options {
 bool parse_options(int& argc, char** argv, options& o) {
     int out = 1;
     for (int i = 1; i < argc; ++i) {
-        std::string_view a = argv[i];
-        auto value = [&](std::string_view flag, std::string& v) {
-            if (a.starts_with(flag) && a.size() > flag.size() && a[flag.size()] == '=') {
-                v = a.substr(flag.size() + 1);
-                return true;
-            }
-            if (a == flag && i + 1 < argc) {
-                v = argv[++i];
-                return true;
-            }
-            return false;
-        };
+        auto value = [&](std::string_view flag, std::string& v) { return accel::bench::flag_value(argc, argv, i, flag, v); };
         std::string v;
         if (value("--trace", v))
             o.traces.push_back(v);
@@ -422,7 +417,7 @@ void print_help() {
                          "  [--syn_ops=N]            operations per synthetic workload (default 150000)\n"
                          "  [--replays=N]            timed replays per benchmark (default: ~1M ops, 2..50)\n"
                          "  [--table=0|1]            print the comparison table (default 1)\n"
-                         "  env ACCEL_TRACE_DIR      where the default traces are\n");
+                         "  env ACCEL_TRACE_DIR      where the default traces are (default: those mm_tracegen wrote at build time)\n");
 }
 
 std::string default_trace_dir() {
@@ -442,23 +437,10 @@ double median(std::vector<double> v) {
     return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
-std::string human_bytes(u64 b) {
-    const char* unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-    int i = 0;
-    double v = static_cast<double>(b);
-    while (v >= 1024 && i < 6) {
-        v /= 1024;
-        ++i;
-    }
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.4g %s", v, unit[i]);
-    return buf;
-}
-
-void print_table(const std::vector<workload>& workloads) {
+void print_table(std::FILE* out, const std::vector<workload>& workloads) {
     if (results().empty())
         return;
-    std::printf("\nComparison: ratios are to naive in this run; times are medians over repetitions.\n"
+    std::fprintf(out, "\nComparison: ratios are to naive in this run; times are medians over repetitions.\n"
                 "Latencies come from a separate pass and include any preemption (a loaded machine inflates p999/max).\n"
                 "meta B/al: metadata bytes per live allocation over the replay (sum over samples / sum of live).\n");
     for (const workload& w : workloads) {
@@ -488,11 +470,11 @@ void print_table(const std::vector<workload>& workloads) {
         for (const result_row& r : rows)
             if (r.policy == "naive")
                 base = &r;
-        std::printf("\n%s: %zu ops, %" PRIu64 " allocs, space %s, granule %" PRIu64, w.name.c_str(), w.ops.size(),
-                    w.allocs, human_bytes(w.space).c_str(), w.granule);
+        std::fprintf(out, "\n%s: %zu ops, %" PRIu64 " allocs, space %s, granule %" PRIu64, w.name.c_str(), w.ops.size(),
+                    w.allocs, accel::bench::human_bytes(w.space).c_str(), w.granule);
         if (w.first_large_id != accel::bench::no_large_id)
-            std::printf(", large requests: %" PRIu64, w.large_attempts);
-        std::printf("\n  %-10s %9s %8s %9s %8s %8s %7s %9s %8s %11s %9s %7s\n", "policy", "ns/op", "x naive",
+            std::fprintf(out, ", large requests: %" PRIu64, w.large_attempts);
+        std::fprintf(out, "\n  %-10s %9s %8s %9s %8s %8s %7s %9s %8s %11s %9s %7s\n", "policy", "ns/op", "x naive",
                     "cpu ns/op", "x naive", "failed", "large", "p999 ns", "x naive", "max ns", "meta B/al", "frag");
         for (const result_row& r : rows) {
             auto ratio = [&](double v, double b) {
@@ -502,13 +484,13 @@ void print_table(const std::vector<workload>& workloads) {
                 return std::string(buf);
             };
             const std::string large = r.has_large ? std::to_string(r.large_served) : "-";
-            std::printf("  %-10s %9.1f %8s %9.1f %8s %8" PRIu64 " %7s %9.0f %8s %11.0f %9.1f %7.4f\n", r.policy.c_str(),
+            std::fprintf(out, "  %-10s %9.1f %8s %9.1f %8s %8" PRIu64 " %7s %9.0f %8s %11.0f %9.1f %7.4f\n", r.policy.c_str(),
                         r.ns_per_op, ratio(r.ns_per_op, base ? base->ns_per_op : 0).c_str(), r.cpu_ns_per_op,
                         ratio(r.cpu_ns_per_op, base ? base->cpu_ns_per_op : 0).c_str(), r.failed, large.c_str(),
                         r.p999, ratio(r.p999, base ? base->p999 : 0).c_str(), r.max, r.meta_per_alloc, r.frag_end);
         }
     }
-    std::fflush(stdout);
+    std::fflush(out);
 }
 
 } // namespace
@@ -516,8 +498,10 @@ void print_table(const std::vector<workload>& workloads) {
 int main(int argc, char** argv) {
     options opt;
     parse_options(argc, argv, opt);
-    benchmark::Initialize(&argc, argv, print_help);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv))
+    // Runs are shown in the format asked for; the table goes where sample_reporter says a summary
+    // may go (stdout in console format, stderr with json or csv), so JSON on stdout parses.
+    accel::bench::sample_reporter reporter;
+    if (!accel::bench::initialize(argc, argv, reporter, 0, print_help))
         return 1;
 
     // Load everything before the first benchmark runs.
@@ -525,7 +509,8 @@ int main(int argc, char** argv) {
     if (paths.empty()) {
         const std::string dir = default_trace_dir();
         if (dir.empty())
-            std::fprintf(stderr, "mm_policies: no trace directory (set ACCEL_TRACE_DIR); running synthetic only\n");
+            std::fprintf(stderr, "mm_policies: no trace directory (build with ACCEL_BUILD_BENCH, which generates the "
+                                 "default traces, or set ACCEL_TRACE_DIR); running synthetic only\n");
         else
             for (const char* t : {"gpu_mixed", "small_uniform", "pow2", "fill_drain"})
                 paths.push_back(dir + "/" + t + ".trace.gz");
@@ -568,9 +553,8 @@ int main(int argc, char** argv) {
             s += (s.empty() ? "" : ",") + p.name;
         return s;
     }());
-    benchmark::RunSpecifiedBenchmarks();
-    benchmark::Shutdown();
+    accel::bench::run(reporter);
     if (opt.table)
-        print_table(workloads);
+        print_table(reporter.summary_stream(), workloads);
     return 0;
 }

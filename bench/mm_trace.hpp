@@ -4,7 +4,8 @@
 ///
 /// Both produce the same thing, a `workload`: the managed space and a compact vector of
 /// operations (16 bytes each), built once before any benchmark runs so that a replay does no
-/// I/O, parsing or allocation. Trace format (shared/traces/README.md), gzip-compressed or plain:
+/// I/O, parsing or allocation. Trace format (what bench/mm_tracegen writes, and the reference
+/// traces of ../shared/traces/README.md outside the repository), gzip-compressed or plain:
 ///
 ///     # space <bytes>          first line: size of the managed range, starting at offset 0
 ///     # first_large_id <id> attempts <n>    (fill_drain) ids >= first_large_id are the large requests
@@ -195,6 +196,34 @@ inline bool load_trace(const std::string& path, workload& w, std::string& err) {
     w.ops.shrink_to_fit();
     detail::finish(w);
     return true;
+}
+
+/// "1.5 GiB": a byte count for people (4 significant digits, binary units).
+inline std::string human_bytes(double b) {
+    const char* unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    int i = 0;
+    while (b >= 1024 && i < 6) {
+        b /= 1024;
+        ++i;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.4g %s", b, unit[i]);
+    return buf;
+}
+
+/// Command-line flag with a value, as `--flag=value` or `--flag value` (then `i` moves past the
+/// value): the programs that read traces (mm_policies, mm_tracegen) take their flags this way.
+inline bool flag_value(int argc, char** argv, int& i, std::string_view flag, std::string& v) {
+    const std::string_view a = argv[i];
+    if (a.starts_with(flag) && a.size() > flag.size() && a[flag.size()] == '=') {
+        v = a.substr(flag.size() + 1);
+        return true;
+    }
+    if (a == flag && i + 1 < argc) {
+        v = argv[++i];
+        return true;
+    }
+    return false;
 }
 
 // ---- synthetic workloads ---------------------------------------------------------------------

@@ -25,6 +25,8 @@ trap 'rm -rf "$tmp"' EXIT
 
 # One TSV line per (workload, policy):
 # workload policy ns_per_op failed_allocs large_served p50 p99 p999 max ns_per_op/naive's
+# (large_served is NaN for workloads without large requests: large_attempts 0, or, in JSON from
+# before large_attempts existed, no large_served counter)
 jq -r '
   [.benchmarks[] | select((.name | startswith("replay/")) and (.error_occurred | not))] as $all
   | ($all | map(select(.run_type == "aggregate" and .aggregate_name == "median"))) as $med
@@ -35,7 +37,9 @@ jq -r '
   | sort_by(.r.family_index)
   | (map(select(.policy == "naive") | {key: .workload, value: .r.ns_per_op}) | from_entries) as $naive
   | .[]
-  | [.workload, .policy, .r.ns_per_op, .r.failed_allocs, (.r.large_served // "NaN"),
+  | [.workload, .policy, .r.ns_per_op, .r.failed_allocs,
+     (if .r | has("large_attempts") then (if .r.large_attempts > 0 then .r.large_served else "NaN" end)
+      else .r.large_served // "NaN" end),
      .r.p50_ns, .r.p99_ns, .r.p999_ns, .r.max_ns,
      (if $naive[.workload] then .r.ns_per_op / $naive[.workload] else "NaN" end)]
   | @tsv' "$json" >"$tmp/all.tsv"

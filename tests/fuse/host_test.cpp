@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // FUSE-only behaviour of the host: the sys files and listings, faults on embedded pointers,
-// clients and servers dying, signals, parallel clients, several servers, and ioctl timings.
+// clients and servers dying, signals, parallel clients and several servers (the ioctl round trip's
+// time is a benchmark: bench/ioctl_real).
 #include "conformance.hpp"
 #include "fuse_fixture.hpp"
 #include "gate_driver.hpp"
@@ -267,32 +268,6 @@ TEST_CASE("fuse: a refused exclusive open waits only for releases in flight, the
         REQUIRE(a >= 0);
     }
     CHECK(fx.sys.close(a) == 0);
-}
-
-TEST_CASE("fuse: ioctl round trips (timings, informative)") {
-    fuse_fixture fx;
-    constexpr int n = 4000;
-    auto run = [&](int fd, int count) {
-        test_echo e{};
-        for (int i = 0; i < count; ++i)
-            REQUIRE(fx.sys.ioctl(fd, TEST_IOCTL_ECHO, &e) == 0);
-    };
-    int a = fx.sys.open(fx.compute(0), O_RDWR), b = fx.sys.open(fx.compute(0), O_RDWR);
-    REQUIRE(a >= 0);
-    REQUIRE(b >= 0);
-    run(a, 200); // warm up: libfuse starts its workers
-    auto t = clk::now();
-    run(a, n);
-    const double one = ms_since(t) * 1000.0 / n;
-    t = clk::now();
-    std::thread other([&] { run(b, n); });
-    run(a, n);
-    other.join();
-    const double two = ms_since(t) * 1000.0 / (2 * n);
-    MESSAGE("64-byte ECHO through FUSE: " << one << " us per ioctl with one client thread; " << two
-                                           << " us per ioctl with two (throughput x" << one / two << ")");
-    CHECK(fx.sys.close(a) == 0);
-    CHECK(fx.sys.close(b) == 0);
 }
 
 } // namespace accel::test
