@@ -89,6 +89,47 @@ TEST_CASE("the first object of a device sits at 4 GiB, and offsets return when o
     CHECK(r.dev->mmap_offsets().size() == 0);
 }
 
+TEST_CASE("object operations: per-handle open and close, free, and a failing open undoes the handle") {
+    registered r;
+    int fd = r.mock.open(r.compute());
+    int other = r.mock.open(r.compute());
+    REQUIRE(fd >= 0);
+    REQUIRE(other >= 0);
+    auto& d = *r.dev;
+    auto a = r.create(fd, 4096);
+    CHECK(d->handle_opens == 1);
+    CHECK(d->handle_closes == 0);
+    accel_gem_close gc{a.handle, 0};
+    REQUIRE(r.mock.ioctl(fd, ACCEL_IOCTL_GEM_CLOSE, &gc) == 0);
+    CHECK(d->handle_closes == 1); // close before the object goes
+    CHECK(d->objects_freed == 1);
+
+    d->fail_handle_open = -EPERM; // the driver refuses the handle: nothing is left behind
+    test_bo_create b{4096, 0, 0, 0};
+    CHECK(r.mock.ioctl(fd, TEST_IOCTL_BO_CREATE, &b) == -EPERM);
+    CHECK(d->handle_opens == 1);
+    CHECK(d->handle_closes == 1); // an open that failed is not closed
+    CHECK(d->objects_freed == 2); // the creator's reference was the last
+    CHECK(r.dev->mmap_offsets().size() == 0);
+    test_mem_stats m{};
+    REQUIRE(r.mock.ioctl(fd, TEST_IOCTL_MEM_STATS, &m) == 0);
+    CHECK(m.handles == 0);
+    d->fail_handle_open = 0;
+    auto c = r.create(fd, 4096);
+    CHECK(c.handle == a.handle); // the failed handle's number was given back
+
+    // Handles left at close: each gets its close, then the objects go.
+    r.create(fd, 4096);
+    r.create(other, 4096);
+    CHECK(d->handle_opens == 4);
+    CHECK(r.mock.close(fd) == 0);
+    CHECK(d->handle_closes == 3);
+    CHECK(d->objects_freed == 4);
+    CHECK(r.mock.close(other) == 0);
+    CHECK(d->handle_closes == 4);
+    CHECK(d->objects_freed == 5);
+}
+
 TEST_CASE("handles held in two files: handle_count, shared accounting, permission per file") {
     registered r;
     auto f1 = r.dev->open(node_kind::compute, O_RDWR);

@@ -42,6 +42,11 @@ struct basic_test_driver {
         std::atomic<std::uint32_t> postclose_ms{0};
         std::atomic<std::uint64_t> doorbell{0};
         wait_queue doorbell_wait;
+        // Object operations seen (object_data's hooks), and a way to make handle opens fail.
+        std::atomic<std::uint64_t> handle_opens{0};
+        std::atomic<std::uint64_t> handle_closes{0};
+        std::atomic<std::uint64_t> objects_freed{0};
+        std::atomic<int> fail_handle_open{0};
     };
     struct file_data {
         std::uint64_t noarg_calls = 0;
@@ -51,6 +56,15 @@ struct basic_test_driver {
     };
     struct object_data {
         std::uint32_t create_flags = 0;
+        static int open(bo<basic_test_driver>& o, file<basic_test_driver>&) {
+            auto& d = o.device();
+            if (int e = d->fail_handle_open.load())
+                return e;
+            d->handle_opens++;
+            return 0;
+        }
+        static void close(bo<basic_test_driver>& o, file<basic_test_driver>&) { o.device()->handle_closes++; }
+        static void free(bo<basic_test_driver>& o) { o.device()->objects_freed++; }
     };
     using dev = device<basic_test_driver>;
     using fil = file<basic_test_driver>;
@@ -143,6 +157,11 @@ struct basic_test_driver {
         return 0;
     }
 
+    static int reset(dev& d, fil&, no_arg&) {
+        d.reset_completed();
+        return 0;
+    }
+
     static int bo_create(dev& d, fil& f, test_bo_create& a) {
         if (a.flags)
             return -EINVAL;
@@ -208,7 +227,8 @@ struct basic_test_driver {
         ACCEL_IOCTL(TEST_IOCTL_MEM_STATS, &mem_stats, ioctl_flags::none), //
         ACCEL_IOCTL(TEST_IOCTL_WAIT, &wait, ioctl_flags::none),           //
         ACCEL_IOCTL(TEST_IOCTL_RING, &ring, ioctl_flags::monitor),        //
-        ACCEL_IOCTL(TEST_IOCTL_POLL_ARM, &poll_arm, ioctl_flags::none)>;
+        ACCEL_IOCTL(TEST_IOCTL_POLL_ARM, &poll_arm, ioctl_flags::none),   //
+        ACCEL_IOCTL(TEST_IOCTL_RESET, &reset, ioctl_flags::none)>;
 
     // INFO callbacks.
     static std::vector<accel_info_memory_region> memory_regions(dev&) {

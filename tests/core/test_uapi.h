@@ -44,7 +44,7 @@ struct test_fail {
 #define TEST_IOCTL_SUM ACCEL_IOWR(0x48, struct test_sum)
 #define TEST_IOCTL_FAIL ACCEL_IOWR(0x49, struct test_fail)
 #define TEST_IOCTL_NOARG ACCEL_IO(0x4a)                         /* counts calls on this file */
-/* 0x4b, 0x4c and 0x4f are empty slots; 0x57..0x9f are past the last row. */
+/* 0x4b, 0x4c and 0x4f are empty slots; 0x58..0x9f are past the last row. */
 #define TEST_IOCTL_HOLE ACCEL_IOWR(0x4b, struct test_echo)
 #define TEST_IOCTL_COUNT ACCEL_IOR(0x4d, struct test_count)
 /* From now on every postclose on this device sleeps postclose_ms (at most 2000): a slow release. */
@@ -113,5 +113,7 @@ struct test_ring {
 #define TEST_IOCTL_WAIT ACCEL_IOWR(0x54, struct test_wait)
 #define TEST_IOCTL_RING ACCEL_IOWR(0x55, struct test_ring)
 #define TEST_IOCTL_POLL_ARM ACCEL_IOW(0x56, __u64)
+/* The driver reset its hardware: the device counts one completed reset (INFO STATUS). */
+#define TEST_IOCTL_RESET ACCEL_IO(0x57)
 
 #endif

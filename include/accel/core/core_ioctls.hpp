@@ -5,9 +5,14 @@
 /// VERSION, GET_CAP and SET_CLIENT_NAME behave as drm_version, drm_getcap and
 /// drm_set_client_name do on a kernel accel node. SET_CLIENT_CAP answers -EOPNOTSUPP (accel
 /// nodes have no KMS). GEM_CLOSE deletes a buffer-object handle on a driver with buffer objects
-/// and answers -EOPNOTSUPP on one without (no DRIVER_GEM); the PRIME ioctls answer -EOPNOTSUPP
-/// until dma-buf sharing exists. Every other core number is an empty slot (-EINVAL). INFO,
-/// accel's own query, lives in info_ioctl.hpp.
+/// and answers -EOPNOTSUPP on one without (no DRIVER_GEM). Advertised is only what works:
+///   - PRIME: the ioctls answer -EOPNOTSUPP until dma-buf sharing exists, so GET_CAP PRIME reads
+///     0. (accel's rule for now: a kernel GEM driver's PRIME works and reads IMPORT|EXPORT.)
+///   - SYNCOBJ: every syncobj ioctl answers -EOPNOTSUPP, as drm_syncobj_*_ioctl do on a device
+///     without DRIVER_SYNCOBJ, and GET_CAP SYNCOBJ / SYNCOBJ_TIMELINE read 0, as drm_getcap
+///     reports them there.
+/// Every other core number is an empty slot (-EINVAL). INFO, accel's own query, lives in
+/// info_ioctl.hpp.
 #include <accel/core/device_base.hpp>
 #include <accel/base/fault_injection.hpp>
 #include <accel/core/file_base.hpp>
@@ -61,12 +66,10 @@ inline int get_cap(device_base&, file_base&, void* kdata) {
     case ACCEL_CAP_TIMESTAMP_MONOTONIC:
         c.value = 1;
         return 0;
-    case ACCEL_CAP_PRIME:
-        c.value = ACCEL_PRIME_CAP_IMPORT | ACCEL_PRIME_CAP_EXPORT;
-        return 0;
-    case ACCEL_CAP_SYNCOBJ:
+    case ACCEL_CAP_PRIME:        // no dma-buf sharing yet (see above)
+    case ACCEL_CAP_SYNCOBJ:      // no DRIVER_SYNCOBJ: the feature bit reads 0, as in drm_getcap
     case ACCEL_CAP_SYNCOBJ_TIMELINE:
-        return 0; // no syncobj support yet: the feature bit reads 0, as in drm_getcap
+        return 0;
     default:
         return -EOPNOTSUPP; // every other capability needs KMS, which accel nodes never have
     }
@@ -126,6 +129,23 @@ inline constexpr std::array<ioctl_slot, table_size> table = [] {
     set(ACCEL_IOCTL_PRIME_HANDLE_TO_FD, render_allow, &not_supported, "PRIME_HANDLE_TO_FD");
     set(ACCEL_IOCTL_PRIME_FD_TO_HANDLE, render_allow, &not_supported, "PRIME_FD_TO_HANDLE");
     set(ACCEL_IOCTL_SET_CLIENT_NAME, render_allow | monitor, &set_client_name, "SET_CLIENT_NAME");
+    // drm_ioctls[]'s syncobj rows (DRM_RENDER_ALLOW), with the current kernel's argument sizes
+    // (wait and timeline wait carry deadline_nsec); the size rules admit older, shorter ones.
+    auto syncobj = [&](unsigned nr, unsigned size, std::string_view name) {
+        set(static_cast<ioctl_cmd>(_IOC(_IOC_READ | _IOC_WRITE, ACCEL_IOCTL_BASE, nr, size)), render_allow, &not_supported, name);
+    };
+    syncobj(0xBF, 8, "SYNCOBJ_CREATE");
+    syncobj(0xC0, 8, "SYNCOBJ_DESTROY");
+    syncobj(0xC1, 16, "SYNCOBJ_HANDLE_TO_FD");
+    syncobj(0xC2, 16, "SYNCOBJ_FD_TO_HANDLE");
+    syncobj(0xC3, 40, "SYNCOBJ_WAIT");
+    syncobj(0xC4, 16, "SYNCOBJ_RESET");
+    syncobj(0xC5, 16, "SYNCOBJ_SIGNAL");
+    syncobj(0xCA, 48, "SYNCOBJ_TIMELINE_WAIT");
+    syncobj(0xCB, 24, "SYNCOBJ_QUERY");
+    syncobj(0xCC, 32, "SYNCOBJ_TRANSFER");
+    syncobj(0xCD, 24, "SYNCOBJ_TIMELINE_SIGNAL");
+    syncobj(0xCF, 24, "SYNCOBJ_EVENTFD");
     return t;
 }();
 

@@ -72,7 +72,11 @@ public:
     bool unplugged() const noexcept { return unplugged_.load(std::memory_order_acquire); }
     /// Open files on both nodes.
     unsigned open_count() const noexcept { return open_count_.load(std::memory_order_relaxed); }
+    /// Completed resets of the device, as INFO's STATUS item reports them.
     std::uint64_t reset_count() const noexcept { return reset_count_.load(std::memory_order_relaxed); }
+    /// Counts a completed reset: the reset flow calls it once the device works again (a driver
+    /// that resets its hardware by itself calls it too).
+    void reset_completed() noexcept { reset_count_.fetch_add(1, std::memory_order_relaxed); }
 
     /// drm_dev_enter: false (and nothing held) once the device is unplugged.
     bool enter() noexcept {

@@ -18,6 +18,15 @@
 ///   auto bo = accel::lookup(f, a.handle);             // null: -ENOENT, as drivers map it
 /// \endcode
 /// GEM_CLOSE (core) deletes handles; mmap(2) on the node at mmap_offset() maps the object.
+///
+/// Object operations (drm_gem_object_funcs; the Rust abstraction's object trait) are optional
+/// static members of the driver's object_data, detected by signature:
+///   static int  open(bo<D>&, file<D>&);    a handle to the object is being created in the file;
+///                                          an error fails the handle's creation
+///   static void close(bo<D>&, file<D>&);   a handle in the file is going (GEM_CLOSE, or the
+///                                          file's close): e.g. unbind the file's VA mappings
+///   static void free(bo<D>&);              the last reference went, before the memory goes
+/// A member with one of these names but another signature is a compile error naming it.
 #include <accel/core/device.hpp>
 #include <accel/core/driver.hpp>
 #include <accel/base/errno.hpp>
@@ -57,6 +66,34 @@ std::unique_ptr<offset_index> make_offset_index() {
     return std::make_unique<offset_index_for<typename offset_policy<D>::type>>();
 }
 } // namespace gem
+
+template <class D>
+class bo;
+
+template <class D>
+concept object_has_open = requires(bo<D>& o, file<D>& f) { { D::object_data::open(o, f) } -> std::same_as<int>; };
+template <class D>
+concept object_has_close = requires(bo<D>& o, file<D>& f) { { D::object_data::close(o, f) } -> std::same_as<void>; };
+template <class D>
+concept object_has_free = requires(bo<D>& o) { { D::object_data::free(o) } -> std::same_as<void>; };
+
+/// Names the first object hook declared with the wrong signature.
+template <class D>
+consteval bool diagnose_object_hooks() {
+    using O = typename D::object_data;
+    if constexpr (requires { &O::open; } && !object_has_open<D>) {
+        static_assert(sizeof(D) == 0, "accel object_data: hook `open` must be `static int open(accel::bo<D>&, accel::file<D>&)`");
+        return false;
+    } else if constexpr (requires { &O::close; } && !object_has_close<D>) {
+        static_assert(sizeof(D) == 0, "accel object_data: hook `close` must be `static void close(accel::bo<D>&, accel::file<D>&)`");
+        return false;
+    } else if constexpr (requires { &O::free; } && !object_has_free<D>) {
+        static_assert(sizeof(D) == 0, "accel object_data: hook `free` must be `static void free(accel::bo<D>&)`");
+        return false;
+    } else {
+        return true;
+    }
+}
 
 template <class D>
 class bo final : public gem_object {
@@ -129,10 +166,37 @@ private:
 
     template <class... Args>
     bo(accel::device<D>& dev, std::uint64_t size, shmem_backing backing, std::unique_ptr<bo_placement> placement, Args&&... args)
-        : gem_object(dev, dev.mmap_offsets(), size, std::move(backing), std::move(placement), &free),
+        : gem_object(dev, dev.mmap_offsets(), size, std::move(backing), std::move(placement), funcs),
           data_(std::forward<Args>(args)...) {}
     ~bo() = default;
-    static void free(gem_object* o) noexcept { delete static_cast<bo*>(o); }
+
+    static bo& typed(gem_object& o) noexcept { return static_cast<bo&>(o); }
+    static file<D>& typed(file_base& f) noexcept { return static_cast<file<D>&>(f); }
+    static int open_hook(gem_object& o, file_base& f) {
+        if constexpr (object_has_open<D>)
+            return D::object_data::open(typed(o), typed(f));
+        else
+            return 0;
+    }
+    static void close_hook(gem_object& o, file_base& f) noexcept {
+        if constexpr (object_has_close<D>) {
+            try {
+                D::object_data::close(typed(o), typed(f));
+            } catch (...) { // nothing crosses: the handle goes regardless
+            }
+        }
+    }
+    static void free_hook(gem_object* o) noexcept {
+        if constexpr (object_has_free<D>) {
+            try {
+                D::object_data::free(typed(*o));
+            } catch (...) {
+            }
+        }
+        delete static_cast<bo*>(o);
+    }
+    static_assert(diagnose_object_hooks<D>());
+    static constexpr object_funcs funcs{&open_hook, &close_hook, &free_hook};
 
     typename D::object_data data_;
 };

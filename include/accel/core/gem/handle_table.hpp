@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <mutex>
+#include <new>
 #include <vector>
 
 namespace accel {
@@ -28,9 +29,12 @@ public:
     ~handle_table() { release_all(); }
 
     /// drm_gem_handle_create: a new handle to `obj` (which gains a reference). -ENOMEM when the
-    /// table or the object's permission list cannot grow; nothing changes then.
+    /// table or the object's permission list cannot grow, or the driver's per-handle open
+    /// error; nothing changes then. The driver's open runs outside the table's lock, with the
+    /// number reserved (lookups miss it until it is published), as drm_gem_handle_create_tail
+    /// calls obj->funcs->open after idr_alloc.
     result<std::uint32_t> create(gem_object& obj) {
-        std::lock_guard lock(mutex_);
+        std::unique_lock lock(mutex_);
         std::size_t i = lowest_free_;
         while (i < slots_.size() && slots_[i])
             ++i;
@@ -49,8 +53,29 @@ public:
             return result<std::uint32_t>::failure(e);
         intrusive_ptr_add_ref(&obj);
         obj.handle_count_.fetch_add(1, std::memory_order_relaxed);
-        slots_[i] = &obj;
+        slots_[i] = closing(); // reserved: not found, not reusable
         lowest_free_ = i + 1;
+        lock.unlock();
+        int err;
+        try {
+            err = obj.funcs_->open(obj, const_cast<file_base&>(*owner_));
+        } catch (const std::bad_alloc&) {
+            err = -ENOMEM;
+        } catch (...) {
+            err = -EIO;
+        }
+        lock.lock();
+        if (err) {
+            slots_[i] = nullptr;
+            if (i < lowest_free_)
+                lowest_free_ = i;
+            lock.unlock();
+            obj.revoke(*owner_);
+            obj.handle_count_.fetch_sub(1, std::memory_order_relaxed);
+            intrusive_ptr_release(&obj);
+            return result<std::uint32_t>::failure(err < 0 ? err : -EINVAL);
+        }
+        slots_[i] = &obj;
         ++count_;
         return static_cast<std::uint32_t>(i + 1);
     }
@@ -125,7 +150,10 @@ private:
     /// The placeholder of a handle being deleted (lookups miss it; its number is not free yet).
     static gem_object* closing() noexcept { return reinterpret_cast<gem_object*>(alignof(gem_object)); }
 
+    /// drm_gem_object_handle_put's order: the driver's close, then the mmap permission, then
+    /// the reference.
     void drop(gem_object& o) noexcept {
+        o.funcs_->close(o, const_cast<file_base&>(*owner_));
         o.revoke(*owner_);
         o.handle_count_.fetch_sub(1, std::memory_order_relaxed);
         intrusive_ptr_release(&o);

@@ -30,6 +30,19 @@
 
 namespace accel {
 
+class gem_object;
+
+/// What the framework calls on an object, per driver (drm_gem_object_funcs): built by bo<D>
+/// from the hooks of the driver's object_data (core/gem/bo.hpp).
+struct object_funcs {
+    /// A handle to the object was created in the file; an error undoes it (funcs.open).
+    int (*open)(gem_object&, file_base&);
+    /// A handle to the object in the file is going (GEM_CLOSE, or the file's close).
+    void (*close)(gem_object&, file_base&) noexcept;
+    /// The last reference went: destroys the most derived object (after the driver's free).
+    void (*free)(gem_object*) noexcept;
+};
+
 class gem_object {
 public:
     gem_object(const gem_object&) = delete;
@@ -58,9 +71,9 @@ public:
 
     /// Handles naming the object, in all files (drm_gem_object.handle_count).
     unsigned handle_count() const noexcept { return handle_count_.load(std::memory_order_relaxed); }
-    /// Shared as drm-usage-stats counts it: more than one handle, or exported.
-    bool shared() const noexcept { return handle_count() > 1 || exported_.load(std::memory_order_relaxed); }
-    void mark_exported() noexcept { exported_.store(true, std::memory_order_relaxed); }
+    /// Shared as drm-usage-stats counts it: more than one handle (exported objects will count
+    /// too once dma-buf export exists; nothing exports yet).
+    bool shared() const noexcept { return handle_count() > 1; }
 
     /// drm_vma_node_is_allowed: may `f` mmap this object?
     bool mmap_allowed(const file_base& f) const {
@@ -80,7 +93,7 @@ public:
     friend void intrusive_ptr_add_ref(gem_object* o) noexcept { o->refs_.fetch_add(1, std::memory_order_relaxed); }
     friend void intrusive_ptr_release(gem_object* o) noexcept {
         if (o->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)
-            o->free_(o);
+            o->funcs_->free(o);
     }
 
     /// The object that owns `n` (offset lookups hand out nodes).
@@ -95,12 +108,12 @@ public:
     }
 
 protected:
-    /// `free` destroys the most derived object (bo<D>); the count starts at one, the creator's.
+    /// `funcs.free` destroys the most derived object (bo<D>); the count starts at one, the creator's.
     /// The memory is `backing` (host memory) or, when `placement` is set, device memory.
     gem_object(device_base& dev, mmap_offset_manager& offsets, std::uint64_t size, shmem_backing backing,
-               std::unique_ptr<bo_placement> placement, void (*free)(gem_object*) noexcept) noexcept
+               std::unique_ptr<bo_placement> placement, const object_funcs& funcs) noexcept
         : dev_(&dev), offsets_(&offsets), size_(size), backing_(std::move(backing)), placement_(std::move(placement)),
-          free_(free) {}
+          funcs_(&funcs) {}
     ~gem_object() { offsets_->remove(offset_); }
 
     /// Second construction step: the offset (-ENOSPC when the offset space is full).
@@ -146,10 +159,9 @@ private:
     std::uint64_t size_;
     shmem_backing backing_;
     std::unique_ptr<bo_placement> placement_;
-    void (*free_)(gem_object*) noexcept;
+    const object_funcs* funcs_;
     std::atomic<std::uint32_t> refs_{1};
     std::atomic<std::uint32_t> handle_count_{0};
-    std::atomic<bool> exported_{false};
     mmap_offset_node offset_{this};
     mutable std::mutex acl_mutex_;
     std::vector<acl_entry> acl_;
