@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <fcntl.h>
 #include <poll.h>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -37,6 +38,17 @@ bool wait_until_parked(B& c, int fd, int n) {
         else
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
     return true;
+}
+
+/// Opens `path` n times (all must open).
+template <class B>
+std::vector<int> open_many(B& c, const std::string& path, int n) {
+    std::vector<int> fds;
+    for (int i = 0; i < n; ++i) {
+        fds.push_back(c.open(path, O_RDWR));
+        REQUIRE(fds.back() >= 0);
+    }
+    return fds;
 }
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -102,14 +114,9 @@ TEST_CASE_TEMPLATE_DEFINE("conformance: waits and poll", F, conformance_wait) {
     SUBCASE("waits hold no thread: 16 waiting clients do not hold up a 17th") {
         int mon = c.open(fx.monitor(0), O_RDWR);
         REQUIRE(mon >= 0);
-        std::vector<int> fds;
+        std::vector<int> fds = open_many(c, fx.compute(0), 16);
         std::vector<std::thread> waiters;
         std::atomic<int> answered{0}, ok{0};
-        for (int i = 0; i < 16; ++i) {
-            int fd = c.open(fx.compute(0), O_RDWR);
-            REQUIRE(fd >= 0);
-            fds.push_back(fd);
-        }
         test_ring now{0, 0};
         REQUIRE(c.ioctl(mon, TEST_IOCTL_RING, &now) == 0);
         for (int fd : fds)
@@ -140,15 +147,10 @@ TEST_CASE_TEMPLATE_DEFINE("conformance: waits and poll", F, conformance_wait) {
     SUBCASE("unplug while 8 clients wait: each gets ENODEV at once, and unplug never waits for them") {
         int mon = c.open(fx.monitor(0), O_RDWR);
         REQUIRE(mon >= 0);
-        std::vector<int> fds;
+        std::vector<int> fds = open_many(c, fx.compute(0), 8);
         std::vector<std::thread> waiters;
         std::atomic<int> enodev{0};
         std::atomic<long long> last_ns{0};
-        for (int i = 0; i < 8; ++i) {
-            int fd = c.open(fx.compute(0), O_RDWR);
-            REQUIRE(fd >= 0);
-            fds.push_back(fd);
-        }
         const auto base = clock::now();
         for (int fd : fds)
             waiters.emplace_back([&, fd] {

@@ -63,6 +63,7 @@ concept range_manager =
 
 /// A range manager that also finds the allocated node holding an address, in O(log n): what
 /// an index of fake mmap offsets needs (a page fault names a page, not a node). best_fit has it.
+/// find() must be a pure read: lookups run in parallel under a shared lock.
 template <class M>
 concept range_lookup = range_manager<M> && requires(const M& cm, u64 a) {
     { cm.find(a) } -> std::same_as<const typename M::node*>;

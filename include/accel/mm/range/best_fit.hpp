@@ -222,17 +222,27 @@ public:
     }
 
     /// The allocated node whose range holds `addr`, or null: one descent of the address tree,
-    /// O(log n) (the `range_lookup` refinement of the concept: fake mmap offsets, faults).
+    /// O(log n) (the `range_lookup` refinement of the concept: fake mmap offsets, faults). A
+    /// pure read (unlike low/high's searches, it tightens no subtree bound), so lookups may run
+    /// in parallel under a shared lock.
     const node* find(u64 addr) const noexcept {
         if (live_ == 0 || addr < space_.start || addr > space_.last())
             return nullptr;
         const u64 off = addr - space_.start;
         const addr_traits tr = addr_.traits();
         // The last node ending at or before addr; addr is in its hole or in the node after it.
-        const node* p = as_node(addr_.last_with([&](const addr_links* x) { return tr.key(x) <= off; }, 0));
-        if (off - tr.key(p) < p->hole_)
+        const addr_links* p = nullptr;
+        for (const addr_links* x = addr_.root(); x;)
+            if (tr.key(x) <= off) {
+                p = x;
+                x = addr_tree::right(x);
+            } else {
+                x = addr_tree::left(x);
+            }
+        const node* n = as_node(p); // the sentinel (key 0) is always a candidate
+        if (off - tr.key(p) < n->hole_)
             return nullptr;
-        return after(p);
+        return after(n);
     }
 
     /// drm_mm_for_each_node / drm_mm_for_each_hole as lazy views over the address tree's
