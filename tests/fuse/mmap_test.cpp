@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Buffer objects mapped through a FUSE-served node, beyond the conformance suite: what the
-// page-cache design of fuse/object_pages.hpp must guarantee - a plain mmap(2) works as on a
+// page-cache design of fuse/page_faults.hpp must guarantee - a plain mmap(2) works as on a
 // kernel node, one process never sees another's cached pages, and an offset reused by a later
 // object never shows the earlier object's pages.
 #include "fuse_fixture.hpp"
