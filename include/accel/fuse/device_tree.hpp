@@ -16,7 +16,9 @@
 ///
 /// Compute nodes come in per-process views: a lookup of accel/accel<N> answers the inode of the
 /// caller's own view (process_view.hpp), an unlisted entry created at the process's first
-/// lookup and gone when the kernel forgets it; listings show the node's own, listed entry. One
+/// lookup and reaped once the process is gone and the kernel holds the view no more (so a
+/// process sees one inode number for the node all its life); listings show the node's own,
+/// listed entry. One
 /// inode per process keeps one process's cached pages out of another's reach, as separate
 /// VMAs do. Callers the server cannot identify (pid 0, caller_process.hpp) share one view
 /// whose opens the host refuses.
@@ -106,20 +108,48 @@ public:
     /// FORGET.
     void forget(fuse_ino_t ino, std::uint64_t n) {
         std::lock_guard lock(m_);
-        auto gone = table_.forget(ino, n);
-        if (gone && gone->type == node_type::view)
-            if (auto* node = table_.find(gone->node); node && node->node.views.contains(gone->view->process()))
-                if (node->node.views[gone->view->process()] == ino)
-                    node->node.views.erase(gone->view->process());
+        table_.forget(ino, n);
     }
 
-    /// GETATTR: -ENOENT for a removed entry or an unregistered device's.
+    /// Takes out the views the kernel does not hold that have no files and `gone(process_key)`
+    /// says belong to a process that is gone (periodic work: a live process keeps its view, and
+    /// its inode number, between lookups).
+    template <class Gone>
+    void reap_views(Gone&& gone) {
+        std::vector<std::pair<fuse_ino_t, std::shared_ptr<process_view>>> idle;
+        {
+            std::lock_guard lock(m_);
+            table_.for_each([&](auto& e) {
+                if (e.node.type == node_type::view && e.lookups == 0 && e.node.view->idle())
+                    idle.emplace_back(e.ino, e.node.view);
+            });
+        }
+        for (auto& [ino, view] : idle) {
+            if (!gone(view->process())) // reads /proc: outside the lock
+                continue;
+            std::lock_guard lock(m_);
+            auto* e = table_.find(ino);
+            if (!e || e->lookups != 0 || !view->idle())
+                continue;
+            const fuse_ino_t node = e->node.node;
+            if (table_.erase_unused(ino))
+                if (auto* n = table_.find(node))
+                    n->node.views.erase(view->process());
+        }
+    }
+
+    /// GETATTR. An entry removed from the tree (or of an unregistered device) that the kernel
+    /// still holds - fstat on a descriptor opened before the unplug - is a deleted file, as a
+    /// kernel's /dev node is after its device goes: its attributes with no link left.
     result<struct stat> attr(fuse_ino_t ino) {
         std::lock_guard lock(m_);
         auto* e = table_.find(ino);
-        if (!e || !alive(*e))
+        if (!e)
             return result<struct stat>::failure(-ENOENT);
-        return stat_of(*e);
+        struct stat st = stat_of(*e);
+        if (!alive(*e))
+            st.st_nlink = 0;
+        return st;
     }
     double timeout(fuse_ino_t ino) {
         std::lock_guard lock(m_);
@@ -234,8 +264,7 @@ private:
             table_.find(v)->node.view = std::make_shared<process_view>(v, caller);
             table_.find(node)->node.views.emplace(caller, v);
         } catch (...) {
-            std::vector<removal> none;
-            table_.unlink(v, none, [](tree_node&) {}); // not known to the kernel: leaves the table
+            table_.erase_unused(v); // not known to the kernel yet
             throw;
         }
         return v;

@@ -112,7 +112,8 @@ public:
 
 private:
     /// On the housekeeping thread: the tree follows the subsystem, the kernel hears of removed
-    /// entries, and views drop the pins of objects their process maps no more.
+    /// entries, views drop the pins of objects their process maps no more, and the views of
+    /// processes that are gone leave the table.
     void housekeeping_tick() noexcept {
         try {
             state_.tree.reconcile();
@@ -124,6 +125,8 @@ private:
             for (auto& view : state_.tree.views())
                 if (view->pins_orphans())
                     view->reclaim(state_.se(), state_.mount_dev);
+            state_.tree.reap_views(
+                [](const process_key& p) { return p.identified() && process_of(static_cast<pid_t>(p.tgid)) != p; });
         } catch (...) {
             // Out of memory: the next tick tries again.
         }

@@ -9,19 +9,23 @@
 ///     no longer find it - but stays in the table, for the requests on numbers the kernel
 ///     still holds, until its lookup count falls to zero;
 ///   - a number is reused only after that, with the next generation number (the pair
-///     number/generation never names two files: what NFS export and the kernel rely on);
+///     number/generation never names two files: what NFS export and the kernel rely on), and
+///     only once more than `reuse_after` numbers are free, oldest first: the kernel forgets
+///     entries with zero timeouts at every path walk, and a number that came back at once
+///     would make st_ino of unrelated files look alike to tools comparing them over time;
 ///   - removals are handed to the caller (`removal` records), which tells the kernel
 ///     (fuse_lowlevel_notify_delete / notify_inval_entry) outside any request handler: the
 ///     kernel takes the directory's lock for these, and a request in that directory may hold
 ///     it while waiting for the server.
 /// Entries are directories or files with a payload `Node` (what the served file is). Unlisted
 /// entries have a parent and a name but are not found by name: the host's per-process views of
-/// a compute node are unlisted entries beside the node's listed one (device_tree.hpp); they
-/// leave the table as soon as the kernel forgets them.
+/// a compute node are unlisted entries beside the node's listed one (device_tree.hpp); their
+/// owner takes them out (erase_unused) when they are of no more use.
 /// Not thread-safe: the owner locks.
 #include <accel/fuse/lowlevel.hpp>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -43,6 +47,9 @@ struct removal {
 template <class Node>
 class inode_table {
 public:
+    /// Free numbers are reused only beyond this many (see above).
+    static constexpr std::size_t reuse_after = 1024;
+
     struct entry {
         fuse_ino_t ino = 0;
         std::uint64_t generation = 0;
@@ -110,17 +117,26 @@ public:
             ++e->lookups;
     }
 
-    /// FORGET: the kernel drops `n` references. Returns the entry's node when the entry left the
-    /// table (removed from the tree, or unlisted, and no longer known to the kernel).
-    std::optional<Node> forget(fuse_ino_t ino, std::uint64_t n) {
+    /// FORGET: the kernel drops `n` references. A removed entry the kernel no longer knows
+    /// leaves the table.
+    void forget(fuse_ino_t ino, std::uint64_t n) {
         entry* e = find(ino);
         if (!e || ino == FUSE_ROOT_ID)
-            return std::nullopt;
+            return;
         e->lookups -= n < e->lookups ? n : e->lookups;
-        if (e->lookups != 0 || (e->linked && e->listed))
+        if (e->lookups == 0 && !e->linked)
+            erase(ino);
+    }
+
+    /// Takes `ino` out of the tree and the table if the kernel does not hold it (no removal to
+    /// tell: the kernel knows nothing of it). Returns its node then.
+    std::optional<Node> erase_unused(fuse_ino_t ino) {
+        entry* e = find(ino);
+        if (!e || e->lookups != 0 || ino == FUSE_ROOT_ID || !e->children.empty())
             return std::nullopt;
-        if (e->linked) // an unlisted entry the kernel forgot: out of the tree too
-            e->linked = false;
+        if (e->linked && e->listed)
+            if (entry* p = find(e->parent))
+                p->children.erase(e->name);
         return erase(ino);
     }
 
@@ -162,9 +178,9 @@ public:
 
 private:
     fuse_ino_t allocate() {
-        if (!free_.empty()) {
-            const fuse_ino_t ino = free_.back();
-            free_.pop_back();
+        if (free_.size() > reuse_after) {
+            const fuse_ino_t ino = free_.front();
+            free_.pop_front();
             ++generations_[ino];
             return ino;
         }
@@ -185,7 +201,7 @@ private:
 
     std::unordered_map<fuse_ino_t, entry> entries_;
     std::vector<std::uint64_t> generations_; // by number: the generation last handed out
-    std::vector<fuse_ino_t> free_;
+    std::deque<fuse_ino_t> free_; // oldest first
     fuse_ino_t next_ = 1;
 };
 

@@ -77,6 +77,11 @@ public:
         if (!dev_)
             dev_ = std::move(dev);
     }
+    /// No open file and no pin: nothing but the table refers to the view.
+    bool idle() const noexcept {
+        std::lock_guard lock(m_);
+        return open_files_ == 0 && pins_.empty();
+    }
     /// A file of the view was released. True when it was the last one.
     bool detach() noexcept {
         std::lock_guard lock(m_);
