@@ -331,16 +331,22 @@ double process_cpu_seconds(pid_t pid) {
     return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-void run_ioctls(benchmark::State& state, const daemon_child& d) {
+/// The daemon's node opened for a benchmark, or -1 (the benchmark is then skipped, saying why).
+int open_node(benchmark::State& state, const daemon_child& d) {
     if (!d.error.empty()) {
         state.SkipWithError(d.error.c_str());
-        return;
+        return -1;
     }
     int fd = ::open(d.node.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
+    if (fd < 0)
         state.SkipWithError(("open " + d.node + ": " + std::strerror(errno)).c_str());
+    return fd;
+}
+
+void run_ioctls(benchmark::State& state, const daemon_child& d) {
+    int fd = open_node(state, d);
+    if (fd < 0)
         return;
-    }
     bench_arg arg{};
     arg.words[1] = 1;
     int failed = 0;
@@ -448,15 +454,9 @@ private:
 
 void ioctl_mapped(benchmark::State& state) {
     const daemon_child& d = accel_daemon;
-    if (!d.error.empty()) {
-        state.SkipWithError(d.error.c_str());
+    int fd = open_node(state, d);
+    if (fd < 0)
         return;
-    }
-    int fd = ::open(d.node.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        state.SkipWithError(("open " + d.node + ": " + std::strerror(errno)).c_str());
-        return;
-    }
     {
         mapped_objects objects(fd, state.range(0));
         one_cpu_placement placement(d.pid);

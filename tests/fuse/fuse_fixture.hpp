@@ -13,6 +13,10 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <dirent.h>
+#include <fstream>
+#include <iterator>
+#include <set>
 #include <csignal>
 #include <cstdlib>
 #include <fcntl.h>
@@ -32,6 +36,23 @@ inline std::string make_temp_dir() {
     REQUIRE(::mkdtemp(tmpl) != nullptr);
     ::chmod(tmpl, 0755); // the unprivileged caller of as_unprivileged must traverse it
     return tmpl;
+}
+
+/// The whole text of a file (empty if it cannot be read).
+inline std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+/// The names readdir(3) lists in `path`, "." and ".." included.
+inline std::set<std::string> list_dir(const std::string& path) {
+    std::set<std::string> names;
+    DIR* d = ::opendir(path.c_str());
+    REQUIRE(d != nullptr);
+    while (dirent* e = ::readdir(d))
+        names.insert(e->d_name);
+    ::closedir(d);
+    return names;
 }
 
 /// Whether a FUSE file system is mounted at `dir` (live or stale).

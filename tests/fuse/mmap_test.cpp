@@ -190,6 +190,22 @@ test_bo_create create_at(fuse_fixture& fx, int fd, std::uint64_t offset) {
     }
 }
 
+/// A fresh descriptor of device 0 with one new one-page object mapped read-write through it.
+struct mapped_object {
+    int fd = -1;
+    test_bo_create bo{};
+    volatile std::uint64_t* words = nullptr;
+    explicit mapped_object(fuse_fixture& fx) {
+        fd = fx.sys.open(fx.compute(0), O_RDWR);
+        REQUIRE(fd >= 0);
+        bo = create_bo(fx, fd, 4096);
+        auto m = fx.sys.mmap(fd, bo.mmap_offset, 4096, rw, MAP_SHARED);
+        REQUIRE(m);
+        words = static_cast<volatile std::uint64_t*>(*m);
+    }
+    void* map() const { return const_cast<std::uint64_t*>(words); }
+};
+
 } // namespace
 
 // Defect: FUSE writes a dirty page back through any writable file of the inode (the most
@@ -227,15 +243,13 @@ TEST_CASE("fuse mmap: one process, two descriptors each mapping an object: write
 // Defect: a mapping pinned its object to the file until the file closed.
 TEST_CASE("fuse mmap: unmapped, then its handle closed: the object goes at once and its offset comes back clean") {
     fuse_fixture fx;
-    int fd = fx.sys.open(fx.compute(0), O_RDWR);
-    REQUIRE(fd >= 0);
-    auto a = create_bo(fx, fd, 4096);
-    auto m = fx.sys.mmap(fd, a.mmap_offset, 4096, rw, MAP_SHARED);
-    REQUIRE(m);
-    static_cast<volatile std::uint64_t*>(*m)[0] = 0x57a1e;
+    mapped_object mo(fx);
+    const int fd = mo.fd;
+    const test_bo_create a = mo.bo;
+    mo.words[0] = 0x57a1e;
     CHECK(driver_reads(fx, fd, a.handle, 0) == 0x57a1e);
-    static_cast<volatile std::uint64_t*>(*m)[0] = 0x57a1e; // cached again
-    CHECK(fx.sys.munmap(*m, 4096) == 0);
+    mo.words[0] = 0x57a1e; // cached again
+    CHECK(fx.sys.munmap(mo.map(), 4096) == 0);
     gem_close(fx, fd, a.handle); // the host looks at the process's mappings now: none left
     auto b = create_bo(fx, fd, 4096);
     REQUIRE(b.mmap_offset == a.mmap_offset);
@@ -248,12 +262,10 @@ TEST_CASE("fuse mmap: unmapped, then its handle closed: the object goes at once 
 
 TEST_CASE("fuse mmap: handle closed while mapped: the mapping works on, and after munmap the object goes") {
     fuse_fixture fx;
-    int fd = fx.sys.open(fx.compute(0), O_RDWR);
-    REQUIRE(fd >= 0);
-    auto a = create_bo(fx, fd, 4096);
-    auto m = fx.sys.mmap(fd, a.mmap_offset, 4096, rw, MAP_SHARED);
-    REQUIRE(m);
-    auto* w = static_cast<volatile std::uint64_t*>(*m);
+    mapped_object mo(fx);
+    const int fd = mo.fd;
+    const test_bo_create a = mo.bo;
+    volatile std::uint64_t* w = mo.words;
     w[0] = 0x0c105e;
     gem_close(fx, fd, a.handle);
     test_bo_create probe = create_bo(fx, fd, 4096); // the mapping keeps a alive: not its offset
@@ -261,9 +273,9 @@ TEST_CASE("fuse mmap: handle closed while mapped: the mapping works on, and afte
     gem_close(fx, fd, probe.handle);
     CHECK(w[0] == 0x0c105e);
     w[1] = 2;
-    REQUIRE(::msync(*m, 4096, MS_SYNC) == 0); // writeback of an object without a handle
+    REQUIRE(::msync(mo.map(), 4096, MS_SYNC) == 0); // writeback of an object without a handle
     CHECK(w[1] == 2);
-    CHECK(fx.sys.munmap(*m, 4096) == 0); // FUSE does not see this; the host's reclaim does
+    CHECK(fx.sys.munmap(mo.map(), 4096) == 0); // FUSE does not see this; the host's reclaim does
     auto b = create_at(fx, fd, a.mmap_offset);
     REQUIRE(b.mmap_offset == a.mmap_offset);
     auto mb = fx.sys.mmap(fd, b.mmap_offset, 4096, PROT_READ, MAP_SHARED);

@@ -15,10 +15,6 @@
 namespace accel::test {
 namespace {
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 /// Runs `fn` (returning an exit code) in a grandchild that lives in a new PID namespace of its
 /// own, a child namespace of this process's one; returns its exit code (or 128 + signal).

@@ -17,15 +17,6 @@
 namespace accel::test {
 namespace {
 
-std::set<std::string> list_dir(const std::string& path) {
-    std::set<std::string> names;
-    DIR* d = ::opendir(path.c_str());
-    REQUIRE(d != nullptr);
-    while (dirent* e = ::readdir(d))
-        names.insert(e->d_name);
-    ::closedir(d);
-    return names;
-}
 
 ino_t inode_of(const std::string& path) {
     struct stat st {};

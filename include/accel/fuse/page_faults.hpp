@@ -135,9 +135,13 @@ inline void serve_writeback(fuse_req_t req, process_view& v, const file_base& f,
         fuse_reply_err(req, -obj.error());
         return;
     }
-    const detail::page_target t = detail::target_in(std::move(*obj), offset);
+    detail::page_target t = detail::target_in(std::move(*obj), offset);
     const auto n = static_cast<std::size_t>(size < t.in_object ? size : t.in_object);
-    if (::pwrite(t.ref->backing_fd(), data, n, t.pos) != static_cast<ssize_t>(n)) {
+    const bool written = ::pwrite(t.ref->backing_fd(), data, n, t.pos) == static_cast<ssize_t>(n);
+    // The reference goes before the reply: the writeback may be the one a reclaim waits for
+    // (process_view.hpp), and the object must be free once that reclaim dropped its pin.
+    t.ref.reset();
+    if (!written) {
         v.writeback_failed();
         fuse_reply_err(req, EIO);
         return;
