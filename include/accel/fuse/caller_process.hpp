@@ -21,6 +21,7 @@
 /// ancestor of it. (The server also reads /proc by the pids it receives: its /proc must be
 /// the one of its own PID namespace.)
 #include <cerrno>
+#include <compare>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
