@@ -13,10 +13,15 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <dirent.h>
+#include <fstream>
+#include <iterator>
+#include <set>
 #include <csignal>
 #include <cstdlib>
 #include <fcntl.h>
 #include <string>
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
@@ -33,6 +38,23 @@ inline std::string make_temp_dir() {
     return tmpl;
 }
 
+/// The whole text of a file (empty if it cannot be read).
+inline std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+/// The names readdir(3) lists in `path`, "." and ".." included.
+inline std::set<std::string> list_dir(const std::string& path) {
+    std::set<std::string> names;
+    DIR* d = ::opendir(path.c_str());
+    REQUIRE(d != nullptr);
+    while (dirent* e = ::readdir(d))
+        names.insert(e->d_name);
+    ::closedir(d);
+    return names;
+}
+
 /// Whether a FUSE file system is mounted at `dir` (live or stale).
 inline bool fuse_mounted(const std::string& dir) {
     struct statfs sf {};
@@ -43,12 +65,16 @@ inline bool fuse_mounted(const std::string& dir) {
 
 struct fuse_fixture {
     static constexpr bool maps_objects = true;
+    /// Where the server runs: in this process's PID namespace, or in a new one of its own (as
+    /// pid 1 there), so that this process and its other children are invisible to it: their
+    /// requests reach it with pid 0 (root only: CLONE_NEWPID needs CAP_SYS_ADMIN).
+    enum class server_pid_namespace { shared, own };
     std::string dir = make_temp_dir();
     std::string mnt = dir + "/mnt";
     backend::syscall sys{mnt};
     pid_t server = -1;
 
-    fuse_fixture() { start_server(); }
+    explicit fuse_fixture(server_pid_namespace ns = server_pid_namespace::shared) { start_server(ns); }
     ~fuse_fixture() {
         if (server > 0)
             CHECK(stop_server(SIGTERM) == 0);
@@ -79,15 +105,19 @@ struct fuse_fixture {
     }
 
     /// Starts the server child on `mnt` and waits until it serves.
-    void start_server() {
+    void start_server(server_pid_namespace ns = server_pid_namespace::shared) {
         int p[2];
         REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
-        pid_t pid = ::fork();
+        // Everything the child needs is built before it exists: between clone and exec it makes
+        // only system calls (a raw clone child must not run a sanitizer's or malloc's code).
+        const std::string fd = std::to_string(p[1]);
+        const char* argv[] = {"accel-fuse-test-server", serve_flag, mnt.c_str(), fd.c_str(), nullptr};
+        pid_t pid = ns == server_pid_namespace::own
+                        ? static_cast<pid_t>(::syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, nullptr, nullptr, nullptr, nullptr))
+                        : ::fork();
         REQUIRE(pid >= 0);
         if (pid == 0) {
             ::fcntl(p[1], F_SETFD, 0); // the ready pipe survives the exec
-            std::string fd = std::to_string(p[1]);
-            const char* argv[] = {"accel-fuse-test-server", serve_flag, mnt.c_str(), fd.c_str(), nullptr};
             ::execv("/proc/self/exe", const_cast<char* const*>(argv));
             ::_exit(127);
         }

@@ -22,20 +22,7 @@ namespace {
 
 using clk = std::chrono::steady_clock;
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
-std::set<std::string> list_dir(const std::string& path) {
-    std::set<std::string> names;
-    DIR* d = ::opendir(path.c_str());
-    REQUIRE(d != nullptr);
-    while (dirent* e = ::readdir(d))
-        names.insert(e->d_name);
-    ::closedir(d);
-    return names;
-}
 
 double ms_since(clk::time_point t) { return std::chrono::duration<double, std::milli>(clk::now() - t).count(); }
 

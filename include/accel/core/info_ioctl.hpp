@@ -68,13 +68,13 @@ inline int info(device_base& dev, file_base& f, void* kdata) {
 }
 
 /// ACCEL_IOCTL_MMAP_PREPARE (uapi/accel_mmap.h): mmap(2)'s checks before the mmap, for
-/// backends whose mmap never reaches the device; success pins the object to the file.
+/// backends whose mmap never reaches the device. Only the checks: keeping the object alive for
+/// the mapping to come is the backend's job (the FUSE host pins it per process view and unpins
+/// it when the process's last mapping of it goes), as only the backend can see mappings go.
 inline int mmap_prepare(device_base& dev, file_base& f, void* kdata) {
     const auto& a = *static_cast<const accel_mmap_prepare*>(kdata);
     auto obj = dev.mmap_object(f, a.offset, a.length, static_cast<int>(a.prot), static_cast<int>(a.flags));
-    if (!obj)
-        return obj.error();
-    return f.pin_mapping(**obj);
+    return obj ? 0 : obj.error();
 }
 
 /// The framework's own ioctls (type byte ACCEL_INFO_IOCTL_BASE), indexed by number.

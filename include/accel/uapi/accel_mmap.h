@@ -7,8 +7,9 @@
  * server, which only sees the page faults later. A client that wants the kernel's errors at
  * mmap time on both asks first with this ioctl (accel's backend::syscall::mmap does), then
  * calls mmap(2) with the same offset, length, prot and flags:
- *   - 0: the mapping is allowed; the server keeps the object alive for this file from now on
- *     (until the file is released), so the mapping outlives the handle as a kernel VMA does;
+ *   - 0: the mapping is allowed; the server keeps the object alive for the caller's mappings
+ *     from now on (until the process's last mapping of it goes), so the mapping outlives the
+ *     handle as a kernel VMA does;
  *   - -EINVAL, -EACCES, -ENODEV: what mmap(2) on a kernel node would have said.
  * A kernel node answers ENOTTY (foreign type byte): skip the check and call mmap(2) directly.
  * prot and flags are mmap(2)'s PROT_* and MAP_* values.

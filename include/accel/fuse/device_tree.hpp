@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file The served tree: a subsystem's devices as directories and files, in an inode table.
+///
+///   accel/accel<N>                 compute node, regular file, mode 0666
+///   accel/accel_controlD<N>        monitor node, regular file, mode 0666
+///   sys/class/accel/accel<N>/dev   "261:<N>\n", read-only
+/// The tree follows the subsystem's registrations: the subsystem has no notifier, so the tree
+/// is reconciled with subsystem::devices() at every lookup and listing in accel/ and
+/// sys/class/accel/, and periodically (host.hpp), and a device's entries are removed from the
+/// inode table (inode_table.hpp) as soon as it is seen unregistered - the kernel is told by the
+/// host outside request handlers. Per-device entries get timeouts of 0, so the kernel asks again
+/// at every path walk: a device appears at its first lookup, and disappears for new path walks
+/// at once even before the notification. An entry for an unregistered but not yet reconciled
+/// device answers ENOENT (its device is unplugged).
+///
+/// Compute nodes come in per-process views: a lookup of accel/accel<N> answers the inode of the
+/// caller's own view (process_view.hpp), an unlisted entry created at the process's first
+/// lookup and reaped once the process is gone and the kernel holds the view no more (so a
+/// process sees one inode number for the node all its life); listings show the node's own,
+/// listed entry. One
+/// inode per process keeps one process's cached pages out of another's reach, as separate
+/// VMAs do. Callers the server cannot identify (pid 0, caller_process.hpp) share one view
+/// whose opens the host refuses.
+///
+/// The tree holds a device reference only in the entries of registered devices (so an
+/// unregistered device's minor is freed when its files go, not when the kernel forgets an
+/// inode), and a view holds one only while it has open files.
+#include <accel/core/gem/mmap_offsets.hpp>
+#include <accel/core/subsystem.hpp>
+#include <accel/fuse/caller_process.hpp>
+#include <accel/fuse/inode_table.hpp>
+#include <accel/fuse/lowlevel.hpp>
+#include <accel/fuse/process_view.hpp>
+#include <accel/uapi/accel_drm.h>
+
+#include <array>
+#include <cerrno>
+#include <ctime>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utility>
+#include <vector>
+
+namespace accel::fuse {
+
+enum class node_type { dir, compute, view, monitor, dev_attr };
+
+/// What an entry of the tree serves.
+struct tree_node {
+    node_type type = node_type::dir;
+    unsigned minor = 0;
+    device_ref dev;                           // per-device entries, while registered
+    std::shared_ptr<process_view> view;       // views
+    std::map<process_key, fuse_ino_t> views;  // compute nodes: their views by process
+    fuse_ino_t node = 0;                      // views: their compute node's entry
+};
+
+class device_tree {
+public:
+    explicit device_tree(const subsystem& sub) : sub_(&sub), started_(std::time(nullptr)) {
+        accel_dir_ = table_.add(FUSE_ROOT_ID, "accel", true, {});
+        const fuse_ino_t sys = table_.add(FUSE_ROOT_ID, "sys", true, {});
+        const fuse_ino_t cls = table_.add(sys, "class", true, {});
+        class_accel_dir_ = table_.add(cls, "accel", true, {});
+    }
+    device_tree(const device_tree&) = delete;
+    device_tree& operator=(const device_tree&) = delete;
+
+    /// What a LOOKUP replies.
+    struct found {
+        fuse_ino_t ino;
+        std::uint64_t generation;
+        struct stat attr;
+        double timeout;
+    };
+
+    /// LOOKUP of `name` in `parent` by `caller`: counts one kernel reference to the answer
+    /// (undo with forget(ino, 1) if the reply fails). -ENOENT, -ENOTDIR, -ENOMEM.
+    /// `caller()` gives the caller's process_key; it is asked only for compute nodes.
+    template <class Caller>
+    result<found> lookup(fuse_ino_t parent, std::string_view name, Caller&& caller) {
+        reconcile_if_device_dir(parent);
+        std::lock_guard lock(m_);
+        auto* p = table_.find(parent);
+        if (!p || !p->linked)
+            return result<found>::failure(-ENOENT);
+        if (!p->dir)
+            return result<found>::failure(-ENOTDIR);
+        fuse_ino_t ino = table_.child(parent, name);
+        auto* e = table_.find(ino);
+        if (!e || !alive(*e))
+            return result<found>::failure(-ENOENT); // not cached by the kernel: a device may appear later
+        if (e->node.type == node_type::compute)
+            ino = view_of(*e, caller());
+        e = table_.find(ino);
+        table_.looked_up(ino);
+        return found{ino, e->generation, stat_of(*e), timeout_of(*e)};
+    }
+
+    /// FORGET.
+    void forget(fuse_ino_t ino, std::uint64_t n) {
+        std::lock_guard lock(m_);
+        table_.forget(ino, n);
+    }
+
+    /// Takes out the views the kernel does not hold that have no files and `gone(process_key)`
+    /// says belong to a process that is gone (periodic work: a live process keeps its view, and
+    /// its inode number, between lookups).
+    template <class Gone>
+    void reap_views(Gone&& gone) {
+        std::vector<std::pair<fuse_ino_t, std::shared_ptr<process_view>>> idle;
+        {
+            std::lock_guard lock(m_);
+            table_.for_each([&](auto& e) {
+                if (e.node.type == node_type::view && e.lookups == 0 && e.node.view->idle())
+                    idle.emplace_back(e.ino, e.node.view);
+            });
+        }
+        for (auto& [ino, view] : idle) {
+            if (!gone(view->process())) // reads /proc: outside the lock
+                continue;
+            std::lock_guard lock(m_);
+            auto* e = table_.find(ino);
+            if (!e || e->lookups != 0 || !view->idle())
+                continue;
+            const fuse_ino_t node = e->node.node;
+            if (table_.erase_unused(ino))
+                if (auto* n = table_.find(node))
+                    n->node.views.erase(view->process());
+        }
+    }
+
+    /// GETATTR. An entry removed from the tree (or of an unregistered device) that the kernel
+    /// still holds - fstat on a descriptor opened before the unplug - is a deleted file, as a
+    /// kernel's /dev node is after its device goes: its attributes with no link left.
+    result<struct stat> attr(fuse_ino_t ino) {
+        std::lock_guard lock(m_);
+        auto* e = table_.find(ino);
+        if (!e)
+            return result<struct stat>::failure(-ENOENT);
+        struct stat st = stat_of(*e);
+        if (!alive(*e))
+            st.st_nlink = 0;
+        return st;
+    }
+    double timeout(fuse_ino_t ino) {
+        std::lock_guard lock(m_);
+        auto* e = table_.find(ino);
+        return e ? timeout_of(*e) : 0.0;
+    }
+
+    struct listing_entry {
+        std::string name;
+        fuse_ino_t ino;
+        bool dir;
+    };
+    /// READDIR's entries, "." and ".." first. -ENOENT, -ENOTDIR.
+    result<std::vector<listing_entry>> list(fuse_ino_t ino) {
+        reconcile_if_device_dir(ino);
+        std::lock_guard lock(m_);
+        auto* e = table_.find(ino);
+        if (!e || !alive(*e))
+            return result<std::vector<listing_entry>>::failure(-ENOENT);
+        if (!e->dir)
+            return result<std::vector<listing_entry>>::failure(-ENOTDIR);
+        std::vector<listing_entry> out{{".", ino, true}, {"..", e->parent, true}};
+        for (auto& [name, c] : e->children)
+            if (auto* ce = table_.find(c))
+                out.push_back({name, c, ce->dir});
+        return out;
+    }
+
+    /// What an open or a read needs to know of an entry.
+    struct node_info {
+        node_type type;
+        unsigned minor;
+        device_ref dev;
+        std::shared_ptr<process_view> view;
+    };
+    /// The entry's node, while it is in the tree and its device registered.
+    std::optional<node_info> node(fuse_ino_t ino) {
+        std::lock_guard lock(m_);
+        auto* e = table_.find(ino);
+        if (!e || !alive(*e))
+            return std::nullopt;
+        return node_info{e->node.type, e->node.minor, e->node.dev, e->node.view};
+    }
+
+    /// Brings the tree in line with the subsystem's registrations; the removals wait in
+    /// take_removals() for the host to tell the kernel.
+    void reconcile() {
+        std::vector<device_ref> devs = sub_->devices();
+        std::array<device_base*, subsystem::max_devices> now{};
+        for (auto& d : devs)
+            now[d->minor()] = d.get();
+        bool removed = false;
+        {
+            std::lock_guard lock(m_);
+            for (unsigned m = 0; m < subsystem::max_devices; ++m) {
+                if (known_[m].dev && known_[m].dev.get() != now[m]) {
+                    remove_device(m);
+                    removed = true;
+                }
+                if (now[m] && !known_[m].dev)
+                    add_device(device_ref(now[m]));
+            }
+        }
+        if (removed && on_removals_)
+            on_removals_();
+    }
+
+    /// `fn()` is called (outside the tree's lock, on the reconciling thread) when removals wait.
+    void on_removals(std::function<void()> fn) { on_removals_ = std::move(fn); }
+
+    /// The names the kernel must forget since the last call (device_tree::reconcile).
+    std::vector<removal> take_removals() {
+        std::lock_guard lock(m_);
+        return std::exchange(removals_, {});
+    }
+
+    /// Every view in the table (for periodic work).
+    std::vector<std::shared_ptr<process_view>> views() {
+        std::vector<std::shared_ptr<process_view>> out;
+        std::lock_guard lock(m_);
+        table_.for_each([&](auto& e) {
+            if (e.node.view)
+                out.push_back(e.node.view);
+        });
+        return out;
+    }
+
+    /// The text of sys/class/accel/accel<N>/dev.
+    static std::string dev_attr_text(unsigned minor) {
+        return std::to_string(ACCEL_MAJOR) + ":" + std::to_string(minor) + "\n";
+    }
+
+private:
+    using table = inode_table<tree_node>;
+
+    bool alive(const table::entry& e) const noexcept { return e.linked && (!e.node.dev || !e.node.dev->unplugged()); }
+
+    void reconcile_if_device_dir(fuse_ino_t dir) {
+        if (dir == accel_dir_ || dir == class_accel_dir_)
+            reconcile();
+    }
+
+    /// The caller's view of compute node `e`, created at its first lookup.
+    fuse_ino_t view_of(table::entry& e, const process_key& caller) {
+        if (auto it = e.node.views.find(caller); it != e.node.views.end())
+            return it->second;
+        const fuse_ino_t node = e.ino, parent = e.parent;
+        const unsigned minor = e.node.minor;
+        device_ref dev = e.node.dev;
+        const fuse_ino_t v = table_.add(parent, e.name, false, tree_node{node_type::view, minor, std::move(dev), {}, {}, node}, false);
+        try {
+            table_.find(v)->node.view = std::make_shared<process_view>(v, caller);
+            table_.find(node)->node.views.emplace(caller, v);
+        } catch (...) {
+            table_.erase_unused(v); // not known to the kernel yet
+            throw;
+        }
+        return v;
+    }
+
+    void add_device(device_ref dev) {
+        const unsigned m = dev->minor();
+        const std::string n = std::to_string(m);
+        per_device& k = known_[m];
+        k.compute = table_.add(accel_dir_, "accel" + n, false, tree_node{node_type::compute, m, dev, {}, {}, 0});
+        k.monitor = table_.add(accel_dir_, "accel_controlD" + n, false, tree_node{node_type::monitor, m, dev, {}, {}, 0});
+        k.sys_dir = table_.add(class_accel_dir_, "accel" + n, true, tree_node{node_type::dir, m, dev, {}, {}, 0});
+        table_.add(k.sys_dir, "dev", false, tree_node{node_type::dev_attr, m, dev, {}, {}, 0});
+        k.dev = std::move(dev);
+    }
+
+    void remove_device(unsigned m) {
+        per_device& k = known_[m];
+        auto drop = [](tree_node& n) { n.dev.reset(); };
+        for (fuse_ino_t ino : {k.compute, k.monitor, k.sys_dir})
+            table_.unlink(ino, removals_, drop);
+        k = {};
+    }
+
+    struct stat stat_of(const table::entry& e) const {
+        struct stat st {};
+        st.st_ino = e.ino;
+        st.st_uid = ::geteuid();
+        st.st_gid = ::getegid();
+        st.st_atime = st.st_mtime = st.st_ctime = started_;
+        st.st_blksize = 4096;
+        if (e.dir) {
+            st.st_mode = S_IFDIR | 0755;
+            st.st_nlink = 2;
+        } else if (e.node.type == node_type::dev_attr) {
+            st.st_mode = S_IFREG | 0444;
+            st.st_nlink = 1;
+            st.st_size = static_cast<off_t>(dev_attr_text(e.node.minor).size());
+        } else {
+            st.st_mode = S_IFREG | 0666;
+            st.st_nlink = 1;
+            if (e.node.type != node_type::monitor) // mmap offsets lie inside the file
+                st.st_size = static_cast<off_t>(mmap_offset_manager::start_byte + mmap_offset_manager::span_bytes);
+        }
+        return st;
+    }
+    /// Per-device entries must not be cached by the kernel: they come and go with
+    /// registrations, and the compute node's name means a different inode per process.
+    static double timeout_of(const table::entry& e) noexcept { return e.node.type == node_type::dir && !e.node.dev ? 1.0 : 0.0; }
+
+    struct per_device {
+        device_ref dev; // the registered device these entries show
+        fuse_ino_t compute = 0, monitor = 0, sys_dir = 0;
+    };
+
+    const subsystem* sub_;
+    std::time_t started_;
+    std::mutex m_;
+    table table_;
+    fuse_ino_t accel_dir_ = 0, class_accel_dir_ = 0;
+    std::array<per_device, subsystem::max_devices> known_{};
+    std::vector<removal> removals_;
+    std::function<void()> on_removals_;
+};
+
+} // namespace accel::fuse

@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file The FUSE request handlers of the host: one function per request kind.
+///
+/// Requests map onto the core as the kernel's file operations map onto DRM:
+///   lookup, forget, getattr, readdir -> the tree (device_tree.hpp)
+///   open    -> subsystem::find_node + device_base::open, as the caller (uid, thread id;
+///              privileged when uid 0); the host's open_file record is the file handle
+///              (open_files.hpp). Callers with pid 0 are refused (caller_process.hpp).
+///   flush, release -> release tracking (open_files.hpp), device_base::close (postclose)
+///   ioctl   -> device_base::ioctl with copy_from_user/copy_to_user reaching the caller
+///              (caller_memory.hpp) and the sync point of the objects the handler touches
+///              (coherency.hpp); the reply carries the copied-out bytes even when the result
+///              is an error, and the kernel copies them back before returning it.
+///   read, write on a compute node -> page faults and writeback (page_faults.hpp)
+///   read of sys/class/accel/accel<N>/dev -> its text
+/// ioctls take no lock of the host's beyond the view's pin lock for objects they touch: clients
+/// proceed in parallel on libfuse's worker threads.
+///
+/// Where FUSE differs from a character device, and what the handlers do about it:
+///   - O_EXCL is not forwarded: recovered from /proc/<tid>/syscall (caller_open_flags.hpp).
+///   - RELEASE is asynchronous: an -EBUSY open waits for releases in flight (open_files.hpp).
+///   - mmap(2) and munmap(2) never reach the server: MMAP_PREPARE pins the object in the view,
+///     and pins go when the process maps the object no more (process_view.hpp).
+///   - 32-bit callers (FUSE_IOCTL_COMPAT) get -ENOTTY, as from a kernel driver without
+///     .compat_ioctl: DRM translates a few layouts for them, which accel does not do.
+#include <accel/core/dispatch.hpp>
+#include <accel/core/subsystem.hpp>
+#include <accel/core/user_memory.hpp>
+#include <accel/fuse/caller_memory.hpp>
+#include <accel/fuse/caller_open_flags.hpp>
+#include <accel/fuse/caller_process.hpp>
+#include <accel/fuse/coherency.hpp>
+#include <accel/fuse/device_tree.hpp>
+#include <accel/fuse/lowlevel.hpp>
+#include <accel/fuse/open_files.hpp>
+#include <accel/fuse/page_faults.hpp>
+#include <accel/fuse/session.hpp>
+#include <accel/uapi/accel_drm.h>
+#include <accel/uapi/accel_mmap.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <fcntl.h>
+#include <optional>
+#include <string>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <vector>
+
+namespace accel::fuse {
+
+/// What every handler works on (the FUSE session's userdata).
+struct host_state {
+    host_state(subsystem& s, const std::string& mount_point, std::chrono::milliseconds flushed_grace,
+               std::chrono::milliseconds release_grace)
+        : sub(&s), tree(s), files(flushed_grace, release_grace), ses(mount_point) {}
+
+    subsystem* sub;
+    device_tree tree;
+    open_file_tracker files;
+    session ses;
+    dev_t mount_dev = 0; // the mount's device number, to find its mappings in /proc/<pid>/maps
+
+    fuse_session* se() const noexcept { return ses.get(); }
+};
+
+struct requests {
+    static const fuse_lowlevel_ops& ops() noexcept {
+        static const fuse_lowlevel_ops table = [] {
+            fuse_lowlevel_ops o{};
+            o.init = &requests::init;
+            o.lookup = &requests::lookup;
+            o.forget = &requests::forget;
+            o.forget_multi = &requests::forget_multi;
+            o.getattr = &requests::getattr;
+            o.readdir = &requests::readdir;
+            o.open = &requests::open;
+            o.flush = &requests::flush;
+            o.release = &requests::release;
+            o.read = &requests::read;
+            o.write = &requests::write;
+            o.ioctl = &requests::ioctl;
+            return o;
+        }();
+        return table;
+    }
+
+    static host_state& state(fuse_req_t req) noexcept { return *static_cast<host_state*>(fuse_req_userdata(req)); }
+
+    static caller_identity identity(fuse_req_t req) noexcept {
+        const fuse_ctx* c = fuse_req_ctx(req);
+        return caller_identity{c->uid, c->pid, c->uid == 0};
+    }
+
+    /// No readahead: a fault reads its own page only (page_faults.hpp).
+    static void init(void*, fuse_conn_info* conn) noexcept { conn->max_readahead = 0; }
+
+    static void lookup(fuse_req_t req, fuse_ino_t parent, const char* name) noexcept {
+        host_state& st = state(req);
+        try {
+            auto e = st.tree.lookup(parent, name, [&] { return process_of(fuse_req_ctx(req)->pid); });
+            if (!e) {
+                fuse_reply_err(req, -e.error()); // ENOENT is not cached: a device may appear later
+                return;
+            }
+            fuse_entry_param p{};
+            p.ino = e->ino;
+            p.generation = e->generation;
+            p.attr = e->attr;
+            p.attr_timeout = p.entry_timeout = e->timeout;
+            if (fuse_reply_entry(req, &p) != 0)
+                st.tree.forget(e->ino, 1); // the kernel did not take the reference
+        } catch (...) {
+            fuse_reply_err(req, ENOMEM);
+        }
+    }
+
+    static void forget(fuse_req_t req, fuse_ino_t ino, uint64_t n) noexcept {
+        try {
+            state(req).tree.forget(ino, n);
+        } catch (...) {
+            // The entry stays: a leak, not an error.
+        }
+        fuse_reply_none(req);
+    }
+
+    static void forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) noexcept {
+        host_state& st = state(req);
+        for (std::size_t i = 0; i < count; ++i) {
+            try {
+                st.tree.forget(forgets[i].ino, forgets[i].nlookup);
+            } catch (...) {
+            }
+        }
+        fuse_reply_none(req);
+    }
+
+    static void getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) noexcept {
+        host_state& st = state(req);
+        try {
+            auto a = st.tree.attr(ino);
+            if (!a) {
+                fuse_reply_err(req, -a.error());
+                return;
+            }
+            fuse_reply_attr(req, &*a, st.tree.timeout(ino));
+        } catch (...) {
+            fuse_reply_err(req, ENOMEM);
+        }
+    }
+
+    static void readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) noexcept {
+        try {
+            auto entries = state(req).tree.list(ino);
+            if (!entries) {
+                fuse_reply_err(req, -entries.error());
+                return;
+            }
+            std::vector<char> buf(size);
+            std::size_t used = 0;
+            for (std::size_t i = static_cast<std::size_t>(off < 0 ? 0 : off); i < entries->size(); ++i) {
+                const auto& en = (*entries)[i];
+                struct stat st {};
+                st.st_ino = en.ino;
+                st.st_mode = en.dir ? S_IFDIR : S_IFREG;
+                std::size_t need = fuse_add_direntry(req, buf.data() + used, size - used, en.name.c_str(), &st,
+                                                     static_cast<off_t>(i + 1));
+                if (need > size - used)
+                    break;
+                used += need;
+            }
+            fuse_reply_buf(req, buf.data(), used);
+        } catch (...) {
+            fuse_reply_err(req, ENOMEM);
+        }
+    }
+
+    static void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) noexcept {
+        host_state& st = state(req);
+        try {
+            auto n = st.tree.node(ino);
+            if (!n) {
+                fuse_reply_err(req, ENOENT);
+                return;
+            }
+            switch (n->type) {
+            case node_type::dev_attr:
+                if ((fi->flags & O_ACCMODE) != O_RDONLY) { // root passes default_permissions
+                    fuse_reply_err(req, EACCES);
+                    return;
+                }
+                fi->direct_io = 1; // the value is computed on each read
+                fuse_reply_open(req, fi);
+                return;
+            case node_type::view:
+            case node_type::monitor:
+                open_node(req, st, *n, fi);
+                return;
+            case node_type::dir:
+                fuse_reply_err(req, EISDIR);
+                return;
+            case node_type::compute: // never handed out: lookups answer views
+                break;
+            }
+            fuse_reply_err(req, ENOENT);
+        } catch (...) {
+            fuse_reply_err(req, ENOMEM);
+        }
+    }
+
+    /// OPEN of a device node (a compute node's view, or a monitor node).
+    static void open_node(fuse_req_t req, host_state& st, const device_tree::node_info& n, fuse_file_info* fi) {
+        const node_kind kind = n.type == node_type::view ? node_kind::compute : node_kind::monitor;
+        const caller_identity who = identity(req);
+        if (who.pid == 0) {
+            log_unidentified_open(node_name(kind, n.minor).c_str(), who.uid);
+            fuse_reply_err(req, unidentified_caller_errno);
+            return;
+        }
+        auto node = st.sub->find_node(node_name(kind, n.minor));
+        if (!node || node->device != n.dev) { // unregistered since the lookup
+            fuse_reply_err(req, ENOENT);
+            return;
+        }
+        int flags = fi->flags;
+        if (auto caller_flags = caller_open_flags(who.pid); caller_flags && (*caller_flags & O_EXCL))
+            flags |= O_EXCL;
+        caller_memory mem(who.pid);
+        call_context ctx{&mem, who};
+        call_scope scope(ctx);
+        auto f = st.files.open(*node, flags);
+        if (!f) {
+            fuse_reply_err(req, -f.error());
+            return;
+        }
+        open_file* rec = st.files.track(*f, n.view, who.pid);
+        if (!rec) {
+            fuse_reply_err(req, ENOMEM);
+            return;
+        }
+        fi->fh = reinterpret_cast<std::uintptr_t>(rec);
+        fi->nonseekable = 1;
+        fi->keep_cache = 0;
+        if (fuse_reply_open(req, fi) != 0) // interrupted: the kernel will never release it
+            st.files.release(rec, who.pid, st.se());
+    }
+
+    static void flush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) noexcept {
+        if (open_file* rec = opened(fi))
+            state(req).files.mark_flushed(rec);
+        fuse_reply_err(req, 0);
+    }
+
+    static void release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) noexcept {
+        host_state& st = state(req);
+        if (open_file* rec = opened(fi))
+            st.files.release(rec, fuse_req_ctx(req)->pid, st.se());
+        fuse_reply_err(req, 0);
+    }
+
+    static void read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) noexcept {
+        try {
+            if (open_file* rec = opened(fi)) {
+                if (rec->view && off >= 0)
+                    serve_page_fault(req, *rec->view, *rec->file, static_cast<std::uint64_t>(off), size);
+                else
+                    fuse_reply_err(req, EINVAL); // no events to read yet
+                return;
+            }
+            auto n = state(req).tree.node(ino);
+            if (!n || n->type != node_type::dev_attr) {
+                fuse_reply_err(req, n ? EINVAL : ENOENT);
+                return;
+            }
+            const std::string v = device_tree::dev_attr_text(n->minor);
+            std::size_t o = off < 0 ? 0 : static_cast<std::size_t>(off);
+            o = std::min(o, v.size());
+            fuse_reply_buf(req, v.data() + o, std::min(size, v.size() - o));
+        } catch (...) {
+            fuse_reply_err(req, ENOMEM);
+        }
+    }
+
+    static void write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t off, fuse_file_info* fi) noexcept {
+        open_file* rec = opened(fi);
+        if (!rec || !rec->view || off < 0) {
+            fuse_reply_err(req, EINVAL);
+            return;
+        }
+        serve_writeback(req, *rec->view, *rec->file, static_cast<std::uint64_t>(off), buf, size);
+    }
+
+    static void ioctl(fuse_req_t req, fuse_ino_t, unsigned int cmd, void* arg, fuse_file_info* fi, unsigned flags,
+                      const void* in_buf, size_t in_bufsz, size_t out_bufsz) noexcept {
+        open_file* rec = opened(fi);
+        if (!rec || (flags & FUSE_IOCTL_COMPAT)) {
+            fuse_reply_err(req, ENOTTY);
+            return;
+        }
+        host_state& st = state(req);
+        const caller_identity who = identity(req);
+        const auto addr = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(arg));
+        caller_memory mem(who.pid, addr, in_buf, in_bufsz, out_bufsz);
+        if (!mem.ok()) {
+            fuse_reply_err(req, ENOMEM);
+            return;
+        }
+        int ret;
+        {
+            std::optional<ioctl_sync> sync; // the sync point of the objects the handler touches
+            if (rec->view)
+                sync.emplace(st.se(), *rec->view);
+            call_context ctx{&mem, who, sync ? &*sync : nullptr};
+            call_scope scope(ctx);
+            ret = rec->file->base_device().ioctl(*rec->file, static_cast<ioctl_cmd>(cmd), addr);
+            if (sync)
+                ret = sync->finish(ret);
+        }
+        if (ret == 0 && rec->view)
+            ret = after_object_ioctl(st, *rec, cmd, in_buf, in_bufsz);
+        auto out = mem.reply();
+        fuse_reply_ioctl(req, ret, out.empty() ? nullptr : out.data(), out.size());
+    }
+
+    /// What the host adds to two core ioctls, because mmap(2) and munmap(2) never reach it:
+    /// MMAP_PREPARE pins the object in the caller's view for the mapping to come, and a GEM_CLOSE
+    /// that leaves a pinned object without handles looks for the process's mappings at once
+    /// (process_view.hpp). 0 or -ENOMEM.
+    static int after_object_ioctl(host_state& st, open_file& rec, unsigned int cmd, const void* in_buf, std::size_t in_bufsz) {
+        if (cmd == static_cast<unsigned int>(ACCEL_IOCTL_MMAP_PREPARE) && in_bufsz >= sizeof(accel_mmap_prepare)) {
+            accel_mmap_prepare a;
+            std::memcpy(&a, in_buf, sizeof a);
+            return pin_for_mapping(*rec.view, *rec.file, a.offset);
+        }
+        if (cmd == static_cast<unsigned int>(ACCEL_IOCTL_GEM_CLOSE) && rec.view->pins_orphans()) {
+            try {
+                rec.view->reclaim(st.se(), st.mount_dev);
+            } catch (...) {
+                // Out of memory for the scan: the periodic reclaim tries again.
+            }
+        }
+        return 0;
+    }
+};
+
+} // namespace accel::fuse

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file The host's open files: what a FUSE file handle stands for, and releases in flight.
+///
+/// Each successful OPEN of a device node creates an `open_file` record, and its address is the
+/// FUSE file handle (fi->fh). opened() is the one place that turns a request's fuse_file_info
+/// back into the record; the record holds the accel file and, for a compute node, the view it
+/// was opened in (process_view.hpp: faults and writeback are authorised by it).
+///
+/// RELEASE is asynchronous: close(2) returns before the server has run postclose, so a client
+/// that closes an exclusive node and opens it again can overtake its own release. FLUSH,
+/// though, is synchronous: close(2) waits for its reply, and the kernel queues RELEASE only
+/// after it. So the tracker marks a file flushed, and an open refused with -EBUSY while a file
+/// of the same device is flushed but not yet released waits for that release (up to
+/// `flushed_grace`, generous: the release is surely coming unless another descriptor or a
+/// mapping still holds the file). Without one it waits `release_grace` (short: a release can
+/// also follow munmap, with no FLUSH). It retries after each release, and waiters wake only
+/// after postclose, once the device would admit them.
+/// The tracker's lock is taken by open, flush and release only, never on the ioctl path.
+#include <accel/core/device_base.hpp>
+#include <accel/core/file_base.hpp>
+#include <accel/core/subsystem.hpp>
+#include <accel/core/user_memory.hpp>
+#include <accel/fuse/caller_memory.hpp>
+#include <accel/fuse/lowlevel.hpp>
+#include <accel/fuse/process_view.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <fcntl.h>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <unordered_set>
+#include <utility>
+
+namespace accel::fuse {
+
+/// What a FUSE file handle of a device node stands for.
+struct open_file {
+    file_base* file;
+    std::shared_ptr<process_view> view; // compute nodes: the view the file was opened in
+};
+
+/// The record behind a request's file handle (set by the host's OPEN of a device node), or null.
+inline open_file* opened(const fuse_file_info* fi) noexcept {
+    return fi ? reinterpret_cast<open_file*>(static_cast<std::uintptr_t>(fi->fh)) : nullptr;
+}
+
+class open_file_tracker {
+public:
+    open_file_tracker(std::chrono::milliseconds flushed_grace, std::chrono::milliseconds release_grace) noexcept
+        : flushed_grace_(flushed_grace), release_grace_(release_grace) {}
+    open_file_tracker(const open_file_tracker&) = delete;
+    open_file_tracker& operator=(const open_file_tracker&) = delete;
+    ~open_file_tracker() { close_all(); }
+
+    /// device_base::open, waiting for releases in flight when the node is busy (see above).
+    result<file_base*> open(const subsystem::node_ref& node, int flags) {
+        std::uint64_t seen;
+        {
+            std::lock_guard lock(m_);
+            seen = release_gen_;
+        }
+        auto f = node.device->open(node.kind, flags);
+        if (f || f.error() != -EBUSY || (flags & O_EXCL))
+            return f;
+        const auto refused = std::chrono::steady_clock::now();
+        while (!f && f.error() == -EBUSY) {
+            std::unique_lock lock(m_);
+            const auto deadline = refused + (closing(node.device.get()) ? flushed_grace_ : release_grace_);
+            if (!releases_.wait_until(lock, deadline, [&] { return release_gen_ != seen; }))
+                break;
+            seen = release_gen_;
+            lock.unlock();
+            f = node.device->open(node.kind, flags);
+        }
+        return f;
+    }
+
+    /// A record for `f` (opened in `view`, null for monitor nodes), tracked until release().
+    /// Null when out of memory (then `f` is closed).
+    open_file* track(file_base* f, std::shared_ptr<process_view> view, pid_t pid) noexcept {
+        open_file* rec = new (std::nothrow) open_file{f, std::move(view)};
+        if (rec) {
+            std::lock_guard lock(m_);
+            try {
+                files_.insert(rec);
+            } catch (...) {
+                delete rec;
+                rec = nullptr;
+            }
+        }
+        if (!rec) {
+            close_file(f, pid);
+            return nullptr;
+        }
+        if (rec->view)
+            rec->view->attach(device_ref(&f->base_device()));
+        return rec;
+    }
+
+    /// close(2) of a descriptor of `rec` was served: its release is likely queued behind it.
+    void mark_flushed(open_file* rec) noexcept {
+        std::lock_guard lock(m_);
+        try {
+            if (files_.contains(rec))
+                flushed_.insert(rec);
+        } catch (...) {
+            // Unmarked, an open overtaking this release waits release_grace only.
+        }
+    }
+
+    /// RELEASE, or an open the kernel dropped: closes the file and frees the record. When it
+    /// was its view's last file, the view's pins go (after `se` drops their cached pages).
+    void release(open_file* rec, pid_t pid, fuse_session* se) noexcept {
+        device_base* dev = &rec->file->base_device();
+        bool counted = false;
+        {
+            std::lock_guard lock(m_);
+            files_.erase(rec);
+            flushed_.erase(rec);
+            try {
+                releasing_.insert(dev);
+                counted = true;
+            } catch (...) {
+            }
+        }
+        finish(rec, pid, se);
+        {
+            std::lock_guard lock(m_);
+            if (counted)
+                releasing_.erase(releasing_.find(dev));
+            ++release_gen_;
+        }
+        releases_.notify_all();
+    }
+
+    /// After the connection ended (unmount): closes every file still open.
+    void close_all() noexcept {
+        std::unordered_set<open_file*> left;
+        {
+            std::lock_guard lock(m_);
+            left.swap(files_);
+            flushed_.clear();
+        }
+        for (open_file* rec : left)
+            finish(rec, 0, nullptr);
+    }
+
+private:
+    /// Whether a release of one of dev's files is surely coming or under way.
+    bool closing(const device_base* dev) const noexcept {
+        return releasing_.contains(dev) ||
+               std::ranges::any_of(flushed_, [&](const open_file* g) { return &g->file->base_device() == dev; });
+    }
+    static void close_file(file_base* f, pid_t pid) noexcept {
+        caller_memory mem(pid);
+        call_context ctx{&mem, f->opener()};
+        call_scope scope(ctx);
+        f->base_device().close(f);
+    }
+    static void finish(open_file* rec, pid_t pid, fuse_session* se) noexcept {
+        if (rec->view && rec->view->detach())
+            rec->view->unpin_all(se); // no mapping is left: each holds its file
+        close_file(rec->file, pid);
+        delete rec;
+    }
+
+    std::chrono::milliseconds flushed_grace_, release_grace_;
+    std::mutex m_;
+    std::condition_variable releases_;
+    std::uint64_t release_gen_ = 0;
+    std::unordered_set<open_file*> files_;
+    std::unordered_set<open_file*> flushed_; // of files_: close(2) served, RELEASE not yet
+    std::unordered_multiset<const device_base*> releasing_; // one per RELEASE between files_ and postclose's end
+};
+
+} // namespace accel::fuse
