@@ -88,6 +88,8 @@ struct fuse_fixture {
     std::string compute(unsigned i) const { return mnt + "/" + node_name(node_kind::compute, i); }
     std::string monitor(unsigned i) const { return mnt + "/" + node_name(node_kind::monitor, i); }
     bool privileged() const { return ::geteuid() == 0; }
+    /// The test server unregisters device 0 on SIGUSR1 (test_server.hpp).
+    void unplug0() { REQUIRE(::kill(server, SIGUSR1) == 0); }
 
     /// Runs fn with this thread's effective (and so file-system) uid set to nobody. The raw
     /// system call changes only the calling thread; glibc's setresuid would change them all.

@@ -12,7 +12,11 @@
 ///   mock:  the client thread sleeps on the call until complete() (close and unplug cancel it);
 ///   FUSE:  the request is kept, complete() sends the reply, and libfuse's interrupt callback
 ///          cancels the wait with -EINTR when the caller gets a signal (no worker thread waits).
+#include <accel/core/parked_list.hpp>
 #include <accel/core/user_memory.hpp>
+
+#include <mutex>
+#include <utility>
 
 namespace accel {
 
@@ -34,9 +38,60 @@ public:
     /// copied out what the caller gets back.
     virtual void complete(long result) noexcept = 0;
 
+    /// Ends the call's wait with `error` (-EINTR for a signal): now if it is parked, or as soon
+    /// as its handler parks it; a call answered without parking ignores it. Thread-safe; the
+    /// first error wins. complete() may run inside this function.
+    void cancel(int error) noexcept {
+        parkable* p;
+        {
+            std::lock_guard lock(mutex_);
+            if (cancelled_)
+                return;
+            cancelled_ = error;
+            p = parked_;
+            if (p)
+                p->get_ref();
+        }
+        if (p) {
+            p->cancel(error);
+            p->put_ref();
+        }
+    }
+
 protected:
     call() noexcept = default;
     ~call() = default;
+
+private:
+    friend class parked_call;
+    /// The call is parked as `p` (which it holds until detach()); a cancel that came first ends it.
+    void attach(parkable& p) noexcept {
+        int early;
+        {
+            std::lock_guard lock(mutex_);
+            early = cancelled_;
+            if (!early) {
+                p.get_ref();
+                parked_ = &p;
+            }
+        }
+        if (early)
+            p.cancel(early);
+    }
+    /// The wait ended (before complete()).
+    void detach() noexcept {
+        parkable* p;
+        {
+            std::lock_guard lock(mutex_);
+            p = std::exchange(parked_, nullptr);
+        }
+        if (p)
+            p->put_ref();
+    }
+
+    std::mutex mutex_;
+    parkable* parked_ = nullptr;
+    int cancelled_ = 0;
 };
 
 } // namespace accel

@@ -110,17 +110,29 @@ public:
         auto* pc = new (std::nothrow) parked_call(dev, f, c, std::move(p), std::move(copy), arg, out_size);
         if (!pc)
             return -ENOMEM;
-        dev.parked().add(*pc);
-        pc->queue_->add(*pc);
-        // Only now the timer: its expiry may end the call at once, which leaves the lists.
-        if (pc->timeout_.count() >= 0 &&
-            deadline_timer::instance().schedule(*pc, deadline_timer::clock::now() + pc->timeout_) != 0)
-            pc->cancel(-ENOMEM);
-        // Unplug may have swept the parked list before this call joined it.
-        else if (dev.unplugged())
+        // The backend may cancel from now on; a cancel that came while the handler ran ends the
+        // call here and now (complete() runs), before anything else can reach it.
+        c.attach(*pc);
+        {
+            // Joining the lists under the call's lock: a cancel racing with this sees either
+            // no lists yet (and done_ keeps us from joining) or all of them (and finish leaves).
+            std::lock_guard lock(pc->mutex_);
+            if (!pc->done_) {
+                dev.parked().add(*pc);
+                pc->queue_->add(*pc);
+                if (pc->timeout_.count() >= 0 &&
+                    deadline_timer::instance().schedule(*pc, deadline_timer::clock::now() + pc->timeout_) != 0) {
+                    int none = 0;
+                    pc->cancel_error_.compare_exchange_strong(none, -ENOMEM); // ended by the attempt below
+                }
+            }
+        }
+        // Unplug may have swept the parked list before this call joined it; a wake-up may have
+        // come before the queue knew of it. Either way the attempt settles it.
+        if (dev.unplugged())
             pc->cancel(-ENODEV);
         else
-            pc->attempt(); // the wake-up may have come before the queue knew of us
+            pc->attempt();
         pc->wait_entry::put(); // the creator's reference
         return call_parked;
     }
@@ -194,6 +206,7 @@ private:
         queue_->remove(*this);
         dev_->parked().remove(*this);
         deadline_timer::instance().cancel(*this);
+        call_->detach();
         {
             call_scope scope(call_->ctx);
             if (copy_to_user(arg_, kdata_.get(), out_size_))

@@ -85,6 +85,28 @@ public:
     /// False when the shadow of a large window could not be allocated (-ENOMEM).
     bool ok() const noexcept { return ok_; }
 
+    /// Copies the kernel's input bytes that are not in the shadow yet (an input-only window),
+    /// so that the request's buffer may go while this memory is still in use (a parked
+    /// request). False when out of memory (the input window is then dropped: reads of it fault).
+    bool keep_input() noexcept {
+        if (!in_ || out_size_ || !in_size_ || in_ == inline_ || in_ == kept_in_.get())
+            return true;
+        if (in_size_ <= sizeof inline_) { // the shadow is unused without an out window
+            std::memcpy(inline_, in_, in_size_);
+            in_ = inline_;
+            return true;
+        }
+        kept_in_.reset(new (std::nothrow) unsigned char[in_size_]);
+        if (!kept_in_) {
+            in_ = nullptr;
+            in_size_ = 0;
+            return false;
+        }
+        std::memcpy(kept_in_.get(), in_, in_size_);
+        in_ = kept_in_.get();
+        return true;
+    }
+
     /// The reply's data: the window up to the last byte written.
     std::span<const unsigned char> reply() const noexcept { return {shadow_, written_}; }
 
@@ -168,6 +190,7 @@ private:
     bool ok_ = true;
     alignas(16) unsigned char inline_[256];
     std::unique_ptr<unsigned char[]> heap_;
+    std::unique_ptr<unsigned char[]> kept_in_; // keep_input()'s copy
     unsigned char* shadow_ = inline_;
 };
 

@@ -8,10 +8,14 @@
 ///              privileged when uid 0); the host's open_file record is the file handle
 ///              (open_files.hpp). Callers with pid 0 are refused (caller_process.hpp).
 ///   flush, release -> release tracking (open_files.hpp), device_base::close (postclose)
-///   ioctl   -> device_base::ioctl with copy_from_user/copy_to_user reaching the caller
+///   ioctl   -> the file's ioctl operation with copy_from_user/copy_to_user reaching the caller
 ///              (caller_memory.hpp) and the sync point of the objects the handler touches
 ///              (coherency.hpp); the reply carries the copied-out bytes even when the result
-///              is an error, and the kernel copies them back before returning it.
+///              is an error, and the kernel copies them back before returning it. A parked
+///              request is answered later without holding the worker, and a signal in the
+///              caller ends its wait with EINTR (ioctl_call.hpp).
+///   poll    -> the file's poll operation; a wake-up of a queue it waited on notifies the
+///              kernel through the poll handle (poll_notify.hpp)
 ///   read, write on a compute node -> page faults and writeback (page_faults.hpp)
 ///   read of sys/class/accel/accel<N>/dev -> its text
 /// ioctls take no lock of the host's beyond the view's pin lock for objects they touch: clients
@@ -32,6 +36,7 @@
 #include <accel/fuse/caller_process.hpp>
 #include <accel/fuse/coherency.hpp>
 #include <accel/fuse/device_tree.hpp>
+#include <accel/fuse/ioctl_call.hpp>
 #include <accel/fuse/lowlevel.hpp>
 #include <accel/fuse/open_files.hpp>
 #include <accel/fuse/page_faults.hpp>
@@ -84,6 +89,7 @@ struct requests {
             o.read = &requests::read;
             o.write = &requests::write;
             o.ioctl = &requests::ioctl;
+            o.poll = &requests::poll;
             return o;
         }();
         return table;
@@ -250,9 +256,15 @@ struct requests {
     }
 
     static void flush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) noexcept {
-        if (open_file* rec = opened(fi))
+        int err = 0;
+        if (open_file* rec = opened(fi)) {
             state(req).files.mark_flushed(rec);
-        fuse_reply_err(req, 0);
+            caller_memory mem(fuse_req_ctx(req)->pid);
+            call_context ctx{&mem, identity(req)};
+            call_scope scope(ctx);
+            err = rec->file->flush();
+        }
+        fuse_reply_err(req, -err);
     }
 
     static void release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) noexcept {
@@ -294,6 +306,29 @@ struct requests {
         serve_writeback(req, *rec->view, *rec->file, static_cast<std::uint64_t>(off), buf, size);
     }
 
+    static void poll(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, fuse_pollhandle* ph) noexcept {
+        open_file* rec = opened(fi);
+        if (!rec) { // a sys file: a regular file's mask
+            if (ph)
+                fuse_pollhandle_destroy(ph);
+            fuse_reply_poll(req, default_poll_mask);
+            return;
+        }
+        {
+            std::lock_guard lock(rec->poll_mutex);
+            if (!rec->poll && !(rec->poll = poll_notifier::make())) {
+                if (ph)
+                    fuse_pollhandle_destroy(ph);
+                fuse_reply_err(req, ENOMEM);
+                return;
+            }
+        }
+        caller_memory mem(fuse_req_ctx(req)->pid);
+        call_context ctx{&mem, identity(req)};
+        call_scope scope(ctx);
+        fuse_reply_poll(req, rec->poll->poll(*rec->file, ph));
+    }
+
     static void ioctl(fuse_req_t req, fuse_ino_t, unsigned int cmd, void* arg, fuse_file_info* fi, unsigned flags,
                       const void* in_buf, size_t in_bufsz, size_t out_bufsz) noexcept {
         open_file* rec = opened(fi);
@@ -302,28 +337,26 @@ struct requests {
             return;
         }
         host_state& st = state(req);
-        const caller_identity who = identity(req);
         const auto addr = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(arg));
-        caller_memory mem(who.pid, addr, in_buf, in_bufsz, out_bufsz);
-        if (!mem.ok()) {
+        // On the heap: a parked request outlives this handler (ioctl_call.hpp).
+        ioctl_call* c = ioctl_call::make(req, identity(req), addr, in_buf, in_bufsz, out_bufsz);
+        if (!c) {
             fuse_reply_err(req, ENOMEM);
             return;
         }
+        if (rec->view)
+            c->sync_in(st.se(), *rec->view); // the sync point of the objects the handler touches
+        c->arm();
         int ret;
         {
-            std::optional<ioctl_sync> sync; // the sync point of the objects the handler touches
-            if (rec->view)
-                sync.emplace(st.se(), *rec->view);
-            call_context ctx{&mem, who, sync ? &*sync : nullptr};
-            call_scope scope(ctx);
-            ret = rec->file->base_device().ioctl(*rec->file, static_cast<ioctl_cmd>(cmd), addr);
-            if (sync)
-                ret = sync->finish(ret);
+            call_scope scope(c->ctx);
+            ret = rec->file->ioctl(static_cast<ioctl_cmd>(cmd), addr);
         }
+        if (ret == call_parked)
+            return; // answered when the wait ends, perhaps already; `c` is not ours any more
         if (ret == 0 && rec->view)
             ret = after_object_ioctl(st, *rec, cmd, in_buf, in_bufsz);
-        auto out = mem.reply();
-        fuse_reply_ioctl(req, ret, out.empty() ? nullptr : out.data(), out.size());
+        c->answer_now(ret);
     }
 
     /// What the host adds to two core ioctls, because mmap(2) and munmap(2) never reach it:

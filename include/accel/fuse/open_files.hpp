@@ -23,6 +23,7 @@
 #include <accel/core/user_memory.hpp>
 #include <accel/fuse/caller_memory.hpp>
 #include <accel/fuse/lowlevel.hpp>
+#include <accel/fuse/poll_notify.hpp>
 #include <accel/fuse/process_view.hpp>
 
 #include <algorithm>
@@ -40,8 +41,11 @@ namespace accel::fuse {
 
 /// What a FUSE file handle of a device node stands for.
 struct open_file {
-    file_base* file;
+    open_file(file_base* f, std::shared_ptr<process_view> v) noexcept : file(f), view(std::move(v)) {}
+    file_base* file;                    // the core's open file (its operations serve the calls)
     std::shared_ptr<process_view> view; // compute nodes: the view the file was opened in
+    poll_notifier* poll = nullptr;      // poll_notify.hpp; made on the first POLL
+    std::mutex poll_mutex;              // guards `poll`'s creation
 };
 
 /// The record behind a request's file handle (set by the host's OPEN of a device node), or null.
@@ -83,7 +87,7 @@ public:
     /// A record for `f` (opened in `view`, null for monitor nodes), tracked until release().
     /// Null when out of memory (then `f` is closed).
     open_file* track(file_base* f, std::shared_ptr<process_view> view, pid_t pid) noexcept {
-        open_file* rec = new (std::nothrow) open_file{f, std::move(view)};
+        open_file* rec = new (std::nothrow) open_file(f, std::move(view));
         if (rec) {
             std::lock_guard lock(m_);
             try {
@@ -156,13 +160,16 @@ private:
         return releasing_.contains(dev) ||
                std::ranges::any_of(flushed_, [&](const open_file* g) { return &g->file->base_device() == dev; });
     }
+    /// Drops the host's reference: the last one (the kernel holds no other) releases the file.
     static void close_file(file_base* f, pid_t pid) noexcept {
         caller_memory mem(pid);
         call_context ctx{&mem, f->opener()};
         call_scope scope(ctx);
-        f->base_device().close(f);
+        f->put();
     }
     static void finish(open_file* rec, pid_t pid, fuse_session* se) noexcept {
+        if (rec->poll)
+            rec->poll->close(); // before the file's queues go
         if (rec->view && rec->view->detach())
             rec->view->unpin_all(se); // no mapping is left: each holds its file
         close_file(rec->file, pid);

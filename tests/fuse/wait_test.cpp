@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+// Parked requests through FUSE, beyond the shared conformance cases: what only a real kernel
+// adds - a signal interrupting a wait, a client killed while it waits - and the worker
+// threads a wait does not hold.
+#include "conformance_wait.hpp"
+#include "fuse_fixture.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <pthread.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace accel::test {
+
+namespace {
+void on_usr2(int) {}
+} // namespace
+
+TEST_CASE("fuse wait: a signal ends a parked wait with EINTR, and nothing stays parked") {
+    fuse_fixture fx;
+    int w = fx.sys.open(fx.compute(0), O_RDWR);
+    int mon = fx.sys.open(fx.monitor(0), O_RDWR);
+    REQUIRE(w >= 0);
+    REQUIRE(mon >= 0);
+    struct sigaction sa {}, old{};
+    sa.sa_handler = &on_usr2;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; // no SA_RESTART: the interrupted ioctl returns EINTR
+    REQUIRE(::sigaction(SIGUSR2, &sa, &old) == 0);
+
+    std::atomic<int> err{0};
+    std::atomic<bool> started{false};
+    test_wait a{~0ull, ~0u, 0, 0}; // for ever
+    pthread_t waiter_id{};
+    std::thread waiter([&] {
+        waiter_id = pthread_self();
+        started = true;
+        // Raw ioctl(2): backend::syscall retries EINTR as drmIoctl does.
+        err = ::ioctl(w, TEST_IOCTL_WAIT, &a) == 0 ? 0 : errno;
+    });
+    while (!started)
+        std::this_thread::yield();
+    REQUIRE(wait_until_parked(fx.sys, mon, 1));
+    REQUIRE(pthread_kill(waiter_id, SIGUSR2) == 0);
+    waiter.join();
+    CHECK(err == EINTR);
+    CHECK(parked_now(fx.sys, mon) == 0);
+    // The descriptor still works, waits included.
+    test_ring now{0, 0};
+    REQUIRE(fx.sys.ioctl(mon, TEST_IOCTL_RING, &now) == 0);
+    test_wait b{now.doorbell, 0, 0, 0};
+    CHECK(fx.sys.ioctl(w, TEST_IOCTL_WAIT, &b) == 0);
+    ::sigaction(SIGUSR2, &old, nullptr);
+    CHECK(fx.sys.close(w) == 0);
+    CHECK(fx.sys.close(mon) == 0);
+}
+
+TEST_CASE("fuse wait: a client killed while it waits is reaped at once, and its request is gone") {
+    fuse_fixture fx;
+    int mon = fx.sys.open(fx.monitor(0), O_RDWR);
+    REQUIRE(mon >= 0);
+    pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        int fd = ::open(fx.compute(0).c_str(), O_RDWR | O_CLOEXEC);
+        test_wait a{~0ull, ~0u, 0, 0};
+        ::ioctl(fd, TEST_IOCTL_WAIT, &a);
+        ::_exit(3); // never: it waits for ever
+    }
+    REQUIRE(wait_until_parked(fx.sys, mon, 1));
+    const auto t0 = std::chrono::steady_clock::now();
+    REQUIRE(::kill(child, SIGKILL) == 0);
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child); // no D state: the server answered the interrupt
+    CHECK(WIFSIGNALED(status));
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+    REQUIRE(wait_until_parked(fx.sys, mon, 0));
+    CHECK(fx.sys.close(mon) == 0);
+}
+
+} // namespace accel::test
