@@ -234,8 +234,8 @@ inline void device_base::close(file_base* f) noexcept {
         std::lock_guard lock(files_mutex_);
         files_.erase(files_.iterator_to(*f));
     }
-    // Handles and mapping pins go before postclose, as in drm_file_free (PRIME entries and
-    // events will join them).
+    // Handles go before postclose, as in drm_file_free (PRIME entries and events will join
+    // them).
     f->release_objects();
     ops_->postclose(*this, *f);
     if (f->kind() == node_kind::compute)

@@ -8,10 +8,8 @@
 /// reused, as drm_file_alloc assigns it), who opened it, and the client name set by
 /// SET_CLIENT_NAME. `file<D>` adds the driver's typed per-file data.
 ///
-/// Buffer objects: the file's handle table (drm_file.object_idr), and the objects the file has
-/// mapped through a backend that cannot see munmap (the FUSE host: the kernel keeps the file
-/// open while a mapping exists, so pinning an object to the file until close keeps it alive at
-/// least as long as the mapping, as the kernel's VMA reference does).
+/// Buffer objects: the file's handle table (drm_file.object_idr). (What a backend that cannot
+/// see munmap keeps alive for a mapping is the backend's business: fuse/process_view.hpp.)
 #include <accel/core/driver_info.hpp>
 #include <accel/base/fault_injection.hpp>
 #include <accel/core/fwd.hpp>
@@ -59,38 +57,6 @@ public:
     handle_table& handles() noexcept { return handles_; }
     const handle_table& handles() const noexcept { return handles_; }
 
-    /// Keeps `obj` alive until the file is released (see the file comment). -ENOMEM.
-    int pin_mapping(gem_object& obj) {
-        std::lock_guard lock(pins_mutex_);
-        for (const gem_ref& p : pins_)
-            if (p.get() == &obj)
-                return 0;
-        if (detail::alloc_may_fail())
-            return -ENOMEM;
-        try {
-            pins_.emplace_back(&obj);
-        } catch (...) {
-            return -ENOMEM;
-        }
-        return 0;
-    }
-    /// Whether `obj` is pinned by a mapping of this file.
-    bool mapping_pinned(const gem_object& obj) const {
-        std::lock_guard lock(pins_mutex_);
-        for (const gem_ref& p : pins_)
-            if (p.get() == &obj)
-                return true;
-        return false;
-    }
-
-    /// Calls `fn(const gem_object&)` for each object pinned by a mapping, under the pin lock.
-    template <class Fn>
-    void for_each_mapping(Fn&& fn) const {
-        std::lock_guard lock(pins_mutex_);
-        for (const gem_ref& p : pins_)
-            fn(*p);
-    }
-
     /// Replaces the client name (no validation here: SET_CLIENT_NAME validates).
     void set_client_name(std::string name) noexcept {
         std::lock_guard lock(name_mutex_);
@@ -106,15 +72,8 @@ protected:
 
 private:
     friend class accel::device_base;
-    /// At close, before postclose: handles first (drm_gem_release), then mapping pins.
-    void release_objects() noexcept {
-        handles_.release_all();
-        std::vector<gem_ref> pins;
-        {
-            std::lock_guard lock(pins_mutex_);
-            pins.swap(pins_);
-        }
-    }
+    /// At close, before postclose: the handles (drm_gem_release).
+    void release_objects() noexcept { handles_.release_all(); }
 
     accel::device_base* dev_;
     node_kind kind_;
@@ -124,8 +83,6 @@ private:
     mutable std::mutex name_mutex_;
     std::string client_name_;
     handle_table handles_{*this};
-    mutable std::mutex pins_mutex_;
-    std::vector<gem_ref> pins_;
 };
 
 } // namespace accel
