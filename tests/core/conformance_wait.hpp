@@ -179,6 +179,20 @@ TEST_CASE_TEMPLATE_DEFINE("conformance: waits and poll", F, conformance_wait) {
         CHECK(c.close(mon) == 0);
     }
 
+    SUBCASE("read and write of a device file go to its operations: none yet, so EINVAL") {
+        int mon = c.open(fx.monitor(0), O_RDWR);
+        REQUIRE(mon >= 0);
+        char buf[64] = {};
+        CHECK(c.read(mon, buf, sizeof buf) == -EINVAL);  // DRM events come with execution
+        CHECK(c.write(mon, buf, sizeof buf) == -EINVAL); // drm_fops has no write, as vfs_write says
+        CHECK(c.read(mon + 1000, buf, sizeof buf) == -EBADF);
+        CHECK(c.close(mon) == 0);
+        int wo = c.open(fx.monitor(0), O_WRONLY);
+        REQUIRE(wo >= 0);
+        CHECK(c.read(wo, buf, sizeof buf) == -EBADF); // not open for reading
+        CHECK(c.close(wo) == 0);
+    }
+
     SUBCASE("poll: several descriptors, a timeout, and readiness that a wake-up brings") {
         int a = c.open(fx.compute(0), O_RDWR);
         int b = c.open(fx.compute(0), O_RDWR);

@@ -251,6 +251,9 @@ struct requests {
         fi->fh = reinterpret_cast<std::uintptr_t>(rec);
         fi->nonseekable = 1;
         fi->keep_cache = 0;
+        // A monitor node maps nothing: its read and write reach the file's operations directly
+        // instead of a page cache (which would answer EOF itself, the file's size being 0).
+        fi->direct_io = kind == node_kind::monitor;
         if (fuse_reply_open(req, fi) != 0) // interrupted: the kernel will never release it
             st.files.release(rec, who.pid, st.se());
     }
@@ -277,10 +280,12 @@ struct requests {
     static void read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) noexcept {
         try {
             if (open_file* rec = opened(fi)) {
-                if (rec->view && off >= 0)
+                if (!rec->view)
+                    file_read(req, *rec, size, off);
+                else if (off >= 0)
                     serve_page_fault(req, *rec->view, *rec->file, static_cast<std::uint64_t>(off), size);
                 else
-                    fuse_reply_err(req, EINVAL); // no events to read yet
+                    fuse_reply_err(req, EINVAL);
                 return;
             }
             auto n = state(req).tree.node(ino);
@@ -299,11 +304,52 @@ struct requests {
 
     static void write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t off, fuse_file_info* fi) noexcept {
         open_file* rec = opened(fi);
-        if (!rec || !rec->view || off < 0) {
+        if (rec && !rec->view) {
+            file_write(req, *rec, buf, size, off);
+            return;
+        }
+        if (!rec || off < 0) {
             fuse_reply_err(req, EINVAL);
             return;
         }
         serve_writeback(req, *rec->view, *rec->file, static_cast<std::uint64_t>(off), buf, size);
+    }
+
+    // read(2) and write(2) on a file that is not a compute node's view go to the file's read
+    // and write operations. (On a view, READ and WRITE are the page cache's: faults and
+    // writeback of mapped objects.) The operation copies to and from "user" memory, which here
+    // is the request's own buffer: a window at an address no caller can map (below
+    // mmap_min_addr), so copy_to_user lands in the reply and copy_from_user reads the data.
+    static constexpr std::uint64_t request_window = 0x1000;
+
+    static void file_read(fuse_req_t req, open_file& rec, std::size_t size, off_t off) {
+        caller_memory mem(fuse_req_ctx(req)->pid, request_window, nullptr, 0, size);
+        if (!mem.ok()) {
+            fuse_reply_err(req, ENOMEM);
+            return;
+        }
+        call_context ctx{&mem, identity(req)};
+        call_scope scope(ctx);
+        rec.file->pos() = off < 0 ? 0 : static_cast<std::uint64_t>(off);
+        const long n = rec.file->read(request_window, size);
+        if (n < 0) {
+            fuse_reply_err(req, static_cast<int>(-n));
+            return;
+        }
+        auto out = mem.reply();
+        fuse_reply_buf(req, reinterpret_cast<const char*>(out.data()), std::min(out.size(), static_cast<std::size_t>(n)));
+    }
+
+    static void file_write(fuse_req_t req, open_file& rec, const char* buf, std::size_t size, off_t off) {
+        caller_memory mem(fuse_req_ctx(req)->pid, request_window, buf, size, 0);
+        call_context ctx{&mem, identity(req)};
+        call_scope scope(ctx);
+        rec.file->pos() = off < 0 ? 0 : static_cast<std::uint64_t>(off);
+        const long n = rec.file->write(request_window, size);
+        if (n < 0)
+            fuse_reply_err(req, static_cast<int>(-n));
+        else
+            fuse_reply_write(req, static_cast<std::size_t>(n));
     }
 
     static void poll(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, fuse_pollhandle* ph) noexcept {
