@@ -179,17 +179,54 @@ TEST_CASE_TEMPLATE_DEFINE("conformance: waits and poll", F, conformance_wait) {
         CHECK(c.close(mon) == 0);
     }
 
-    SUBCASE("read and write of a device file go to its operations: none yet, so EINVAL") {
+    SUBCASE("DRM events: read(2) returns whole events, parks until one comes, and poll sees them") {
+        // On the monitor node, which both backends serve with read(2) reaching the file (a
+        // FUSE compute node's read is its mapped objects' page cache).
+        int r = c.open(fx.monitor(0), O_RDWR);
+        int nb = c.open(fx.monitor(0), O_RDWR | O_NONBLOCK);
         int mon = c.open(fx.monitor(0), O_RDWR);
+        REQUIRE(r >= 0);
+        REQUIRE(nb >= 0);
         REQUIRE(mon >= 0);
-        char buf[64] = {};
-        CHECK(c.read(mon, buf, sizeof buf) == -EINVAL);  // DRM events come with execution
-        CHECK(c.write(mon, buf, sizeof buf) == -EINVAL); // drm_fops has no write, as vfs_write says
-        CHECK(c.read(mon + 1000, buf, sizeof buf) == -EBADF);
+        test_event ev[4] = {};
+        CHECK(c.read(nb, ev, sizeof ev) == -EAGAIN); // none pending, O_NONBLOCK
+        CHECK(c.write(r, ev, sizeof ev) == -EINVAL); // drm_fops has no write, as vfs_write says
+        CHECK(c.read(r + 1000, ev, sizeof ev) == -EBADF);
+
+        std::atomic<long> got{1};
+        std::thread t([&] { got = c.read(r, ev, sizeof ev); }); // parks: nothing pending
+        REQUIRE(wait_until_parked(c, mon, 1));
+        CHECK(got == 1);
+        test_send_events s{7, 1, 100};
+        REQUIRE(c.ioctl(mon, TEST_IOCTL_SEND_EVENTS, &s) == 0); // one event to every file
+        t.join();
+        CHECK(got == long{sizeof(test_event)}); // the parked read is answered with it
+        CHECK(ev[0].type == 7);
+        CHECK(ev[0].length == sizeof(test_event));
+        CHECK(ev[0].value == 100);
+        s = {7, 2, 101};
+        REQUIRE(c.ioctl(mon, TEST_IOCTL_SEND_EVENTS, &s) == 0);
+        CHECK(c.read(r, ev, sizeof ev) == 2 * long{sizeof(test_event)}); // whole events that fit
+        CHECK(ev[0].value == 101);
+        CHECK(ev[1].value == 102);
+
+        pollfd p{nb, POLLIN, 0};
+        CHECK(c.poll(&p, 1, 0) == 1); // nb has its three events pending
+        CHECK(p.revents == (POLLIN));
+        CHECK(c.read(nb, ev, sizeof(test_event) - 1) == 0); // the first does not fit: 0, kept
+        CHECK(c.read(nb, ev, sizeof(test_event) + 4) == long{sizeof(test_event)}); // one at a time
+        CHECK(ev[0].value == 100);
+        CHECK(c.read(nb, ev, sizeof ev) == 2 * long{sizeof(test_event)});
+        CHECK(ev[0].value == 101);
+        CHECK(ev[1].value == 102);
+        CHECK(c.poll(&p, 1, 0) == 0);
+        CHECK(c.read(nb, ev, sizeof ev) == -EAGAIN);
+        CHECK(c.close(r) == 0);
+        CHECK(c.close(nb) == 0);
         CHECK(c.close(mon) == 0);
         int wo = c.open(fx.monitor(0), O_WRONLY);
         REQUIRE(wo >= 0);
-        CHECK(c.read(wo, buf, sizeof buf) == -EBADF); // not open for reading
+        CHECK(c.read(wo, ev, sizeof ev) == -EBADF); // not open for reading
         CHECK(c.close(wo) == 0);
     }
 

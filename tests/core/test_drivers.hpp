@@ -157,6 +157,16 @@ struct basic_test_driver {
         return 0;
     }
 
+    static int send_events(dev& d, fil&, test_send_events& a) {
+        int err = 0;
+        d.for_each_file([&](const file_base& f) {
+            for (std::uint32_t i = 0; i < a.count && !err; ++i) {
+                test_event e{a.type, sizeof(test_event), a.value + i};
+                err = const_cast<file_base&>(f).send_event(&e, sizeof e);
+            }
+        });
+        return err;
+    }
     static int reset(dev& d, fil&, no_arg&) {
         d.reset_completed();
         return 0;
@@ -228,7 +238,8 @@ struct basic_test_driver {
         ACCEL_IOCTL(TEST_IOCTL_WAIT, &wait, ioctl_flags::none),           //
         ACCEL_IOCTL(TEST_IOCTL_RING, &ring, ioctl_flags::monitor),        //
         ACCEL_IOCTL(TEST_IOCTL_POLL_ARM, &poll_arm, ioctl_flags::none),   //
-        ACCEL_IOCTL(TEST_IOCTL_RESET, &reset, ioctl_flags::none)>;
+        ACCEL_IOCTL(TEST_IOCTL_RESET, &reset, ioctl_flags::none),         //
+        ACCEL_IOCTL(TEST_IOCTL_SEND_EVENTS, &send_events, ioctl_flags::monitor)>;
 
     // INFO callbacks.
     static std::vector<accel_info_memory_region> memory_regions(dev&) {

@@ -44,7 +44,7 @@ struct test_fail {
 #define TEST_IOCTL_SUM ACCEL_IOWR(0x48, struct test_sum)
 #define TEST_IOCTL_FAIL ACCEL_IOWR(0x49, struct test_fail)
 #define TEST_IOCTL_NOARG ACCEL_IO(0x4a)                         /* counts calls on this file */
-/* 0x4b, 0x4c and 0x4f are empty slots; 0x58..0x9f are past the last row. */
+/* 0x4b, 0x4c and 0x4f are empty slots; 0x59..0x9f are past the last row. */
 #define TEST_IOCTL_HOLE ACCEL_IOWR(0x4b, struct test_echo)
 #define TEST_IOCTL_COUNT ACCEL_IOR(0x4d, struct test_count)
 /* From now on every postclose on this device sleeps postclose_ms (at most 2000): a slow release. */
@@ -115,5 +115,18 @@ struct test_ring {
 #define TEST_IOCTL_POLL_ARM ACCEL_IOW(0x56, __u64)
 /* The driver reset its hardware: the device counts one completed reset (INFO STATUS). */
 #define TEST_IOCTL_RESET ACCEL_IO(0x57)
+/* DRM events: sends `count` events {type, length 16, value + i} to every file of the device
+ * (read(2) returns them, as drm_read returns drm_event records). */
+struct test_send_events {
+	__u32 type;
+	__u32 count;
+	__u64 value;
+};
+struct test_event { /* struct drm_event, then the payload */
+	__u32 type;
+	__u32 length;
+	__u64 value;
+};
+#define TEST_IOCTL_SEND_EVENTS ACCEL_IOW(0x58, struct test_send_events)
 
 #endif

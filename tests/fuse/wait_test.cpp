@@ -62,6 +62,37 @@ TEST_CASE("fuse wait: a signal ends a parked wait with EINTR, and nothing stays 
     CHECK(fx.sys.close(mon) == 0);
 }
 
+TEST_CASE("fuse wait: a signal ends a parked read(2) with EINTR") {
+    fuse_fixture fx;
+    int r = fx.sys.open(fx.monitor(0), O_RDWR);
+    int mon = fx.sys.open(fx.monitor(0), O_RDWR);
+    REQUIRE(r >= 0);
+    REQUIRE(mon >= 0);
+    struct sigaction sa {}, old{};
+    sa.sa_handler = &on_usr2;
+    sigemptyset(&sa.sa_mask);
+    REQUIRE(::sigaction(SIGUSR2, &sa, &old) == 0);
+    std::atomic<int> err{0};
+    std::atomic<bool> started{false};
+    pthread_t reader_id{};
+    std::thread reader([&] {
+        reader_id = pthread_self();
+        started = true;
+        test_event ev{};
+        err = ::read(r, &ev, sizeof ev) >= 0 ? 0 : errno; // no events: parks
+    });
+    while (!started)
+        std::this_thread::yield();
+    REQUIRE(wait_until_parked(fx.sys, mon, 1));
+    REQUIRE(pthread_kill(reader_id, SIGUSR2) == 0);
+    reader.join();
+    CHECK(err == EINTR);
+    CHECK(parked_now(fx.sys, mon) == 0);
+    ::sigaction(SIGUSR2, &old, nullptr);
+    CHECK(fx.sys.close(r) == 0);
+    CHECK(fx.sys.close(mon) == 0);
+}
+
 TEST_CASE("fuse wait: a client killed while it waits is reaped at once, and its request is gone") {
     fuse_fixture fx;
     int mon = fx.sys.open(fx.monitor(0), O_RDWR);

@@ -3,20 +3,28 @@
 /// \file The operations of a device file (DRM_ACCEL_FOPS): the compute and the monitor node.
 ///
 ///   ioctl       drm_ioctl (core/dispatch.hpp); a handler may park the request
-///   poll        drm_poll: waits on the file's event_wait; the mask is what the driver's poll
-///               hook reports (0 without one: DRM sets POLLIN only for pending events, which
-///               arrive with the execution layer)
+///   read        drm_read: whole events (file_base::send_event), oldest first; 0 when the first
+///               does not fit; none pending: -EAGAIN with O_NONBLOCK, else the read parks until
+///               one comes (a parked read, core/parked_call.hpp)
+///   poll        drm_poll: waits on the file's event_wait; POLLIN | POLLRDNORM while events are
+///               pending, plus what the driver's poll hook reports
 ///   mmap        drm_gem_mmap: a buffer object at its fake offset (device_base::mmap_object)
 ///   llseek      noop_llseek: the position never moves
 ///   release     drm_release: handles, then postclose, then the file is freed
 ///   show_fdinfo drm_show_fdinfo's identity keys: drm-driver, drm-client-id, drm-client-name
-///   read        none yet: DRM events come with the execution layer (-EINVAL until then)
+///   write       none, as DRM has none (-EINVAL)
 #include <accel/core/device_base.hpp>
 #include <accel/core/dispatch.hpp>
 #include <accel/core/file_base.hpp>
 #include <accel/core/open_file.hpp>
+#include <accel/core/parked_call.hpp>
 
+#include <chrono>
+#include <cstddef>
+#include <new>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace accel {
 
@@ -31,16 +39,37 @@ inline constexpr file_operations device_file_operations{
         file_base& f = detail::as_device_file(of);
         return f.base_device().ioctl(f, cmd, arg);
     },
-    .read = nullptr,
+    .read = [](open_file& of, std::uint64_t buf, std::size_t n, std::uint64_t&) noexcept -> long {
+        file_base& f = detail::as_device_file(of);
+        try {
+            if (f.has_events() || (f.flags() & O_NONBLOCK)) {
+                std::vector<std::byte> k(n);
+                const long got = f.take_events(k.data(), n);
+                if (got > 0 && copy_to_user(buf, k.data(), static_cast<std::size_t>(got))) {
+                    f.return_events(k.data(), static_cast<std::size_t>(got));
+                    return -EFAULT;
+                }
+                return got;
+            }
+            return park_read(f.base_device(), f, buf, n, f.event_wait(), std::chrono::nanoseconds(-1),
+                             [&f](std::byte* k, std::size_t len) -> std::optional<long> {
+                                 const long got = f.take_events(k, len);
+                                 return got == -EAGAIN ? std::nullopt : std::optional<long>(got);
+                             });
+        } catch (const std::bad_alloc&) {
+            return -ENOMEM;
+        }
+    },
     .write = nullptr,
     .poll = [](open_file& of, poll_table& pt) noexcept -> unsigned {
         file_base& f = detail::as_device_file(of);
         pt.wait(f.event_wait());
+        const unsigned events = f.has_events() ? POLLIN | POLLRDNORM : 0u;
         device_base& dev = f.base_device();
         if (!dev.enter())
-            return POLLERR | POLLHUP; // unplugged: nothing will ever be ready
+            return events | POLLERR | POLLHUP; // unplugged: nothing more will come
         device_base::entered guard{&dev};
-        return dev.ops().poll(dev, f);
+        return events | dev.ops().poll(dev, f);
     },
     .mmap = [](open_file& of, std::uint64_t offset, std::uint64_t length, int prot, int flags) -> result<mmap_target> {
         file_base& f = detail::as_device_file(of);

@@ -22,6 +22,10 @@
 #include <boost/intrusive/list_hook.hpp>
 
 #include <atomic>
+#include <cstddef>
+#include <cstring>
+#include <deque>
+#include <iterator>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -54,6 +58,64 @@ public:
     /// whatever a driver's poll hook reports).
     wait_queue& event_wait() noexcept { return event_wait_; }
 
+    /// drm_send_event: queues one event for read(2), which returns whole events (drm_read);
+    /// `event` starts with the `struct drm_event` header {__u32 type; __u32 length}, and
+    /// `length` must be its size (8 to 4096 bytes; else -EINVAL). Wakes readers and pollers.
+    /// -ENOMEM when it cannot be queued.
+    int send_event(const void* event, std::size_t length) {
+        std::uint32_t header_length = 0;
+        if (length >= 8)
+            std::memcpy(&header_length, static_cast<const unsigned char*>(event) + 4, 4);
+        if (length < 8 || length > 4096 || header_length != length)
+            return -EINVAL;
+        if (detail::alloc_may_fail())
+            return -ENOMEM;
+        try {
+            std::lock_guard lock(events_mutex_);
+            auto* p = static_cast<const std::byte*>(event);
+            events_.emplace_back(p, p + length);
+        } catch (...) {
+            return -ENOMEM;
+        }
+        event_wait_.wake_all();
+        return 0;
+    }
+    bool has_events() const {
+        std::lock_guard lock(events_mutex_);
+        return !events_.empty();
+    }
+    /// drm_read's loop without its wait: moves the whole events that fit in `n` bytes to `out`,
+    /// oldest first; the bytes moved (0 when the first does not fit, as drm_read returns), or
+    /// -EAGAIN when there is none.
+    long take_events(std::byte* out, std::size_t n) {
+        std::lock_guard lock(events_mutex_);
+        if (events_.empty())
+            return -EAGAIN;
+        std::size_t used = 0;
+        while (!events_.empty() && events_.front().size() <= n - used) {
+            std::memcpy(out + used, events_.front().data(), events_.front().size());
+            used += events_.front().size();
+            events_.pop_front();
+        }
+        return static_cast<long>(used);
+    }
+    /// Puts events taken by take_events back in front (a copy to the reader faulted).
+    void return_events(const std::byte* from, std::size_t n) noexcept {
+        try {
+            std::lock_guard lock(events_mutex_);
+            std::deque<std::vector<std::byte>> back;
+            for (std::size_t at = 0; at + 8 <= n;) {
+                std::uint32_t len;
+                std::memcpy(&len, from + at + 4, 4);
+                back.emplace_back(from + at, from + at + len);
+                at += len;
+            }
+            events_.insert(events_.begin(), std::make_move_iterator(back.begin()), std::make_move_iterator(back.end()));
+        } catch (...) {
+            // Out of memory: the events are lost, as a failed kmalloc loses them in the kernel.
+        }
+    }
+
     handle_table& handles() noexcept { return handles_; }
     const handle_table& handles() const noexcept { return handles_; }
 
@@ -80,6 +142,8 @@ private:
     std::uint64_t client_id_;
     caller_identity opener_;
     wait_queue event_wait_;
+    mutable std::mutex events_mutex_;
+    std::deque<std::vector<std::byte>> events_; // drm_file.event_list
     mutable std::mutex name_mutex_;
     std::string client_name_;
     handle_table handles_{*this};

@@ -47,6 +47,7 @@
 #include <accel/core/user_memory.hpp>
 #include <accel/core/wait_queue.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -59,13 +60,16 @@
 
 namespace accel {
 
-/// What a handler asks for when it parks (filled by park(), read by the dispatcher).
+/// What a handler asks for when it parks (filled by park(), read by the dispatcher), or what
+/// a read operation parks (park_read()).
 struct park_request {
     void* kdata = nullptr; ///< the argument being dispatched
     wait_queue* queue = nullptr;
     std::chrono::nanoseconds timeout{-1};
-    int timeout_result = -ETIME;
-    std::function<std::optional<int>(void* kdata)> check;
+    long timeout_result = -ETIME;
+    std::function<std::optional<long>(void* kdata)> check;
+    /// A read: the result counts the bytes of kdata to copy out (none when it is an error).
+    bool copy_result_bytes = false;
 };
 
 template <class Arg, class Check>
@@ -80,7 +84,10 @@ int park(Arg& arg, wait_queue& queue, std::chrono::nanoseconds timeout, Check ch
     if (detail::alloc_may_fail())
         return -ENOMEM;
     try {
-        p.check = [c = std::move(check)](void* k) mutable -> std::optional<int> { return c(*static_cast<Arg*>(k)); };
+        p.check = [c = std::move(check)](void* k) mutable -> std::optional<long> {
+            std::optional<int> r = c(*static_cast<Arg*>(k));
+            return r ? std::optional<long>(*r) : std::nullopt;
+        };
     } catch (...) {
         return -ENOMEM;
     }
@@ -106,7 +113,8 @@ public:
         std::unique_ptr<unsigned char[]> copy(new (std::nothrow) unsigned char[ksize ? ksize : 1]);
         if (!copy)
             return -ENOMEM;
-        std::memcpy(copy.get(), kdata, ksize);
+        if (kdata)
+            std::memcpy(copy.get(), kdata, ksize);
         auto* pc = new (std::nothrow) parked_call(dev, f, c, std::move(p), std::move(copy), arg, out_size);
         if (!pc)
             return -ENOMEM;
@@ -154,7 +162,8 @@ private:
     parked_call(device_base& dev, const open_file& f, call& c, park_request&& p, std::unique_ptr<unsigned char[]> kdata,
                 std::uint64_t arg, std::size_t out_size) noexcept
         : parkable(&f), dev_(&dev), call_(&c), queue_(p.queue), timeout_(p.timeout), timeout_result_(p.timeout_result),
-          check_(std::move(p.check)), kdata_(std::move(kdata)), arg_(arg), out_size_(out_size) {}
+          check_(std::move(p.check)), kdata_(std::move(kdata)), arg_(arg), out_size_(out_size),
+          copy_result_bytes_(p.copy_result_bytes) {}
     ~parked_call() override = default;
 
     /// Runs the ending logic; concurrent attempts combine: whoever holds the lock reruns for
@@ -168,7 +177,7 @@ private:
             pending_.store(false, std::memory_order_relaxed);
             if (done_)
                 return;
-            std::optional<int> r = decide();
+            std::optional<long> r = decide();
             if (!r)
                 continue;
             done_ = true;
@@ -178,11 +187,11 @@ private:
         }
     }
 
-    std::optional<int> decide() noexcept {
+    std::optional<long> decide() noexcept {
         if (int e = cancel_error_.load())
             return e;
         call_scope scope(call_->ctx);
-        std::optional<int> r;
+        std::optional<long> r;
         if (!dev_->enter())
             return -ENODEV;
         {
@@ -201,7 +210,7 @@ private:
     }
 
     /// Leaves every list, copies the argument out and answers the request.
-    void finish(int result) noexcept {
+    void finish(long result) noexcept {
         wait_entry::get(); // alive until the end of this function, whatever the lists drop
         queue_->remove(*this);
         dev_->parked().remove(*this);
@@ -209,7 +218,10 @@ private:
         call_->detach();
         {
             call_scope scope(call_->ctx);
-            if (copy_to_user(arg_, kdata_.get(), out_size_))
+            const std::size_t out = !copy_result_bytes_ ? out_size_
+                                    : result > 0      ? std::min(out_size_, static_cast<std::size_t>(result))
+                                                      : 0;
+            if (copy_to_user(arg_, kdata_.get(), out))
                 result = -EFAULT;
         }
         call_->complete(result);
@@ -220,16 +232,45 @@ private:
     call* call_;
     wait_queue* queue_;
     std::chrono::nanoseconds timeout_;
-    int timeout_result_;
-    std::function<std::optional<int>(void*)> check_;
+    long timeout_result_;
+    std::function<std::optional<long>(void*)> check_;
     std::unique_ptr<unsigned char[]> kdata_;
     std::uint64_t arg_;
     std::size_t out_size_;
+    bool copy_result_bytes_;
     std::mutex mutex_;
     bool done_ = false; // guarded by mutex_
     std::atomic<bool> pending_{false};
     std::atomic<int> cancel_error_{0};
     std::atomic<bool> timed_out_{false};
 };
+
+/// For a read operation (core/open_file.hpp) that must wait: parks the read of up to `n` bytes
+/// for the caller's `buf` on `queue`. `fill(std::byte* kbuf, std::size_t n)` runs as a parked
+/// ioctl's check does: std::nullopt keeps waiting; a byte count is the answer, and that many
+/// bytes of kbuf are copied out to `buf`; -errno fails the read. `timeout_result` ends a timed
+/// wait (-EAGAIN by default). Returns call_parked, or -EAGAIN (the backend cannot answer
+/// later), -ENOMEM.
+template <class Fill>
+    requires std::is_invocable_r_v<std::optional<long>, Fill&, std::byte*, std::size_t>
+long park_read(device_base& dev, const open_file& f, std::uint64_t buf, std::size_t n, wait_queue& queue,
+               std::chrono::nanoseconds timeout, Fill fill, long timeout_result = -EAGAIN) {
+    call_context* ctx = detail::current_call;
+    if (!ctx || !ctx->async)
+        return -EAGAIN;
+    park_request p;
+    p.queue = &queue;
+    p.timeout = timeout;
+    p.timeout_result = timeout_result;
+    p.copy_result_bytes = true;
+    try {
+        p.check = [fill = std::move(fill), n](void* k) mutable -> std::optional<long> {
+            return fill(static_cast<std::byte*>(k), n);
+        };
+    } catch (...) {
+        return -ENOMEM;
+    }
+    return parked_call::start(dev, f, *ctx->async, std::move(p), nullptr, n, buf, n);
+}
 
 } // namespace accel

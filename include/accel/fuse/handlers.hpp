@@ -13,7 +13,7 @@
 ///              (coherency.hpp); the reply carries the copied-out bytes even when the result
 ///              is an error, and the kernel copies them back before returning it. A parked
 ///              request is answered later without holding the worker, and a signal in the
-///              caller ends its wait with EINTR (ioctl_call.hpp).
+///              caller ends its wait with EINTR (request_call.hpp).
 ///   poll    -> the file's poll operation; a wake-up of a queue it waited on notifies the
 ///              kernel through the poll handle (poll_notify.hpp)
 ///   read, write on a compute node -> page faults and writeback (page_faults.hpp)
@@ -36,7 +36,7 @@
 #include <accel/fuse/caller_process.hpp>
 #include <accel/fuse/coherency.hpp>
 #include <accel/fuse/device_tree.hpp>
-#include <accel/fuse/ioctl_call.hpp>
+#include <accel/fuse/request_call.hpp>
 #include <accel/fuse/lowlevel.hpp>
 #include <accel/fuse/open_files.hpp>
 #include <accel/fuse/page_faults.hpp>
@@ -322,22 +322,23 @@ struct requests {
     // mmap_min_addr), so copy_to_user lands in the reply and copy_from_user reads the data.
     static constexpr std::uint64_t request_window = 0x1000;
 
+    /// A read may park (an event file with nothing to read yet): it is a request_call too.
     static void file_read(fuse_req_t req, open_file& rec, std::size_t size, off_t off) {
-        caller_memory mem(fuse_req_ctx(req)->pid, request_window, nullptr, 0, size);
-        if (!mem.ok()) {
+        request_call* c =
+            request_call::make(req, request_call::reply_kind::read, identity(req), request_window, nullptr, 0, size);
+        if (!c) {
             fuse_reply_err(req, ENOMEM);
             return;
         }
-        call_context ctx{&mem, identity(req)};
-        call_scope scope(ctx);
-        rec.file->pos() = off < 0 ? 0 : static_cast<std::uint64_t>(off);
-        const long n = rec.file->read(request_window, size);
-        if (n < 0) {
-            fuse_reply_err(req, static_cast<int>(-n));
-            return;
+        c->arm();
+        long n;
+        {
+            call_scope scope(c->ctx);
+            rec.file->pos() = off < 0 ? 0 : static_cast<std::uint64_t>(off);
+            n = rec.file->read(request_window, size);
         }
-        auto out = mem.reply();
-        fuse_reply_buf(req, reinterpret_cast<const char*>(out.data()), std::min(out.size(), static_cast<std::size_t>(n)));
+        if (n != call_parked)
+            c->answer_now(n);
     }
 
     static void file_write(fuse_req_t req, open_file& rec, const char* buf, std::size_t size, off_t off) {
@@ -384,8 +385,9 @@ struct requests {
         }
         host_state& st = state(req);
         const auto addr = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(arg));
-        // On the heap: a parked request outlives this handler (ioctl_call.hpp).
-        ioctl_call* c = ioctl_call::make(req, identity(req), addr, in_buf, in_bufsz, out_bufsz);
+        // On the heap: a parked request outlives this handler (request_call.hpp).
+        request_call* c =
+            request_call::make(req, request_call::reply_kind::ioctl, identity(req), addr, in_buf, in_bufsz, out_bufsz);
         if (!c) {
             fuse_reply_err(req, ENOMEM);
             return;

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-/// \file One FUSE ioctl as a core `call`: answered now, or kept and answered when its wait ends.
+/// \file One FUSE ioctl or read as a core `call`: answered now, or kept and answered when its
+/// wait ends.
 ///
 /// A request's life (handlers.hpp):
-///   1. the host makes an ioctl_call on the heap and registers libfuse's interrupt callback for
+///   1. the host makes an request_call on the heap and registers libfuse's interrupt callback for
 ///      the request before the dispatcher runs, so a signal is never missed;
 ///   2. the dispatcher answers at once: the host unregisters the callback (which waits for a
 ///      callback already running), replies, and frees the call; or
@@ -23,18 +24,24 @@
 #include <accel/fuse/lowlevel.hpp>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstdint>
 #include <new>
 #include <optional>
 
 namespace accel::fuse {
 
-class ioctl_call final : public call {
+class request_call final : public call {
 public:
-    /// A call for the request, or null when out of memory (then nothing is replied).
-    static ioctl_call* make(fuse_req_t req, const caller_identity& who, std::uint64_t arg, const void* in,
-                            std::size_t in_size, std::size_t out_size) noexcept {
-        auto* c = new (std::nothrow) ioctl_call(req, who, arg, in, in_size, out_size);
+    /// How the answer goes back: an ioctl's result with the bytes copied out, or a read's
+    /// bytes (or its error).
+    enum class reply_kind { ioctl, read };
+
+    /// A call for the request, or null when out of memory (then nothing is replied). For a
+    /// read, `arg` is the address of the reply window (handlers.hpp) and `out_size` its size.
+    static request_call* make(fuse_req_t req, reply_kind kind, const caller_identity& who, std::uint64_t arg,
+                              const void* in, std::size_t in_size, std::size_t out_size) noexcept {
+        auto* c = new (std::nothrow) request_call(req, kind, who, arg, in, in_size, out_size);
         if (c && !c->ok()) {
             delete c;
             return nullptr;
@@ -43,9 +50,9 @@ public:
     }
 
 private:
-    ioctl_call(fuse_req_t req, const caller_identity& who, std::uint64_t arg, const void* in, std::size_t in_size,
-               std::size_t out_size) noexcept
-        : req_(req), mem_(who.pid, arg, in, in_size, out_size) {
+    request_call(fuse_req_t req, reply_kind kind, const caller_identity& who, std::uint64_t arg, const void* in,
+                 std::size_t in_size, std::size_t out_size) noexcept
+        : req_(req), kind_(kind), mem_(who.pid, arg, in, in_size, out_size) {
         ctx = call_context{&mem_, who};
         ctx.async = this;
         // The request's input buffer is libfuse's, reused once the worker returns, which a
@@ -68,7 +75,7 @@ public:
     void arm() noexcept { fuse_req_interrupt_func(req_, &interrupted, this); }
 
     /// Step 2: the dispatcher's answer `ret`, given now; frees the call.
-    void answer_now(int ret) noexcept {
+    void answer_now(long ret) noexcept {
         fuse_req_interrupt_func(req_, nullptr, nullptr); // waits for a running callback
         reply(finish_sync(ret));
     }
@@ -77,7 +84,7 @@ public:
     void complete(long result) noexcept override {
         if (!in_interrupt())
             fuse_req_interrupt_func(req_, nullptr, nullptr);
-        reply(finish_sync(static_cast<int>(result)));
+        reply(finish_sync(result));
     }
 
 private:
@@ -87,18 +94,25 @@ private:
     }
     static void interrupted(fuse_req_t, void* data) noexcept {
         in_interrupt() = true;
-        static_cast<ioctl_call*>(data)->cancel(-EINTR);
+        static_cast<request_call*>(data)->cancel(-EINTR);
         in_interrupt() = false;
     }
-    int finish_sync(int ret) noexcept { return sync_ ? sync_->finish(ret) : ret; }
-    void reply(int ret) noexcept {
+    long finish_sync(long ret) noexcept { return sync_ ? sync_->finish(static_cast<int>(ret)) : ret; }
+    void reply(long ret) noexcept {
         auto out = mem_.reply();
-        fuse_reply_ioctl(req_, ret, out.empty() ? nullptr : out.data(), out.size());
+        if (kind_ == reply_kind::ioctl)
+            fuse_reply_ioctl(req_, static_cast<int>(ret), out.empty() ? nullptr : out.data(), out.size());
+        else if (ret < 0)
+            fuse_reply_err(req_, static_cast<int>(-ret));
+        else
+            fuse_reply_buf(req_, reinterpret_cast<const char*>(out.data()),
+                           std::min(out.size(), static_cast<std::size_t>(ret)));
         delete this;
     }
-    ~ioctl_call() = default;
+    ~request_call() = default;
 
     fuse_req_t req_;
+    reply_kind kind_;
     caller_memory mem_;
     std::optional<ioctl_sync> sync_;
     bool kept_ = true;
