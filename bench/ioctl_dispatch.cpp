@@ -115,20 +115,14 @@ int main(int argc, char** argv) {
     if (mock.median <= 0 || dir.median <= 0 || sys.median <= 0)
         return 0; // filtered out or skipped: nothing to compare
     std::FILE* out = reporter.summary_stream();
-    std::fprintf(out, "\n%-16s%10s%10s%10s%10s%10s\n", "ns per call", "median", "min", "max", "q1", "q3");
+    accel::bench::print_spread_header(out, "ns per call");
     accel::bench::print_spread(out, "mock_roundtrip", mock);
     accel::bench::print_spread(out, "direct_call", dir);
     accel::bench::print_spread(out, "bare_syscall", sys);
     // Ratios per repetition (the i-th of each benchmark), then their median and spread; targets
     // are judged on the median.
-    auto ratio = [&](const char* label, const char* den, double target, bool at_most) {
-        const spread r = reporter.ratio("mock_roundtrip", den);
-        const bool met = at_most ? r.median <= target : r.median >= target;
-        std::fprintf(out, "%-16s = %.2fx  (q1 %.2f, q3 %.2f, min %.2f, max %.2f; target %s %gx) %s\n", label, r.median,
-                     r.q1, r.q3, r.min, r.max, at_most ? "<=" : ">=", target, met ? "met" : "MISSED");
-    };
     std::fprintf(out, "\n");
-    ratio("mock / direct", "direct_call", 3.0, true);
-    ratio("mock / syscall", "bare_syscall", 0.5, true);
+    accel::bench::print_ratio(out, "mock / direct", reporter.ratio("mock_roundtrip", "direct_call"), accel::bench::target{3.0});
+    accel::bench::print_ratio(out, "mock / syscall", reporter.ratio("mock_roundtrip", "bare_syscall"), accel::bench::target{0.5});
     return 0;
 }

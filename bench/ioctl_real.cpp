@@ -13,32 +13,38 @@
 // Each daemon is a child process forked before anything else (a process must not serve and use
 // the same mount); both stop with SIGTERM at the end, are waited for, and their mounts checked
 // gone. Targets (issue 3): accel / bare <= 1.10 with one thread; two threads give accel >= 1.3x
-// the throughput of one (a bare daemon: about 1.4x). Figures (median and spread over
-// repetitions: --benchmark_repetitions=N) and ratios are printed after the table.
+// the throughput of one (a bare daemon: about 1.4x); accel / bare with two threads is shown too.
 // cpu_us: CPU per ioctl of the clients and the daemon together (srv_us: the daemon's share), a
 // cross-check of the overhead that other load on the machine disturbs less than the wall time.
 // ioctl_mapped/<N>: the same driver ioctl on the accel node while the calling process has N
 // buffer objects mapped (MMAP_PREPARE + mmap, each page written once) that the handler does not
 // touch. An ioctl syncs only the objects its handler reaches (include/accel/fuse/coherency.hpp),
 // so N must not matter: target (issue 10) ioctl_mapped/1024 / ioctl_mapped/0 <= 1.2, both
-// measured in this run (medians over the repetitions, with their spread).
-// With --benchmark_format=json standard output carries only the JSON; the figures and ratios
-// after the table go to standard error.
+// measured in this run. ioctl_mapped runs 9 repetitions of its own (--benchmark_repetitions
+// does not change that); accel_ioctl and bare_ioctl one unless --benchmark_repetitions=N says more.
+// Repetitions of all benchmarks are interleaved at random unless the command line says otherwise.
+// After gbench's output (bench/ratio_reporter.hpp): each benchmark's median and spread (min, max,
+// quartiles) in ns, ops/s and cpu_us, and each ratio as the median of the per-repetition ratios
+// (the i-th repetition of each side) with their spread; targets are judged on that median. They
+// go to standard output in console format and to standard error with --benchmark_format=json or
+// csv, so standard output carries only the JSON or CSV then.
 // Without /dev/fuse, or when mounting fails, the benchmarks are skipped and the program exits 0.
+#include "ratio_reporter.hpp"
+
 #include <accel/accel.hpp>
 #include <accel/fuse/serve.hpp>
 
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
-#include <map>
+#include <iterator>
 #include <string>
 #include <dirent.h>
 #include <sched.h>
@@ -485,60 +491,6 @@ void ioctl_mapped(benchmark::State& state) {
 // (main), so that a phase of load from elsewhere on the machine hits every N alike.
 BENCHMARK(ioctl_mapped)->Arg(0)->Arg(16)->Arg(1024)->UseRealTime()->Repetitions(9);
 
-/// The output format asked for (console, or json/csv on standard output), plus every
-/// repetition's time per ioctl, by benchmark and threads (or argument, for ioctl_mapped).
-template <class Format>
-class ratio_reporter : public Format {
-public:
-    using Run = benchmark::BenchmarkReporter::Run;
-    std::map<std::pair<std::string, int>, std::vector<double>> ns;
-    std::map<std::pair<std::string, int>, std::vector<double>> cpu_us;
-    std::map<std::pair<std::string, int>, double> medians; // only when iterations are not reported
-    std::string skipped;
-    void ReportRuns(const std::vector<Run>& runs) override {
-        for (const Run& r : runs) {
-            if (r.run_type == Run::RT_Aggregate && r.aggregate_name == "median" && !r.error_occurred)
-                medians[key_of(r)] = r.GetAdjustedRealTime();
-            if (r.run_type != Run::RT_Iteration)
-                continue;
-            if (r.error_occurred)
-                skipped = r.error_message;
-            else { // real time / all iterations of all threads = wall time per ioctl, in ns
-                const std::pair<std::string, int> key = key_of(r);
-                ns[key].push_back(r.GetAdjustedRealTime());
-                // CPU per ioctl, clients (all threads) plus daemon: less sensitive to other load.
-                if (auto c = r.counters.find("srv_us"); c != r.counters.end())
-                    cpu_us[key].push_back(r.GetAdjustedCPUTime() / 1e3 + c->second.value);
-            }
-        }
-        Format::ReportRuns(runs);
-    }
-    /// (function name, threads), or (function name, argument) for ioctl_mapped/<N>.
-    static std::pair<std::string, int> key_of(const Run& r) {
-        if (r.run_name.function_name == "ioctl_mapped")
-            return {r.run_name.function_name, std::atoi(r.run_name.args.c_str())};
-        return {r.run_name.function_name, static_cast<int>(r.threads)};
-    }
-    static double median_of(std::vector<double> v) {
-        if (v.empty())
-            return 0;
-        std::sort(v.begin(), v.end());
-        return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-    }
-    double median(const std::string& fn, int threads) const {
-        auto it = ns.find({fn, threads});
-        if (it == ns.end() || it->second.empty()) {
-            auto m = medians.find({fn, threads});
-            return m == medians.end() ? 0 : m->second;
-        }
-        return median_of(it->second);
-    }
-    double median_cpu(const std::string& fn, int threads) const {
-        auto it = cpu_us.find({fn, threads});
-        return it == cpu_us.end() ? 0 : median_of(it->second);
-    }
-};
-
 std::string make_temp_dir() {
     char tmpl[] = "/tmp/accel-ioctl-real-XXXXXX";
     if (!::mkdtemp(tmpl))
@@ -547,75 +499,76 @@ std::string make_temp_dir() {
     return tmpl;
 }
 
-} // namespace
+using accel::bench::print_ratio;
+using accel::bench::print_spread;
+using accel::bench::sample_reporter;
+using accel::bench::spread;
+using accel::bench::target;
+using key = sample_reporter::key;
 
-/// ioctl_mapped: each N's median and spread, and its ratio to N = 0 measured in this run.
-template <class Reporter>
-void print_mapped(const Reporter& reporter, std::FILE* out) {
-    const double base = reporter.median("ioctl_mapped", 0);
-    if (base <= 0)
+/// CPU per ioctl in us, the clients' (all threads) and the daemon's (counter srv_us) together:
+/// less sensitive to other load on the machine than the wall time. NaN without srv_us.
+double cpu_us(const benchmark::BenchmarkReporter::Run& r) {
+    auto c = r.counters.find("srv_us");
+    return c == r.counters.end() ? std::nan("") : r.GetAdjustedCPUTime() / 1e3 + c->second.value;
+}
+
+/// ioctl_mapped: each N's median and spread, and its ratio to N = 0 measured in this run (the
+/// median of the per-repetition ratios, with their spread).
+void print_mapped(const sample_reporter& reporter, std::FILE* out) {
+    if (reporter.stats("ioctl_mapped/0").median <= 0)
         return;
-    std::fprintf(out, "\n%-16s %10s %10s %10s %10s\n", "ns/ioctl", "median", "min", "max", "ratio");
-    for (int n : {0, 16, 1024}) {
-        auto it = reporter.ns.find({"ioctl_mapped", n});
-        const double med = reporter.median("ioctl_mapped", n);
-        if (med <= 0 || it == reporter.ns.end() || it->second.empty())
-            continue;
-        auto [lo, hi] = std::minmax_element(it->second.begin(), it->second.end());
-        std::fprintf(out, "ioctl_mapped/%-4d %10.0f %10.0f %10.0f %10.3f   (n=%zu)\n", n, med, *lo, *hi, med / base,
-                     it->second.size());
-    }
-    if (const double m = reporter.median("ioctl_mapped", 1024); m > 0)
-        std::fprintf(out, "ioctl_mapped/1024 / ioctl_mapped/0 = %.3f (target <= 1.2) %s\n", m / base,
-                     m / base <= 1.2 ? "met" : "MISSED");
+    accel::bench::print_spread_header(out, "ns per ioctl");
+    for (const char* n : {"ioctl_mapped/0", "ioctl_mapped/16", "ioctl_mapped/1024"})
+        if (const spread s = reporter.stats(n); s.median > 0)
+            print_spread(out, n, s, "%10.0f");
+    std::fprintf(out, "\n");
+    print_ratio(out, "ioctl_mapped/16 / ioctl_mapped/0", reporter.ratio("ioctl_mapped/16", "ioctl_mapped/0"));
+    print_ratio(out, "ioctl_mapped/1024 / ioctl_mapped/0", reporter.ratio("ioctl_mapped/1024", "ioctl_mapped/0"),
+                target{1.2});
 }
 
 /// The figures and ratios after the table, on `out`.
-template <class Reporter>
-void print_figures(const Reporter& reporter, std::FILE* out) {
-    auto line = [&](const char* fn, int threads) {
-        const double med = reporter.median(fn, threads);
-        if (med <= 0)
-            return;
-        auto it = reporter.ns.find({fn, threads});
-        if (it == reporter.ns.end() || it->second.empty()) { // aggregates only
-            std::fprintf(out, "%-12s %7d %10.0f %10s %10s %12.0f\n", fn, threads, med, "-", "-", 1e9 / med);
-            return;
-        }
-        auto [lo, hi] = std::minmax_element(it->second.begin(), it->second.end());
-        std::fprintf(out, "%-12s %7d %10.0f %10.0f %10.0f %12.0f %10.2f   (n=%zu)\n", fn, threads, med, *lo, *hi, 1e9 / med,
-                    reporter.median_cpu(fn, threads), it->second.size());
+void print_figures(const sample_reporter& reporter, std::FILE* out) {
+    const key a1{"accel_ioctl", 1}, a2{"accel_ioctl", 2}, b1{"bare_ioctl", 1}, b2{"bare_ioctl", 2};
+    const std::pair<key, const char*> rows[] = {{a1, "accel_ioctl 1 thr"}, {a2, "accel_ioctl 2 thr"},
+                                                {b1, "bare_ioctl 1 thr"}, {b2, "bare_ioctl 2 thr"}};
+    auto table = [&](const char* title, const sample_reporter::projection& value, const char* format) {
+        bool header = false;
+        for (const auto& [k, label] : rows)
+            if (const spread s = reporter.stats(k, value); s.median > 0) {
+                if (!std::exchange(header, true))
+                    accel::bench::print_spread_header(out, title);
+                print_spread(out, label, s, format);
+            }
     };
-    const double a1 = reporter.median("accel_ioctl", 1), a2 = reporter.median("accel_ioctl", 2);
-    const double b1 = reporter.median("bare_ioctl", 1), b2 = reporter.median("bare_ioctl", 2);
-    if (a1 > 0 || b1 > 0) {
-        std::fprintf(out, "\n%-12s %7s %10s %10s %10s %12s %10s\n", "ns/ioctl", "threads", "median", "min", "max", "ops/s",
-                    "cpu_us");
-        line("accel_ioctl", 1);
-        line("accel_ioctl", 2);
-        line("bare_ioctl", 1);
-        line("bare_ioctl", 2);
+    const bool ran[] = {reporter.stats(a1).median > 0, reporter.stats(a2).median > 0, reporter.stats(b1).median > 0,
+                        reporter.stats(b2).median > 0};
+    if (std::find(std::begin(ran), std::end(ran), true) != std::end(ran)) {
+        table("ns per ioctl", sample_reporter::real_time, "%10.0f");
+        table("ops/s", [](const auto& r) { return 1e9 / r.GetAdjustedRealTime(); }, "%10.0f");
+        table("cpu_us per ioctl", cpu_us, "%10.2f");
+        std::fprintf(out, "\n");
     }
-    if (a1 > 0 && b1 > 0)
-        std::fprintf(out, "\naccel / bare, 1 thread         = %.3f (target <= 1.10) %s\n", a1 / b1, a1 / b1 <= 1.10 ? "met" : "MISSED");
-    if (const double ac = reporter.median_cpu("accel_ioctl", 1), bc = reporter.median_cpu("bare_ioctl", 1); ac > 0 && bc > 0)
-        std::fprintf(out, "accel / bare, CPU per ioctl    = %.3f (client + daemon CPU, 1 thread)\n", ac / bc);
-    if (a1 > 0 && a2 > 0)
-        std::fprintf(out, "accel 2-thread throughput gain = %.2fx (target >= 1.3x) %s\n", a1 / a2, a1 / a2 >= 1.3 ? "met" : "MISSED");
-    if (b1 > 0 && b2 > 0)
-        std::fprintf(out, "bare  2-thread throughput gain = %.2fx (about 1.4x expected)\n", b1 / b2);
-    if (a2 > 0 || b2 > 0) {
+    print_ratio(out, "accel / bare, 1 thread        ", reporter.ratio(a1, b1), target{1.10});
+    print_ratio(out, "accel / bare, 2 threads       ", reporter.ratio(a2, b2));
+    print_ratio(out, "accel / bare, CPU per ioctl   ", reporter.ratio(a1, b1, cpu_us), {}, "client + daemon CPU, 1 thread");
+    print_ratio(out, "accel 2-thread throughput gain", reporter.ratio(a1, a2), target{1.3, false});
+    print_ratio(out, "bare  2-thread throughput gain", reporter.ratio(b1, b2), {}, "about 1.4x expected");
+    if (ran[1] || ran[3]) {
         // Two clients gain only from an idle core: one synchronous round trip keeps about one
         // CPU busy (cpu_us ~ ns/ioctl), so other load on the machine caps the 2-thread gain.
         double load[3] = {0, 0, 0};
         if (::getloadavg(load, 3) == 3)
             std::fprintf(out, "load average %.2f %.2f %.2f on %ld CPUs (2-thread gains need an idle CPU)\n", load[0], load[1],
-                        load[2], ::sysconf(_SC_NPROCESSORS_ONLN));
+                         load[2], ::sysconf(_SC_NPROCESSORS_ONLN));
     }
     print_mapped(reporter, out);
-    if (!reporter.skipped.empty() && a1 <= 0 && b1 <= 0)
+    if (!reporter.skipped.empty() && !ran[0] && !ran[2])
         std::fprintf(out, "\nFUSE benchmarks skipped: %s\n", reporter.skipped.c_str());
 }
+
+} // namespace
 
 int main(int argc, char** argv) {
     // The daemons first, while this process has no threads.
@@ -638,44 +591,22 @@ int main(int argc, char** argv) {
         if (!d->error.empty())
             std::fprintf(stderr, "ioctl_real: %s - FUSE benchmarks skipped\n", d->error.c_str());
 
-    // Standard output carries only the format asked for; the figures go to stderr then.
-    std::string format = "console";
-    for (int i = 1; i < argc; ++i)
-        if (std::strncmp(argv[i], "--benchmark_format=", 19) == 0)
-            format = argv[i] + 19;
-    // Random interleaving of repetitions unless the command line says otherwise (see ioctl_mapped).
-    std::vector<char*> args(argv, argv + argc);
-    std::string interleave = "--benchmark_enable_random_interleaving=true";
-    if (std::none_of(args.begin(), args.end(),
-                     [](const char* a) { return std::strncmp(a, "--benchmark_enable_random_interleaving", 38) == 0; }))
-        args.insert(args.begin() + (argc > 0 ? 1 : 0), interleave.data());
-    argc = static_cast<int>(args.size());
-    args.push_back(nullptr);
-    argv = args.data();
-    benchmark::Initialize(&argc, argv); // takes the flags out of argv
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
-        accel_daemon.stop();
-        bare_daemon.stop();
-        if (!dir.empty())
-            ::rmdir(dir.c_str());
+    // Runs are shown in the format asked for; the figures go where sample_reporter says a summary
+    // may go (stdout in console format, stderr with json or csv). Repetitions of all benchmarks
+    // are interleaved at random unless the command line says otherwise (see ioctl_mapped).
+    sample_reporter reporter;
+    const bool flags_ok = accel::bench::initialize(argc, argv, reporter, 0, benchmark::PrintDefaultHelp,
+                                                   {"--benchmark_enable_random_interleaving=true"});
+    if (flags_ok)
+        accel::bench::run(reporter);
+    const bool accel_clean = accel_daemon.stop(), bare_clean = bare_daemon.stop(); // both, whatever the first says
+    const bool clean = accel_clean && bare_clean;
+    if (!dir.empty())
+        ::rmdir(dir.c_str());
+    if (!flags_ok)
         return 1;
-    }
-    auto run = [&](auto& reporter, std::FILE* out) {
-        benchmark::RunSpecifiedBenchmarks(&reporter);
-        benchmark::Shutdown();
-        const bool clean = accel_daemon.stop() & bare_daemon.stop();
-        if (!dir.empty())
-            ::rmdir(dir.c_str());
-        print_figures(reporter, out);
-        if (!clean)
-            std::fprintf(stderr, "ioctl_real: a daemon did not stop cleanly\n");
-    };
-    if (format == "json") {
-        ratio_reporter<benchmark::JSONReporter> reporter;
-        run(reporter, stderr);
-    } else {
-        ratio_reporter<benchmark::ConsoleReporter> reporter;
-        run(reporter, stdout);
-    }
+    print_figures(reporter, reporter.summary_stream());
+    if (!clean)
+        std::fprintf(stderr, "ioctl_real: a daemon did not stop cleanly\n");
     return 0;
 }

@@ -10,21 +10,25 @@
 //  - one sample: every repetition is kept (--benchmark_repetitions=N, or the program's default
 //    through initialize()), so a figure is a median with min/max and quartiles, and a ratio is
 //    the median of per-repetition ratios with their spread, not one noisy division.
+// print_spread_header / print_spread / print_ratio are the summary lines the programs share;
+// initialize() also takes a program's defaults for gbench flags (repetitions, interleaving).
 #pragma once
 #include <benchmark/benchmark.h>
 
 #include <range/v3/range/conversion.hpp>
 #include <range/v3/view/transform.hpp>
-#include <range/v3/view/zip.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <compare>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -129,38 +133,53 @@ public:
 
     /// One value per repetition (default: adjusted real time per iteration, in the benchmark's
     /// time unit).
-    std::vector<double> samples(const std::string& name, int threads = 1, const projection& value = real_time) const {
-        auto it = runs.find({name, threads});
+    std::vector<double> samples(const key& k, const projection& value = real_time) const {
+        auto it = runs.find(k);
         if (it == runs.end())
             return {};
         return it->second | ranges::views::transform(value) | ranges::to<std::vector>();
     }
+    std::vector<double> samples(const std::string& name, int threads = 1, const projection& value = real_time) const {
+        return samples(key{name, threads}, value);
+    }
 
     /// The benchmark's median and spread over its repetitions; from gbench's median aggregate
-    /// (n = 0, no spread) when only aggregates were reported; all zero when it did not run.
-    spread stats(const std::string& name, int threads = 1, const projection& value = real_time) const {
-        spread s = spread_of(samples(name, threads, value));
-        if (s.n == 0)
-            if (auto m = median_aggregates.find({name, threads}); m != median_aggregates.end())
+    /// (n = 0, no spread; real time only) when only aggregates were reported; all zero when it did
+    /// not run.
+    spread stats(const key& k, const projection& value = real_time) const {
+        spread s = spread_of(samples(k, value));
+        if (const auto* f = value.target<double (*)(const Run&)>(); s.n == 0 && f && *f == &real_time)
+            if (auto m = median_aggregates.find(k); m != median_aggregates.end())
                 s.median = s.q1 = s.q3 = s.min = s.max = m->second;
         return s;
+    }
+    spread stats(const std::string& name, int threads = 1, const projection& value = real_time) const {
+        return stats(key{name, threads}, value);
     }
 
     /// num / den per repetition, pairing the i-th repetition of each (with
     /// --benchmark_enable_random_interleaving the pairs also ran close together in time), then
     /// their median and spread. Falls back to the ratio of medians (n = 0) without repetitions.
-    spread ratio(const std::string& num, const std::string& den, int threads = 1,
-                 const projection& value = real_time) const {
-        const std::vector<double> a = samples(num, threads, value), b = samples(den, threads, value);
-        spread s = spread_of(ranges::views::zip(a, b) |
-                             ranges::views::transform([](const auto& p) { return p.second > 0 ? p.first / p.second : 0.0; }) |
-                             ranges::to<std::vector>());
+    /// The key form compares different thread counts: ratio(key{"b", 1}, key{"b", 2}) is the
+    /// throughput gain of two threads when times are real time per operation of all threads.
+    spread ratio(const key& num, const key& den, const projection& value = real_time) const {
+        const std::vector<double> a = samples(num, value), b = samples(den, value);
+        // A plain loop over the pairs: range-v3 0.12's zip | transform | to<std::vector> reads
+        // past the shorter side (a crash when one benchmark was filtered out or skipped).
+        std::vector<double> per_repetition(std::min(a.size(), b.size()));
+        for (std::size_t i = 0; i < per_repetition.size(); ++i)
+            per_repetition[i] = b[i] > 0 ? a[i] / b[i] : 0.0;
+        spread s = spread_of(std::move(per_repetition));
         if (s.n == 0) {
-            const double n = stats(num, threads, value).median, d = stats(den, threads, value).median;
+            const double n = stats(num, value).median, d = stats(den, value).median;
             if (n > 0 && d > 0)
                 s.median = s.q1 = s.q3 = s.min = s.max = n / d;
         }
         return s;
+    }
+    spread ratio(const std::string& num, const std::string& den, int threads = 1,
+                 const projection& value = real_time) const {
+        return ratio(key{num, threads}, key{den, threads}, value);
     }
 
     static double real_time(const Run& r) { return r.GetAdjustedRealTime(); }
@@ -192,21 +211,38 @@ private:
     static benchmark::BenchmarkReporter& display() { return *benchmark::CreateDefaultDisplayReporter(); }
 };
 
+/// True when gbench flag `name` ("--benchmark_repetitions") is set: on the command line (with
+/// its value after '=' or none) or in the environment variable gbench also reads for it
+/// (BENCHMARK_REPETITIONS).
+inline bool flag_given(const std::vector<char*>& args, std::string_view name) {
+    std::string env(name.substr(name.find_first_not_of('-')));
+    std::transform(env.begin(), env.end(), env.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    return std::getenv(env.c_str()) != nullptr || std::any_of(args.begin(), args.end(), [&](const char* a) {
+               const std::string_view s(a);
+               return s.starts_with(name) && (s.size() == name.size() || s[name.size()] == '=');
+           });
+}
+
 /// benchmark::Initialize, plus a default repetition count when the command line (or
-/// BENCHMARK_REPETITIONS in the environment, which gbench also reads) sets none; the console
-/// then shows the aggregates of those default repetitions rather than every row. False when the
-/// command line has arguments gbench does not know (they have been reported).
+/// BENCHMARK_REPETITIONS in the environment) sets none; the console then shows the aggregates of
+/// those default repetitions rather than every row. `default_flags` ("--benchmark_X=value") are
+/// the program's defaults for other gbench flags, each added the same way (only when neither the
+/// command line nor BENCHMARK_X sets it). False when the command line has arguments gbench does
+/// not know (they have been reported).
 inline bool initialize(int& argc, char** argv, sample_reporter& reporter, int default_repetitions = 0,
-                       void (*help)() = benchmark::PrintDefaultHelp) {
+                       void (*help)() = benchmark::PrintDefaultHelp,
+                       std::initializer_list<const char*> default_flags = {}) {
     std::vector<char*> args(argv, argv + argc);
-    const bool given = std::getenv("BENCHMARK_REPETITIONS") != nullptr ||
-                       std::any_of(args.begin(), args.end(),
-                                   [](const char* a) { return std::string_view(a).starts_with("--benchmark_repetitions"); });
-    std::string reps = "--benchmark_repetitions=" + std::to_string(default_repetitions);
-    if (!given && default_repetitions > 1) {
-        args.push_back(reps.data());
+    std::vector<std::string> added;
+    for (std::string_view flag : default_flags)
+        if (!flag_given(args, flag.substr(0, flag.find('='))))
+            added.emplace_back(flag);
+    if (!flag_given(args, "--benchmark_repetitions") && default_repetitions > 1) {
+        added.push_back("--benchmark_repetitions=" + std::to_string(default_repetitions));
         reporter.show_repetitions = false;
     }
+    for (std::string& flag : added)
+        args.push_back(flag.data());
     int n = static_cast<int>(args.size());
     args.push_back(nullptr);
     benchmark::Initialize(&n, args.data(), help);
@@ -219,15 +255,48 @@ inline void run(sample_reporter& reporter) {
     benchmark::Shutdown();
 }
 
+/// The header of a summary table of print_spread lines: "<title> median min max q1 q3".
+inline void print_spread_header(std::FILE* out, const char* title) {
+    std::fprintf(out, "\n%-20s%10s%10s%10s%10s%10s\n", title, "median", "min", "max", "q1", "q3");
+}
+
 /// One line of a summary table: "<label> <median> <min> <max> <q1> <q3> (n=...)".
 inline void print_spread(std::FILE* out, const char* label, const spread& s, const char* format = "%10.1f") {
-    std::fprintf(out, "%-16s", label);
+    std::fprintf(out, "%-20s", label);
     for (double v : {s.median, s.min, s.max, s.q1, s.q3})
         std::fprintf(out, format, v);
     if (s.n)
         std::fprintf(out, "   (n=%zu)\n", s.n);
     else
         std::fprintf(out, "   (gbench median aggregate)\n");
+}
+
+/// What a ratio's median is judged against: at most (at_most false: at least) `value`.
+struct target {
+    double value = 0;
+    bool at_most = true;
+};
+
+/// One ratio line: "<label> = <median>x  (q1 .., q3 .., min .., max ..[; note][; target <= Tx]) met",
+/// the spread being that of the per-repetition ratios ("ratio of medians" without repetitions).
+/// Nothing when the ratio could not be formed (a benchmark filtered out or skipped).
+inline void print_ratio(std::FILE* out, const char* label, const spread& r, std::optional<target> goal = {},
+                        const char* note = nullptr) {
+    if (r.median <= 0)
+        return;
+    std::fprintf(out, "%-16s = %.3fx  (", label, r.median);
+    if (r.n)
+        std::fprintf(out, "q1 %.3f, q3 %.3f, min %.3f, max %.3f, n=%zu", r.q1, r.q3, r.min, r.max, r.n);
+    else
+        std::fprintf(out, "ratio of medians");
+    if (note)
+        std::fprintf(out, "; %s", note);
+    if (!goal) {
+        std::fprintf(out, ")\n");
+        return;
+    }
+    const bool met = goal->at_most ? r.median <= goal->value : r.median >= goal->value;
+    std::fprintf(out, "; target %s %gx) %s\n", goal->at_most ? "<=" : ">=", goal->value, met ? "met" : "MISSED");
 }
 
 } // namespace accel::bench
