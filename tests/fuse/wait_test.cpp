@@ -21,6 +21,41 @@ namespace accel::test {
 
 namespace {
 void on_usr2(int) {}
+
+/// SIGUSR2 with a handler and without SA_RESTART for the scope: the call a thread is blocked in
+/// returns EINTR when the signal reaches it.
+struct usr2_interrupts {
+    usr2_interrupts() {
+        struct sigaction sa {};
+        sa.sa_handler = &on_usr2;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = 0;
+        REQUIRE(::sigaction(SIGUSR2, &sa, &old) == 0);
+    }
+    ~usr2_interrupts() { ::sigaction(SIGUSR2, &old, nullptr); }
+    struct sigaction old {};
+};
+
+/// Runs `blocking` (which returns 0 or an errno) on a thread, waits until device 0 has one
+/// request parked, interrupts the thread with SIGUSR2 and returns what `blocking` returned.
+template <class Fn>
+int interrupt_parked(fuse_fixture& fx, int mon, Fn&& blocking) {
+    usr2_interrupts scope;
+    std::atomic<int> err{-1};
+    std::atomic<bool> started{false};
+    pthread_t id{};
+    std::thread t([&] {
+        id = pthread_self();
+        started = true;
+        err = blocking();
+    });
+    while (!started)
+        std::this_thread::yield();
+    REQUIRE(wait_until_parked(fx.sys, mon, 1));
+    REQUIRE(pthread_kill(id, SIGUSR2) == 0);
+    t.join();
+    return err;
+}
 } // namespace
 
 TEST_CASE("fuse wait: a signal ends a parked wait with EINTR, and nothing stays parked") {
@@ -29,27 +64,9 @@ TEST_CASE("fuse wait: a signal ends a parked wait with EINTR, and nothing stays 
     int mon = fx.sys.open(fx.monitor(0), O_RDWR);
     REQUIRE(w >= 0);
     REQUIRE(mon >= 0);
-    struct sigaction sa {}, old{};
-    sa.sa_handler = &on_usr2;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0; // no SA_RESTART: the interrupted ioctl returns EINTR
-    REQUIRE(::sigaction(SIGUSR2, &sa, &old) == 0);
-
-    std::atomic<int> err{0};
-    std::atomic<bool> started{false};
     test_wait a{~0ull, ~0u, 0, 0}; // for ever
-    pthread_t waiter_id{};
-    std::thread waiter([&] {
-        waiter_id = pthread_self();
-        started = true;
-        // Raw ioctl(2): backend::syscall retries EINTR as drmIoctl does.
-        err = ::ioctl(w, TEST_IOCTL_WAIT, &a) == 0 ? 0 : errno;
-    });
-    while (!started)
-        std::this_thread::yield();
-    REQUIRE(wait_until_parked(fx.sys, mon, 1));
-    REQUIRE(pthread_kill(waiter_id, SIGUSR2) == 0);
-    waiter.join();
+    // Raw ioctl(2): backend::syscall retries EINTR as drmIoctl does.
+    const int err = interrupt_parked(fx, mon, [&] { return ::ioctl(w, TEST_IOCTL_WAIT, &a) == 0 ? 0 : errno; });
     CHECK(err == EINTR);
     CHECK(parked_now(fx.sys, mon) == 0);
     // The descriptor still works, waits included.
@@ -57,7 +74,6 @@ TEST_CASE("fuse wait: a signal ends a parked wait with EINTR, and nothing stays 
     REQUIRE(fx.sys.ioctl(mon, TEST_IOCTL_RING, &now) == 0);
     test_wait b{now.doorbell, 0, 0, 0};
     CHECK(fx.sys.ioctl(w, TEST_IOCTL_WAIT, &b) == 0);
-    ::sigaction(SIGUSR2, &old, nullptr);
     CHECK(fx.sys.close(w) == 0);
     CHECK(fx.sys.close(mon) == 0);
 }
@@ -68,27 +84,12 @@ TEST_CASE("fuse wait: a signal ends a parked read(2) with EINTR") {
     int mon = fx.sys.open(fx.monitor(0), O_RDWR);
     REQUIRE(r >= 0);
     REQUIRE(mon >= 0);
-    struct sigaction sa {}, old{};
-    sa.sa_handler = &on_usr2;
-    sigemptyset(&sa.sa_mask);
-    REQUIRE(::sigaction(SIGUSR2, &sa, &old) == 0);
-    std::atomic<int> err{0};
-    std::atomic<bool> started{false};
-    pthread_t reader_id{};
-    std::thread reader([&] {
-        reader_id = pthread_self();
-        started = true;
+    const int err = interrupt_parked(fx, mon, [&] {
         test_event ev{};
-        err = ::read(r, &ev, sizeof ev) >= 0 ? 0 : errno; // no events: parks
+        return ::read(r, &ev, sizeof ev) >= 0 ? 0 : errno; // no events: parks
     });
-    while (!started)
-        std::this_thread::yield();
-    REQUIRE(wait_until_parked(fx.sys, mon, 1));
-    REQUIRE(pthread_kill(reader_id, SIGUSR2) == 0);
-    reader.join();
     CHECK(err == EINTR);
     CHECK(parked_now(fx.sys, mon) == 0);
-    ::sigaction(SIGUSR2, &old, nullptr);
     CHECK(fx.sys.close(r) == 0);
     CHECK(fx.sys.close(mon) == 0);
 }

@@ -378,25 +378,12 @@ private:
         return r == call_parked ? c.wait() : r;
     }
 
-    /// poll()'s waiter: one wait_entry per queue the files' poll operations name (an entry is
-    /// on one queue at a time, as a kernel poll_table_entry is); a wake-up on any of them bumps
-    /// a generation the sleeping thread waits on.
+    /// poll()'s waiter: joins every queue the files' poll operations name (joined_queues); a
+    /// wake-up on any of them bumps a generation the sleeping thread waits on.
     class poll_waiter final : public wait_entry, public poll_table {
     public:
         void wait(wait_queue& q) noexcept override {
-            for (auto& [joined, entry] : joined_)
-                if (joined == &q)
-                    return;
-            auto* e = new (std::nothrow) queue_entry(*this);
-            if (!e)
-                return; // out of memory: this queue cannot wake us; the timeout still ends the wait
-            try {
-                joined_.emplace_back(&q, e);
-            } catch (...) {
-                e->put();
-                return;
-            }
-            q.add(*e);
+            (void)queues_.join(*this, q); // out of memory: this queue cannot wake us; the timeout ends the wait
         }
         void wake() noexcept override {
             std::lock_guard lock(mutex_);
@@ -417,13 +404,7 @@ private:
             }
             return cv_.wait_until(lock, *deadline, woken);
         }
-        void leave_queues() noexcept {
-            for (auto& [q, e] : joined_) {
-                q->remove(*e);
-                e->put();
-            }
-            joined_.clear();
-        }
+        void leave_queues() noexcept { queues_.leave_all(); }
         /// Keeps `f` (and the queues its poll names) alive until release_files(), as poll(2)
         /// holds its files. false: out of memory.
         bool hold(open_file& f) noexcept {
@@ -447,20 +428,13 @@ private:
         poll_table& no_wait() noexcept { return none_; }
 
     private:
-        /// The waiter's entry on one queue; holds the waiter while a wake-up may reach it.
-        struct queue_entry final : wait_entry {
-            explicit queue_entry(poll_waiter& w) noexcept : owner(&w) { owner->get(); }
-            ~queue_entry() override { owner->put(); }
-            void wake() noexcept override { owner->wake(); }
-            poll_waiter* owner;
-        };
         struct nothing final : poll_table {
             void wait(wait_queue&) noexcept override {}
         };
         std::mutex mutex_;
         std::condition_variable cv_;
         std::uint64_t generation_ = 0;
-        std::vector<std::pair<wait_queue*, queue_entry*>> joined_;
+        joined_queues queues_;
         std::vector<open_file*> files_;
         nothing none_;
     };

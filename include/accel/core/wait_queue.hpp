@@ -18,6 +18,8 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <new>
+#include <utility>
 #include <vector>
 
 namespace accel {
@@ -122,6 +124,53 @@ public:
 private:
     mutable std::mutex mutex_;
     boost::intrusive::list<wait_entry, boost::intrusive::constant_time_size<false>> entries_;
+};
+
+/// Joins one waiter to several queues, as a poll_table does (a wait_entry is on one queue at a
+/// time): an entry per queue, each passing its wake-up to the owner and holding the owner while
+/// a wake-up may reach it. Not thread-safe: its user serialises join() and leave_all().
+class joined_queues {
+public:
+    joined_queues() = default;
+    joined_queues(const joined_queues&) = delete;
+    joined_queues& operator=(const joined_queues&) = delete;
+    ~joined_queues() { leave_all(); }
+
+    /// `owner` joins `q` (once per queue). False when out of memory: then `q` cannot wake it.
+    bool join(wait_entry& owner, wait_queue& q) noexcept {
+        for (auto& [joined, e] : joined_)
+            if (joined == &q)
+                return true;
+        auto* e = new (std::nothrow) forward(owner);
+        if (!e)
+            return false;
+        try {
+            joined_.emplace_back(&q, e);
+        } catch (...) {
+            e->put();
+            return false;
+        }
+        q.add(*e);
+        return true;
+    }
+
+    /// Leaves every queue joined.
+    void leave_all() noexcept {
+        for (auto& [q, e] : joined_) {
+            q->remove(*e);
+            e->put();
+        }
+        joined_.clear();
+    }
+
+private:
+    struct forward final : wait_entry {
+        explicit forward(wait_entry& o) noexcept : owner(&o) { owner->get(); }
+        ~forward() override { owner->put(); }
+        void wake() noexcept override { owner->wake(); }
+        wait_entry* owner;
+    };
+    std::vector<std::pair<wait_queue*, forward*>> joined_;
 };
 
 } // namespace accel

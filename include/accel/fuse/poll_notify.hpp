@@ -42,16 +42,11 @@ public:
 
     /// The file is going: leaves every queue and drops the handle, then the reference.
     void close() noexcept {
-        std::vector<std::pair<wait_queue*, entry*>> joined;
         fuse_pollhandle* ph;
         {
             std::lock_guard lock(mutex_);
-            joined.swap(joined_);
+            queues_.leave_all();
             ph = std::exchange(handle_, nullptr);
-        }
-        for (auto& [q, e] : joined) {
-            q->remove(*e);
-            e->put();
         }
         if (ph)
             fuse_pollhandle_destroy(ph);
@@ -59,25 +54,8 @@ public:
     }
 
     void wait(wait_queue& q) noexcept override {
-        {
-            std::lock_guard lock(mutex_);
-            for (auto& [joined, e] : joined_)
-                if (joined == &q)
-                    return;
-        }
-        auto* e = new (std::nothrow) entry(*this);
-        if (!e)
-            return; // out of memory: this queue cannot notify; the poller's own timeout ends it
-        {
-            std::lock_guard lock(mutex_);
-            try {
-                joined_.emplace_back(&q, e);
-            } catch (...) {
-                e->put();
-                return;
-            }
-        }
-        q.add(*e);
+        std::lock_guard lock(mutex_); // POLLs of one file may run on several workers
+        (void)queues_.join(*this, q); // out of memory: no notification; the poller's timeout ends it
     }
 
     /// A queue the file waited on was woken: notify the kernel once.
@@ -96,17 +74,9 @@ public:
 private:
     poll_notifier() noexcept = default;
 
-    /// The notifier's entry on one queue; holds the notifier while a wake-up may reach it.
-    struct entry final : wait_entry {
-        explicit entry(poll_notifier& n) noexcept : owner(&n) { owner->get(); }
-        ~entry() override { owner->put(); }
-        void wake() noexcept override { owner->wake(); }
-        poll_notifier* owner;
-    };
-
     std::mutex mutex_;
     fuse_pollhandle* handle_ = nullptr;
-    std::vector<std::pair<wait_queue*, entry*>> joined_;
+    joined_queues queues_;
 };
 
 } // namespace accel::fuse
