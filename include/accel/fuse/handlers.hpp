@@ -67,6 +67,7 @@ struct host_state {
     subsystem* sub;
     device_tree tree;
     open_file_tracker files;
+    call_registry calls; // requests from their start to their reply (request_call.hpp)
     session ses;
     dev_t mount_dev = 0; // the mount's device number, to find its mappings in /proc/<pid>/maps
 
@@ -325,7 +326,7 @@ struct requests {
     /// A read may park (an event file with nothing to read yet): it is a request_call too.
     static void file_read(fuse_req_t req, open_file& rec, std::size_t size, off_t off) {
         request_call* c =
-            request_call::make(req, request_call::reply_kind::read, identity(req), request_window, nullptr, 0, size);
+            request_call::make(state(req).calls, req, request_call::reply_kind::read, identity(req), request_window, nullptr, 0, size);
         if (!c) {
             fuse_reply_err(req, ENOMEM);
             return;
@@ -387,7 +388,7 @@ struct requests {
         const auto addr = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(arg));
         // On the heap: a parked request outlives this handler (request_call.hpp).
         request_call* c =
-            request_call::make(req, request_call::reply_kind::ioctl, identity(req), addr, in_buf, in_bufsz, out_bufsz);
+            request_call::make(state(req).calls, req, request_call::reply_kind::ioctl, identity(req), addr, in_buf, in_bufsz, out_bufsz);
         if (!c) {
             fuse_reply_err(req, ENOMEM);
             return;

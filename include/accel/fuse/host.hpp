@@ -103,7 +103,10 @@ public:
     /// Detaches the mount and ends the connection: clients still holding files get ENOTCONN;
     /// the host closes those files itself (postclose runs). Idempotent.
     void unmount() noexcept {
-        state_.ses.unmount([this] { state_.files.close_all(); });
+        state_.ses.unmount([this] {
+            state_.calls.end_all(); // no reply from another thread may outlive the session
+            state_.files.close_all();
+        });
     }
 
     /// Clears a mount left at `dir` by a server that died (statfs gives ENOTCONN there).

@@ -18,20 +18,58 @@
 ///
 /// libfuse runs the interrupt callback with the request's lock held, and unregistering takes
 /// that lock: complete() therefore unregisters only when it does not run inside the callback.
+///
+/// A parked request is answered from a thread libfuse does not know (a timer, a driver's thread
+/// waking a queue), so every call is in the host's `call_registry` from make() to the end of its
+/// reply: at unmount the host cancels the parked ones and waits for every reply in progress
+/// before the session is destroyed (a reply touches the session's lock).
 #include <accel/core/call.hpp>
 #include <accel/fuse/caller_memory.hpp>
 #include <accel/fuse/coherency.hpp>
 #include <accel/fuse/lowlevel.hpp>
 
-#include <cerrno>
+#include <boost/intrusive/list.hpp>
+
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
+#include <vector>
 #include <new>
 #include <optional>
 
 namespace accel::fuse {
 
-class request_call final : public call {
+class request_call;
+
+/// The host's requests from make() to the end of their reply (see the file comment).
+class call_registry {
+public:
+    call_registry() = default;
+    call_registry(const call_registry&) = delete;
+    call_registry& operator=(const call_registry&) = delete;
+
+    /// After the connection is aborted: ends every parked request (-EINTR; the reply goes
+    /// nowhere) and waits until no reply is in progress.
+    inline void end_all() noexcept;
+
+private:
+    friend class request_call;
+    void add(request_call& c) noexcept {
+        std::lock_guard lock(mutex_);
+        calls_.push_back(c);
+    }
+    inline void remove(request_call& c) noexcept;
+
+    using hook = boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>>;
+    std::mutex mutex_;
+    std::condition_variable empty_;
+    boost::intrusive::list<request_call, boost::intrusive::base_hook<hook>, boost::intrusive::constant_time_size<false>> calls_;
+};
+
+class request_call final : public call, public boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>> {
 public:
     /// How the answer goes back: an ioctl's result with the bytes copied out, or a read's
     /// bytes (or its error).
@@ -39,20 +77,22 @@ public:
 
     /// A call for the request, or null when out of memory (then nothing is replied). For a
     /// read, `arg` is the address of the reply window (handlers.hpp) and `out_size` its size.
-    static request_call* make(fuse_req_t req, reply_kind kind, const caller_identity& who, std::uint64_t arg,
-                              const void* in, std::size_t in_size, std::size_t out_size) noexcept {
-        auto* c = new (std::nothrow) request_call(req, kind, who, arg, in, in_size, out_size);
+    static request_call* make(call_registry& reg, fuse_req_t req, reply_kind kind, const caller_identity& who,
+                              std::uint64_t arg, const void* in, std::size_t in_size, std::size_t out_size) noexcept {
+        auto* c = new (std::nothrow) request_call(reg, req, kind, who, arg, in, in_size, out_size);
         if (c && !c->ok()) {
             delete c;
             return nullptr;
         }
+        if (c)
+            reg.add(*c);
         return c;
     }
 
 private:
-    request_call(fuse_req_t req, reply_kind kind, const caller_identity& who, std::uint64_t arg, const void* in,
-                 std::size_t in_size, std::size_t out_size) noexcept
-        : req_(req), kind_(kind), mem_(who.pid, arg, in, in_size, out_size) {
+    request_call(call_registry& reg, fuse_req_t req, reply_kind kind, const caller_identity& who, std::uint64_t arg,
+                 const void* in, std::size_t in_size, std::size_t out_size) noexcept
+        : reg_(&reg), req_(req), kind_(kind), mem_(who.pid, arg, in, in_size, out_size) {
         ctx = call_context{&mem_, who};
         ctx.async = this;
         // The request's input buffer is libfuse's, reused once the worker returns, which a
@@ -107,15 +147,54 @@ private:
         else
             fuse_reply_buf(req_, reinterpret_cast<const char*>(out.data()),
                            std::min(out.size(), static_cast<std::size_t>(ret)));
-        delete this;
+        put();
+    }
+    void get() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+    /// The reply's reference, and end_all()'s: the last one leaves the registry and frees.
+    void put() noexcept {
+        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+            call_registry* reg = reg_;
+            reg->remove(*this);
+            delete this;
+        }
     }
     ~request_call() = default;
 
+    friend class call_registry;
+    call_registry* reg_;
+    std::atomic<std::uint32_t> refs_{1}; // the request's own, until its reply is sent
     fuse_req_t req_;
     reply_kind kind_;
     caller_memory mem_;
     std::optional<ioctl_sync> sync_;
     bool kept_ = true;
 };
+
+inline void call_registry::remove(request_call& c) noexcept {
+    std::lock_guard lock(mutex_);
+    calls_.erase(calls_.iterator_to(c));
+    if (calls_.empty())
+        empty_.notify_all();
+}
+
+inline void call_registry::end_all() noexcept {
+    std::vector<request_call*> live;
+    {
+        std::lock_guard lock(mutex_);
+        try {
+            for (request_call& c : calls_) {
+                c.get();
+                live.push_back(&c);
+            }
+        } catch (...) { // out of memory: the calls already taken are ended, the others time out
+        }
+    }
+    for (request_call* c : live) {
+        c->cancel(-EINTR); // parked: answered now (into the aborted connection)
+        c->put();
+    }
+    std::unique_lock lock(mutex_);
+    empty_.wait(lock, [&] { return calls_.empty(); });
+}
 
 } // namespace accel::fuse
