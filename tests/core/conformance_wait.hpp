@@ -224,6 +224,19 @@ TEST_CASE_TEMPLATE_DEFINE("conformance: waits and poll", F, conformance_wait) {
         CHECK(c.close(r) == 0);
         CHECK(c.close(nb) == 0);
         CHECK(c.close(mon) == 0);
+        // Each file has 4096 bytes of event space (drm_file.event_space), given back by read:
+        // 256 events of 16 bytes fit, the 257th is -ENOMEM, and reading makes room again.
+        int full = c.open(fx.monitor(0), O_RDWR | O_NONBLOCK);
+        REQUIRE(full >= 0);
+        test_send_events many{9, 256, 0};
+        CHECK(c.ioctl(full, TEST_IOCTL_SEND_EVENTS, &many) == 0);
+        test_send_events one_more{9, 1, 256};
+        CHECK(c.ioctl(full, TEST_IOCTL_SEND_EVENTS, &one_more) == -ENOMEM);
+        std::vector<test_event> all(300);
+        CHECK(c.read(full, all.data(), all.size() * sizeof(test_event)) == 4096);
+        CHECK(all[255].value == 255);
+        CHECK(c.ioctl(full, TEST_IOCTL_SEND_EVENTS, &one_more) == 0);
+        CHECK(c.close(full) == 0);
         int wo = c.open(fx.monitor(0), O_WRONLY);
         REQUIRE(wo >= 0);
         CHECK(c.read(wo, ev, sizeof ev) == -EBADF); // not open for reading

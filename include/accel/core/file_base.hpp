@@ -58,10 +58,12 @@ public:
     /// whatever a driver's poll hook reports).
     wait_queue& event_wait() noexcept { return event_wait_; }
 
-    /// drm_send_event: queues one event for read(2), which returns whole events (drm_read);
-    /// `event` starts with the `struct drm_event` header {__u32 type; __u32 length}, and
-    /// `length` must be its size (8 to 4096 bytes; else -EINVAL). Wakes readers and pollers.
-    /// -ENOMEM when it cannot be queued.
+    /// drm_event_reserve_init + drm_send_event: queues one event for read(2), which returns
+    /// whole events (drm_read); `event` starts with the `struct drm_event` header {__u32 type;
+    /// __u32 length}, and `length` must be its size (8 to 4096 bytes; else -EINVAL). Wakes
+    /// readers and pollers. -ENOMEM when the file's event space (4096 bytes, given back as
+    /// read(2) takes events: a client that never reads runs out, as in DRM) cannot hold it, or
+    /// memory runs out.
     int send_event(const void* event, std::size_t length) {
         std::uint32_t header_length = 0;
         if (length >= 8)
@@ -72,8 +74,11 @@ public:
             return -ENOMEM;
         try {
             std::lock_guard lock(events_mutex_);
+            if (length > event_space_)
+                return -ENOMEM;
             auto* p = static_cast<const std::byte*>(event);
             events_.emplace_back(p, p + length);
+            event_space_ -= length;
         } catch (...) {
             return -ENOMEM;
         }
@@ -95,6 +100,7 @@ public:
         while (!events_.empty() && events_.front().size() <= n - used) {
             std::memcpy(out + used, events_.front().data(), events_.front().size());
             used += events_.front().size();
+            event_space_ += events_.front().size();
             events_.pop_front();
         }
         return static_cast<long>(used);
@@ -109,6 +115,7 @@ public:
                 std::memcpy(&len, from + at + 4, 4);
                 back.emplace_back(from + at, from + at + len);
                 at += len;
+                event_space_ -= len; // taken back by events that were refunded
             }
             events_.insert(events_.begin(), std::make_move_iterator(back.begin()), std::make_move_iterator(back.end()));
         } catch (...) {
@@ -144,6 +151,7 @@ private:
     wait_queue event_wait_;
     mutable std::mutex events_mutex_;
     std::deque<std::vector<std::byte>> events_; // drm_file.event_list
+    std::size_t event_space_ = 4096;            // drm_file.event_space
     mutable std::mutex name_mutex_;
     std::string client_name_;
     handle_table handles_{*this};
