@@ -107,8 +107,7 @@ public:
         int fd = reserve_fd();
         if (fd < 0)
             return fd;
-        call_context ctx{&memory_, current()};
-        call_scope scope(ctx);
+        as_caller scope(*this);
         auto f = node->device->open(node->kind, flags);
         if (!f) {
             unreserve_fd(fd);
@@ -185,8 +184,7 @@ public:
         }
         w->leave_queues();
         {
-            call_context ctx{&memory_, current()};
-            call_scope scope(ctx);
+            as_caller scope(*this);
             w->release_files(); // a file closed meanwhile is released now, as after poll(2)
         }
         w->put();
@@ -205,8 +203,7 @@ public:
         if (!f)
             return -EBADF;
         {
-            call_context ctx{&memory_, current()};
-            call_scope scope(ctx);
+            as_caller scope(*this);
             f->flush();
         }
         // Calls on the descriptor end before it goes: those parked get -EBADF (see above).
@@ -215,8 +212,7 @@ public:
             spins < 64 ? std::this_thread::yield() : std::this_thread::sleep_for(std::chrono::microseconds(20));
         }
         {
-            call_context ctx{&memory_, current()};
-            call_scope scope(ctx);
+            as_caller scope(*this);
             f->put();
         }
         unreserve_fd(fd);
@@ -331,6 +327,18 @@ private:
 
     private:
         slot* s_;
+    };
+
+    /// The calling thread as the current call (this process's memory, its identity) for the scope.
+    class as_caller {
+    public:
+        explicit as_caller(mock& m) noexcept : ctx_{&m.memory_, current()}, scope_(ctx_) {}
+        as_caller(const as_caller&) = delete;
+        as_caller& operator=(const as_caller&) = delete;
+
+    private:
+        call_context ctx_;
+        call_scope scope_;
     };
 
     /// A request of the calling thread: answered in place, or later by whoever ends its wait

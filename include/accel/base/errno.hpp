@@ -7,6 +7,7 @@
 /// boundary. `result<T>` carries either a value or such an errno for functions that also
 /// produce something (a handle, a file descriptor, an offset).
 #include <cerrno>
+#include <new>
 #include <type_traits>
 #include <utility>
 
@@ -41,5 +42,18 @@ private:
     T value_;
     int err_;
 };
+
+/// The errno for the exception being handled: -ENOMEM for std::bad_alloc, -EIO for anything
+/// else. Call it only inside a catch block; it is how accel turns whatever a driver throws into
+/// an answer, since no exception crosses the ioctl boundary.
+inline int exception_errno() noexcept {
+    try {
+        throw;
+    } catch (const std::bad_alloc&) {
+        return -ENOMEM;
+    } catch (...) {
+        return -EIO;
+    }
+}
 
 } // namespace accel

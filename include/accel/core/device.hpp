@@ -60,10 +60,8 @@ public:
         device* d = nullptr;
         try {
             d = new (std::nothrow) device(std::forward<Args>(args)...);
-        } catch (const std::bad_alloc&) { // device_data's constructor (or the offset index) ran out
-            return result<ref>::failure(-ENOMEM);
-        } catch (...) { // whatever else device_data's constructor threw: no exception crosses
-            return result<ref>::failure(-EIO);
+        } catch (...) { // device_data's constructor (or the offset index) threw
+            return result<ref>::failure(exception_errno());
         }
         if (!d)
             return result<ref>::failure(-ENOMEM);
@@ -103,10 +101,8 @@ private:
             } else {
                 f = new (std::nothrow) file<D>(self(d), kind, who, flags);
             }
-        } catch (const std::bad_alloc&) {
-            return out::failure(-ENOMEM);
         } catch (...) { // the driver's open or file_data's constructor threw
-            return out::failure(-EIO);
+            return out::failure(exception_errno());
         }
         if (!f)
             return out::failure(-ENOMEM);
@@ -119,10 +115,8 @@ private:
     static int guarded(Fn&& fn) noexcept {
         try {
             return fn();
-        } catch (const std::bad_alloc&) {
-            return -ENOMEM;
         } catch (...) {
-            return -EIO;
+            return exception_errno();
         }
     }
     static unsigned poll_cb(device_base& d, file_base& f) {

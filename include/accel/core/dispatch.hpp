@@ -74,10 +74,8 @@ inline const ioctl_slot* find_slot(const device_base& dev, ioctl_cmd cmd, bool& 
 inline int call_handler(const ioctl_slot& slot, device_base& dev, file_base& f, void* kdata) noexcept {
     try {
         return slot.fn(dev, f, kdata);
-    } catch (const std::bad_alloc&) {
-        return -ENOMEM;
     } catch (...) {
-        return -EIO;
+        return exception_errno();
     }
 }
 

@@ -144,6 +144,4 @@ private:
     std::atomic<std::uint32_t> refs_{1}; // the opener's
 };
 
-using open_file_ref = boost::intrusive_ptr<open_file>;
-
 } // namespace accel

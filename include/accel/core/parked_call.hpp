@@ -198,10 +198,8 @@ private:
             device_base::entered guard{dev_};
             try {
                 r = check_(kdata_.get());
-            } catch (const std::bad_alloc&) {
-                r = -ENOMEM;
             } catch (...) {
-                r = -EIO;
+                r = exception_errno();
             }
         }
         if (!r && timed_out_.load())

@@ -116,11 +116,6 @@ public:
         }
     }
 
-    bool empty() const {
-        std::lock_guard lock(mutex_);
-        return entries_.empty();
-    }
-
 private:
     mutable std::mutex mutex_;
     boost::intrusive::list<wait_entry, boost::intrusive::constant_time_size<false>> entries_;

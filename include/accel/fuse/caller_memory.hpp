@@ -194,4 +194,18 @@ private:
     unsigned char* shadow_ = inline_;
 };
 
+/// The current call of a request without an argument window (open, flush, poll, release): the
+/// memory of thread `tid` and the identity `who`, installed (call_scope) for the scope.
+class caller_call_scope {
+public:
+    caller_call_scope(pid_t tid, const caller_identity& who) noexcept : mem_(tid), ctx_{&mem_, who}, scope_(ctx_) {}
+    caller_call_scope(const caller_call_scope&) = delete;
+    caller_call_scope& operator=(const caller_call_scope&) = delete;
+
+private:
+    caller_memory mem_;
+    call_context ctx_;
+    call_scope scope_;
+};
+
 } // namespace accel::fuse

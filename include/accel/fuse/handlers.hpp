@@ -236,9 +236,7 @@ struct requests {
         int flags = fi->flags;
         if (auto caller_flags = caller_open_flags(who.pid); caller_flags && (*caller_flags & O_EXCL))
             flags |= O_EXCL;
-        caller_memory mem(who.pid);
-        call_context ctx{&mem, who};
-        call_scope scope(ctx);
+        caller_call_scope as_caller(who.pid, who);
         auto f = st.files.open(*node, flags);
         if (!f) {
             fuse_reply_err(req, -f.error());
@@ -263,9 +261,7 @@ struct requests {
         int err = 0;
         if (open_file* rec = opened(fi)) {
             state(req).files.mark_flushed(rec);
-            caller_memory mem(fuse_req_ctx(req)->pid);
-            call_context ctx{&mem, identity(req)};
-            call_scope scope(ctx);
+            caller_call_scope as_caller(fuse_req_ctx(req)->pid, identity(req));
             err = rec->file->flush();
         }
         fuse_reply_err(req, -err);
@@ -371,9 +367,7 @@ struct requests {
                 return;
             }
         }
-        caller_memory mem(fuse_req_ctx(req)->pid);
-        call_context ctx{&mem, identity(req)};
-        call_scope scope(ctx);
+        caller_call_scope as_caller(fuse_req_ctx(req)->pid, identity(req));
         fuse_reply_poll(req, rec->poll->poll(*rec->file, ph));
     }
 

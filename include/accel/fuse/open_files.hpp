@@ -162,9 +162,7 @@ private:
     }
     /// Drops the host's reference: the last one (the kernel holds no other) releases the file.
     static void close_file(file_base* f, pid_t pid) noexcept {
-        caller_memory mem(pid);
-        call_context ctx{&mem, f->opener()};
-        call_scope scope(ctx);
+        caller_call_scope as_opener(pid, f->opener());
         f->put();
     }
     static void finish(open_file* rec, pid_t pid, fuse_session* se) noexcept {

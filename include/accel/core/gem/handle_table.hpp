@@ -59,10 +59,8 @@ public:
         int err;
         try {
             err = obj.funcs_->open(obj, const_cast<file_base&>(*owner_));
-        } catch (const std::bad_alloc&) {
-            err = -ENOMEM;
         } catch (...) {
-            err = -EIO;
+            err = exception_errno();
         }
         lock.lock();
         if (err) {

@@ -92,7 +92,6 @@ public:
 
     /// Sets the index up once (a device with buffer objects, at creation).
     void install(std::unique_ptr<offset_index> index) noexcept { index_ = std::move(index); }
-    bool installed() const noexcept { return index_ != nullptr; }
 
     /// drm_vma_offset_add: `pages` pages for `n`; 0 if `n` already has its range (idempotent),
     /// -EINVAL for 0 pages, -ENOSPC when the offset space is full (or the device has no
