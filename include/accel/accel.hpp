@@ -6,6 +6,8 @@
 #include <accel/core/device.hpp>
 #include <accel/core/parked_call.hpp>
 #include <accel/core/wait_queue.hpp>
+#include <accel/exec/fence.hpp>
+#include <accel/exec/fence_wait.hpp>
 #include <accel/core/driver.hpp>
 #include <accel/base/errno.hpp>
 #include <accel/base/fault_injection.hpp>

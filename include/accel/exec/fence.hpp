@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file `fence`: a one-shot completion point on a timeline (struct dma_fence).
+///
+/// A fence belongs to a context (a timeline, from `fence_context_alloc`) and carries a sequence
+/// number ordered inside it (`is_later`). It signals exactly once, optionally carrying an error
+/// set before the signal, and records when it signalled (CLOCK_MONOTONIC nanoseconds). Whoever
+/// needs to know when it signals either
+///   - adds a `fence_cb` (dma_fence_add_callback): the function runs once, on the signalling
+///     thread, under the fence's lock, so it must be short and must not call back into the
+///     same fence; adding to a signalled fence fails with -ENOENT and never calls it;
+///   - waits on `waiters()`, the wait_queue woken after the callbacks ran: a parked request
+///     (core/parked_call.hpp, exec/fence_wait.hpp) or a poll;
+///   - or blocks a thread in `wait(timeout)`.
+///
+/// accel's rules where the kernel differs (tested as accel's rule):
+///   - `signal()` on a signalled fence returns -EINVAL (dma_fence_signal's "already signalled").
+///   - `wait(timeout)` returns 0 once signalled and -ETIME when the timeout passes (a timeout of
+///     0 only tests, a negative one waits for ever); dma_fence_wait_timeout returns the jiffies
+///     left instead. It is not interruptible: a client's interruptible wait is a parked request,
+///     which the backend ends with -EINTR (FUSE interrupt) as the kernel's -ERESTARTSYS does.
+///   - `set_error()` after the signal is refused with -EBUSY (the kernel WARNs and ignores it).
+///
+/// Lifetime: reference-counted (boost::intrusive_ptr); `release()` runs when the last
+/// reference goes (default: delete). Subclasses name their driver and timeline and may signal
+/// lazily (`enable_signaling`, called once, when the first callback or waiter needs it).
+#include <boost/intrusive/list.hpp>
+#include <boost/intrusive_ptr.hpp>
+
+#include <accel/core/wait_queue.hpp>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <ctime>
+#include <mutex>
+#include <new>
+#include <string_view>
+
+namespace accel {
+
+/// Allocates `num` consecutive fence contexts (dma_fence_context_alloc); never returns 0.
+inline std::uint64_t fence_context_alloc(unsigned num = 1) noexcept {
+    static std::atomic<std::uint64_t> next{1};
+    return next.fetch_add(num, std::memory_order_relaxed);
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: the clock of fence timestamps and absolute timeouts.
+inline std::int64_t monotonic_ns() noexcept {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+class fence;
+
+/// A callback slot (struct dma_fence_cb), owned by whoever adds it; it must stay alive until it
+/// ran or was removed.
+struct fence_cb : boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::safe_link>> {
+    using func_t = void (*)(fence&, fence_cb&) noexcept;
+    func_t func = nullptr;
+};
+
+class fence {
+public:
+    fence(const fence&) = delete;
+    fence& operator=(const fence&) = delete;
+
+    std::uint64_t context() const noexcept { return context_; }
+    std::uint64_t seqno() const noexcept { return seqno_; }
+
+    virtual std::string_view driver_name() const noexcept { return "accel"; }
+    virtual std::string_view timeline_name() const noexcept { return "unbound"; }
+
+    /// Whether this fence comes after `other` on their common timeline (__dma_fence_is_later):
+    /// 64-bit sequence numbers compare plainly, 32-bit ones with wrap-around. Only meaningful in
+    /// one context (false across contexts).
+    bool is_later(const fence& other) const noexcept {
+        if (context_ != other.context_)
+            return false;
+        if (seqno64_)
+            return seqno_ > other.seqno_;
+        return static_cast<std::int32_t>(static_cast<std::uint32_t>(seqno_) - static_cast<std::uint32_t>(other.seqno_)) > 0;
+    }
+
+    bool is_signaled() const noexcept { return signaled_.load(std::memory_order_acquire); }
+
+    /// 0 while pending, 1 once signalled without error, the error once signalled with one
+    /// (dma_fence_get_status).
+    int status() const noexcept {
+        if (!is_signaled())
+            return 0;
+        int e = error_.load(std::memory_order_relaxed);
+        return e ? e : 1;
+    }
+    /// The error set so far (visible before the signal too, as fence->error is).
+    int error() const noexcept { return error_.load(std::memory_order_relaxed); }
+
+    /// Records `err` (a negative errno) to be reported with the signal (dma_fence_set_error).
+    /// -EINVAL for a non-negative value, -EBUSY once signalled (accel's rule).
+    int set_error(int err) noexcept {
+        if (err >= 0)
+            return -EINVAL;
+        std::lock_guard lock(mutex_);
+        if (is_signaled())
+            return -EBUSY;
+        error_.store(err, std::memory_order_relaxed);
+        return 0;
+    }
+
+    /// The signal time (CLOCK_MONOTONIC ns), or 0 while pending.
+    std::int64_t timestamp() const noexcept { return is_signaled() ? timestamp_ : 0; }
+
+    /// Signals now (or at `when`, a timestamp in the past): runs the callbacks, then wakes the
+    /// waiters. -EINVAL when already signalled (nothing runs).
+    int signal(std::int64_t when = 0) noexcept {
+        boost::intrusive_ptr<fence> self(this); // a callback may drop the last other reference
+        boost::intrusive::list<fence_cb, boost::intrusive::constant_time_size<false>> cbs;
+        {
+            std::lock_guard lock(mutex_);
+            if (is_signaled())
+                return -EINVAL;
+            timestamp_ = when ? when : monotonic_ns();
+            signaled_.store(true, std::memory_order_release);
+            cbs.swap(cbs_);
+            // Under the lock, as the kernel runs them: remove_callback() returning false then
+            // means the callback has finished.
+            while (!cbs.empty()) {
+                fence_cb& cb = cbs.front();
+                cbs.pop_front();
+                cb.func(*this, cb);
+            }
+        }
+        waiters_.wake_all();
+        return 0;
+    }
+
+    /// Calls `func(*this, cb)` when the fence signals: 0, or -ENOENT when it already has (the
+    /// callback is not called), -EINVAL without a function or for a slot already in use.
+    int add_callback(fence_cb& cb, fence_cb::func_t func) noexcept {
+        if (!func || cb.is_linked())
+            return -EINVAL;
+        enable_signaling_once();
+        std::lock_guard lock(mutex_);
+        if (is_signaled())
+            return -ENOENT;
+        cb.func = func;
+        cbs_.push_back(cb);
+        return 0;
+    }
+
+    /// Removes a callback that has not run: true if it was removed (it will never run), false
+    /// if it ran or was never added (then it has finished running).
+    bool remove_callback(fence_cb& cb) noexcept {
+        std::lock_guard lock(mutex_);
+        if (!cb.is_linked())
+            return false;
+        cbs_.erase(cbs_.iterator_to(cb));
+        return true;
+    }
+
+    /// Woken (after the callbacks) when the fence signals. Arms lazy signalling.
+    wait_queue& waiters() noexcept {
+        enable_signaling_once();
+        return waiters_;
+    }
+
+    /// Blocks the calling thread until the fence signals: 0, or -ETIME when `timeout` passes
+    /// first (0 only tests; negative: no limit).
+    int wait(std::chrono::nanoseconds timeout) noexcept {
+        if (is_signaled())
+            return 0;
+        if (timeout.count() == 0)
+            return -ETIME;
+        struct sleeper : fence_cb {
+            std::mutex m;
+            std::condition_variable cv;
+            bool done = false;
+        } s;
+        int r = add_callback(s, [](fence&, fence_cb& cb) noexcept {
+            auto& w = static_cast<sleeper&>(cb);
+            std::lock_guard lock(w.m); // notify under the lock: the sleeper cannot leave before
+            w.done = true;
+            w.cv.notify_one();
+        });
+        if (r == -ENOENT)
+            return 0;
+        std::unique_lock lock(s.m);
+        if (timeout.count() < 0) {
+            s.cv.wait(lock, [&] { return s.done; });
+            return 0;
+        }
+        if (s.cv.wait_for(lock, timeout, [&] { return s.done; }))
+            return 0;
+        lock.unlock();
+        if (remove_callback(s))
+            return -ETIME;
+        // The callback ran (or is running) meanwhile: it has finished once remove_callback saw
+        // it gone, since callbacks run under the fence's lock.
+        return 0;
+    }
+
+    friend void intrusive_ptr_add_ref(fence* f) noexcept { f->refs_.fetch_add(1, std::memory_order_relaxed); }
+    friend void intrusive_ptr_release(fence* f) noexcept {
+        if (f->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)
+            f->release();
+    }
+    std::uint32_t use_count() const noexcept { return refs_.load(std::memory_order_relaxed); }
+
+protected:
+    /// A pending fence at (`context`, `seqno`); `seqno64` selects 64-bit comparison.
+    fence(std::uint64_t context, std::uint64_t seqno, bool seqno64 = false) noexcept
+        : context_(context), seqno_(seqno), seqno64_(seqno64) {}
+    virtual ~fence() = default;
+    /// The last reference went.
+    virtual void release() noexcept { delete this; }
+    /// Called once, outside the fence's lock, before the first callback or waiter: a fence that
+    /// signals lazily (a fence array, a hardware fence with interrupts off) starts watching here.
+    virtual void enable_signaling() noexcept {}
+
+private:
+    void enable_signaling_once() noexcept {
+        if (!signaling_enabled_.exchange(true, std::memory_order_acq_rel))
+            enable_signaling();
+    }
+
+    std::atomic<std::uint32_t> refs_{0};
+    const std::uint64_t context_;
+    const std::uint64_t seqno_;
+    const bool seqno64_;
+    std::atomic<bool> signaled_{false};
+    std::atomic<bool> signaling_enabled_{false};
+    std::atomic<int> error_{0};
+    std::int64_t timestamp_ = 0; // written under mutex_ before signaled_ is released
+    mutable std::mutex mutex_;
+    boost::intrusive::list<fence_cb, boost::intrusive::constant_time_size<false>> cbs_;
+    wait_queue waiters_;
+};
+
+using fence_ptr = boost::intrusive_ptr<fence>;
+
+/// A plain fence a driver signals itself (a hardware fence, a job's fence).
+class basic_fence : public fence {
+public:
+    basic_fence(std::uint64_t context, std::uint64_t seqno, std::string_view driver = "accel",
+                std::string_view timeline = "unbound", bool seqno64 = false) noexcept
+        : fence(context, seqno, seqno64), driver_(driver), timeline_(timeline) {}
+    std::string_view driver_name() const noexcept override { return driver_; }
+    std::string_view timeline_name() const noexcept override { return timeline_; }
+
+private:
+    std::string_view driver_; // static strings: a fence may outlive whoever made it
+    std::string_view timeline_;
+};
+
+/// A new pending fence; nullptr when out of memory.
+inline fence_ptr make_fence(std::uint64_t context, std::uint64_t seqno, std::string_view driver = "accel",
+                            std::string_view timeline = "unbound") noexcept {
+    return fence_ptr(new (std::nothrow) basic_fence(context, seqno, driver, timeline));
+}
+
+/// An already-signalled fence with a fresh timestamp (dma_fence_allocate_private_stub); nullptr
+/// when out of memory.
+inline fence_ptr signaled_stub(std::int64_t when = 0) noexcept {
+    fence_ptr f = make_fence(0, 0, "stub", "stub");
+    if (f)
+        f->signal(when);
+    return f;
+}
+
+} // namespace accel
