@@ -14,6 +14,7 @@
 #include "test_drivers.hpp"
 
 #include <accel/uapi/accel_info.h>
+#include <accel/uapi/accel_reset.h>
 
 #include <sys/mman.h>
 
@@ -486,6 +487,65 @@ TEST_CASE_TEMPLATE_DEFINE("conformance", F, conformance) {
         CHECK(item_as<accel_info_engine_busy>(busy).count == 2);
         CHECK(item_as<accel_info_engine_time>(busy, sizeof(accel_info_engine_busy)).busy_ns > 0);
         CHECK(c.close(fd2) == 0);
+        CHECK(c.close(fd) == 0);
+    }
+
+    SUBCASE("device status: MALFUNCTION refuses compute ioctls only; RESET is root only") {
+        int fd = c.open(fx.compute(0), O_RDWR);
+        int mon = c.open(fx.monitor(0), O_RDWR);
+        REQUIRE(fd >= 0);
+        REQUIRE(mon >= 0);
+        auto status = [&](int on) { return item_as<accel_info_status>(info_item(c, on, ACCEL_INFO_STATUS)); };
+        const std::uint64_t resets = status(mon).reset_count;
+        accel_reset_request rr{};
+        fx.as_unprivileged([&] {
+            int u = c.open(fx.monitor(0), O_RDWR);
+            REQUIRE(u >= 0);
+            CHECK(c.ioctl(u, ACCEL_IOCTL_RESET, &rr) == -EACCES);
+            CHECK(c.close(u) == 0);
+        });
+        if (fx.privileged()) {
+            accel_reset_request bad{2, 0};
+            CHECK(c.ioctl(mon, ACCEL_IOCTL_RESET, &bad) == -EINVAL);
+            bad = {0, 1};
+            CHECK(c.ioctl(mon, ACCEL_IOCTL_RESET, &bad) == -EINVAL);
+            rr.flags = ACCEL_RESET_WAIT;
+            CHECK(c.ioctl(mon, ACCEL_IOCTL_RESET, &rr) == 0); // from the monitor node
+            CHECK(c.ioctl(fd, ACCEL_IOCTL_RESET, &rr) == 0);  // and the compute node
+            CHECK(status(mon).reset_count == resets + 2);
+            CHECK(status(mon).state == ACCEL_STATE_OPERATIONAL);
+            // A failing reset leaves MALFUNCTION: the driver's ioctls answer -EIO on the compute
+            // node; core and framework ioctls, the monitor node and close keep working.
+            test_set_state fail{ACCEL_STATE_OPERATIONAL, 1};
+            CHECK(c.ioctl(fd, TEST_IOCTL_SET_STATE, &fail) == 0);
+            CHECK(c.ioctl(mon, ACCEL_IOCTL_RESET, &rr) == -EIO);
+            CHECK(status(fd).state == ACCEL_STATE_MALFUNCTION);
+            CHECK(status(mon).reset_count == resets + 2);
+            test_echo e{};
+            CHECK(c.ioctl(fd, TEST_IOCTL_ECHO, &e) == -EIO);
+            CHECK(e.report == 0);
+            test_set_state ok{ACCEL_STATE_OPERATIONAL, 0};
+            CHECK(c.ioctl(fd, TEST_IOCTL_SET_STATE, &ok) == -EIO);
+            accel_version v{};
+            CHECK(c.ioctl(fd, ACCEL_IOCTL_VERSION, &v) == 0);
+            int fd2 = c.open(fx.compute(0), O_RDWR);
+            REQUIRE(fd2 >= 0);
+            CHECK(c.ioctl(fd2, TEST_IOCTL_ECHO, &e) == -EIO);
+            CHECK(c.close(fd2) == 0);
+            // The next reset succeeds (fail_reset is one-shot) and brings the device back.
+            test_set_state heal{ACCEL_STATE_MALFUNCTION, 0};
+            CHECK(c.ioctl(mon, TEST_IOCTL_SET_STATE, &heal) == -EACCES); // monitor: not a monitor ioctl
+            CHECK(c.ioctl(mon, ACCEL_IOCTL_RESET, &rr) == 0);
+            CHECK(status(mon).state == ACCEL_STATE_OPERATIONAL);
+            CHECK(c.ioctl(fd, TEST_IOCTL_ECHO, &e) == 0);
+            // The exclusive test driver has no reset.
+            int x = c.open(fx.monitor(1), O_RDWR);
+            REQUIRE(x >= 0);
+            rr.flags = 0;
+            CHECK(c.ioctl(x, ACCEL_IOCTL_RESET, &rr) == -EOPNOTSUPP);
+            CHECK(c.close(x) == 0);
+        }
+        CHECK(c.close(mon) == 0);
         CHECK(c.close(fd) == 0);
     }
 

@@ -47,6 +47,21 @@ struct basic_test_driver {
         std::atomic<std::uint64_t> handle_closes{0};
         std::atomic<std::uint64_t> objects_freed{0};
         std::atomic<int> fail_handle_open{0};
+        // The reset the non-exclusive driver offers ACCEL_IOCTL_RESET: done at once, or failed.
+        struct resetter final : reset_handler {
+            device_status* status = nullptr;
+            std::atomic<std::uint32_t> fail{0};
+            std::atomic<std::uint64_t> requests{0};
+            int request_reset() noexcept override {
+                requests++;
+                status->set_state(ACCEL_STATE_IN_RESET);
+                if (fail.exchange(0))
+                    status->set_state(ACCEL_STATE_MALFUNCTION);
+                else
+                    status->reset_completed();
+                return 0;
+            }
+        } resetter;
     };
     struct file_data {
         std::uint64_t noarg_calls = 0;
@@ -71,9 +86,18 @@ struct basic_test_driver {
 
     static int probe(dev& d) {
         d->probes++;
-        return d->fail_probe.load();
+        if (int e = d->fail_probe.load())
+            return e;
+        if constexpr (!Exclusive) {
+            d->resetter.status = &d.status();
+            d.status().set_reset_handler(&d->resetter);
+        }
+        return 0;
     }
-    static void remove(dev& d) { d->removes++; }
+    static void remove(dev& d) {
+        d.status().set_reset_handler(nullptr);
+        d->removes++;
+    }
     static result<file_data> open(dev& d) {
         if (int e = d->fail_open.load())
             return result<file_data>::failure(e);
@@ -172,6 +196,14 @@ struct basic_test_driver {
         return 0;
     }
 
+    static int set_state(dev& d, fil&, test_set_state& a) {
+        if (a.state > ACCEL_STATE_NEEDS_RESET)
+            return -EINVAL;
+        d->resetter.fail = a.fail_reset;
+        d.status().set_state(static_cast<accel_device_state>(a.state));
+        return 0;
+    }
+
     static int bo_create(dev& d, fil& f, test_bo_create& a) {
         if (a.flags)
             return -EINVAL;
@@ -239,6 +271,7 @@ struct basic_test_driver {
         ACCEL_IOCTL(TEST_IOCTL_RING, &ring, ioctl_flags::monitor),        //
         ACCEL_IOCTL(TEST_IOCTL_POLL_ARM, &poll_arm, ioctl_flags::none),   //
         ACCEL_IOCTL(TEST_IOCTL_RESET, &reset, ioctl_flags::none),         //
+        ACCEL_IOCTL(TEST_IOCTL_SET_STATE, &set_state, ioctl_flags::none), //
         ACCEL_IOCTL(TEST_IOCTL_SEND_EVENTS, &send_events, ioctl_flags::monitor)>;
 
     // INFO callbacks.

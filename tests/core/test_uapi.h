@@ -115,6 +115,14 @@ struct test_ring {
 #define TEST_IOCTL_POLL_ARM ACCEL_IOW(0x56, __u64)
 /* The driver reset its hardware: the device counts one completed reset (INFO STATUS). */
 #define TEST_IOCTL_RESET ACCEL_IO(0x57)
+/* Device status: moves the device to `state` (enum accel_device_state); `fail_reset` makes the
+ * driver's next reset fail (once) (the device is left MALFUNCTION). The non-exclusive test driver
+ * resets at once when ACCEL_IOCTL_RESET asks; the exclusive one has no reset (-EOPNOTSUPP). */
+struct test_set_state {
+	__u32 state;
+	__u32 fail_reset;
+};
+#define TEST_IOCTL_SET_STATE ACCEL_IOW(0x59, struct test_set_state)
 /* DRM events: sends `count` events {type, length 16, value + i} to every file of the device
  * (read(2) returns them, as drm_read returns drm_event records). */
 struct test_send_events {

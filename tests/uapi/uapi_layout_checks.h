@@ -14,6 +14,7 @@
 #include <accel/uapi/accel_drm.h>
 #include <accel/uapi/accel_info.h>
 #include <accel/uapi/accel_mmap.h>
+#include <accel/uapi/accel_reset.h>
 
 #include <stddef.h>
 
@@ -97,6 +98,7 @@ UAPI_IOCTL(ACCEL_IOCTL_PRIME_FD_TO_HANDLE, _IOC_READ | _IOC_WRITE, 'd', 0x2e, 12
 UAPI_IOCTL(ACCEL_IOCTL_SET_CLIENT_NAME, _IOC_READ | _IOC_WRITE, 'd', 0xD1, 16);
 UAPI_IOCTL(ACCEL_IOCTL_INFO, _IOC_READ | _IOC_WRITE, 0xAC, 0x00, 16);
 UAPI_IOCTL(ACCEL_IOCTL_MMAP_PREPARE, _IOC_WRITE, 0xAC, 0x01, 24);
+UAPI_IOCTL(ACCEL_IOCTL_RESET, _IOC_WRITE, 0xAC, 0x02, 8);
 
 /* The literal values of drm.h on the generic _IOC encoding (x86, x86-64, arm64, riscv...). */
 #if _IOC_NRBITS == 8 && _IOC_TYPEBITS == 8 && _IOC_SIZEBITS == 14 && _IOC_DIRBITS == 2
@@ -205,5 +207,10 @@ UAPI_FIELD(struct accel_mmap_prepare, prot, 16, 4);
 UAPI_FIELD(struct accel_mmap_prepare, flags, 20, 4);
 UAPI_SIZE(struct accel_mmap_prepare, 24, flags);
 UAPI_SIZE_MULTIPLE_OF_8(struct accel_mmap_prepare);
+
+/* ---- accel_reset.h ---- */
+UAPI_FIELD(struct accel_reset_request, flags, 0, 4);
+UAPI_FIELD(struct accel_reset_request, pad, 4, 4);
+UAPI_SIZE(struct accel_reset_request, 8, pad);
 
 #endif /* ACCEL_TESTS_UAPI_LAYOUT_CHECKS_H */

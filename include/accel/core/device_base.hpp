@@ -16,6 +16,7 @@
 /// sequentially consistent ordering, so a call either sees the flag or is seen by the drain.
 /// A handler must therefore never sleep waiting for something: it parks instead, or unplug
 /// would wait for it.
+#include <accel/core/device_status.hpp>
 #include <accel/core/driver_info.hpp>
 #include <accel/base/errno.hpp>
 #include <accel/core/file_base.hpp>
@@ -72,11 +73,15 @@ public:
     bool unplugged() const noexcept { return unplugged_.load(std::memory_order_acquire); }
     /// Open files on both nodes.
     unsigned open_count() const noexcept { return open_count_.load(std::memory_order_relaxed); }
+    /// Whether the device works (OPERATIONAL, IN_RESET, NEEDS_RESET, MALFUNCTION), its reset
+    /// count and its reset handler (core/device_status.hpp).
+    device_status& status() noexcept { return status_; }
+    const device_status& status() const noexcept { return status_; }
     /// Completed resets of the device, as INFO's STATUS item reports them.
-    std::uint64_t reset_count() const noexcept { return reset_count_.load(std::memory_order_relaxed); }
-    /// Counts a completed reset: the reset flow calls it once the device works again (a driver
-    /// that resets its hardware by itself calls it too).
-    void reset_completed() noexcept { reset_count_.fetch_add(1, std::memory_order_relaxed); }
+    std::uint64_t reset_count() const noexcept { return status_.reset_count(); }
+    /// Counts a completed reset and returns to OPERATIONAL: the reset flow calls it once the
+    /// device works again (a driver that resets its hardware by itself calls it too).
+    void reset_completed() noexcept { status_.reset_completed(); }
 
     /// drm_dev_enter: false (and nothing held) once the device is unplugged.
     bool enter() noexcept {
@@ -177,7 +182,7 @@ private:
     std::atomic<bool> unplugged_{false};
     std::atomic<std::uint32_t> compute_opens_{0};
     std::atomic<std::uint32_t> open_count_{0};
-    std::atomic<std::uint64_t> reset_count_{0};
+    device_status status_;
     unsigned minor_ = 0;
     // Set by the subsystem while the device holds a minor; called when the last reference goes.
     accel::subsystem* subsystem_ = nullptr;

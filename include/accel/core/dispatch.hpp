@@ -117,6 +117,12 @@ inline int device_base::ioctl(file_base& f, ioctl_cmd cmd, std::uint64_t arg) no
     std::memset(kdata + in_size, 0, ksize - in_size);
 
     int ret = detail::ioctl_permitted(f, slot->flags);
+    // A device left MALFUNCTION by a failed reset refuses the driver's compute ioctls; the core
+    // and framework ioctls (VERSION, GET_CAP, GEM_CLOSE, INFO, RESET) and the monitor node keep
+    // working so that clients can learn what happened and clean up (accel's rule).
+    if (ret == 0 && f.kind() == node_kind::compute && ioc_type(cmd) == ACCEL_IOCTL_BASE && is_driver_nr(ioc_nr(cmd)) &&
+        status_.state() == ACCEL_STATE_MALFUNCTION)
+        ret = -EIO;
     if (ret == 0) {
         call_context* ctx = detail::current_call;
         park_request park;

@@ -7,6 +7,7 @@
 /// i915/xe query ioctls do. What an item contains comes from the device's `info_item` (built
 /// from the driver's optional callbacks by info_items.hpp).
 #include <accel/core/device_base.hpp>
+#include <accel/core/parked_call.hpp>
 #include <accel/base/fault_injection.hpp>
 #include <accel/core/file_base.hpp>
 #include <accel/core/ioctl_flags.hpp>
@@ -14,6 +15,7 @@
 #include <accel/core/user_memory.hpp>
 #include <accel/uapi/accel_info.h>
 #include <accel/uapi/accel_mmap.h>
+#include <accel/uapi/accel_reset.h>
 
 #include <array>
 #include <climits>
@@ -77,10 +79,37 @@ inline int mmap_prepare(device_base& dev, file_base& f, void* kdata) {
     return obj ? 0 : obj.error();
 }
 
+/// ACCEL_IOCTL_RESET (uapi/accel_reset.h): asks the device's reset handler for a reset and,
+/// with ACCEL_RESET_WAIT, parks until it has ended (the reset runs on the reset domain's own
+/// thread, never in the caller's: a handler must not hold the device guard for a reset).
+inline int reset(device_base& dev, file_base&, void* kdata) {
+    auto& a = *static_cast<accel_reset_request*>(kdata);
+    if ((a.flags & ~ACCEL_RESET_WAIT) || a.pad)
+        return -EINVAL;
+    const std::uint64_t before = dev.status().reset_count();
+    if (int r = dev.status().request_reset())
+        return r;
+    if (!(a.flags & ACCEL_RESET_WAIT))
+        return 0;
+    auto ended = [&st = dev.status(), before](accel_reset_request&) -> std::optional<int> {
+        const accel_device_state s = st.state();
+        if (s == ACCEL_STATE_MALFUNCTION)
+            return -EIO;
+        if (s != ACCEL_STATE_IN_RESET && st.reset_count() > before)
+            return 0;
+        return std::nullopt;
+    };
+    if (std::optional<int> r = ended(a))
+        return *r;
+    return park(a, dev.status().changed(), std::chrono::nanoseconds(-1), ended);
+}
+
 /// The framework's own ioctls (type byte ACCEL_INFO_IOCTL_BASE), indexed by number.
-inline constexpr std::array<ioctl_slot, 2> table = {
+inline constexpr std::array<ioctl_slot, 3> table = {
     ioctl_slot{ACCEL_IOCTL_INFO, ioctl_flags::render_allow | ioctl_flags::monitor, &info, "INFO"},
     ioctl_slot{ACCEL_IOCTL_MMAP_PREPARE, ioctl_flags::render_allow, &mmap_prepare, "MMAP_PREPARE"},
+    ioctl_slot{ACCEL_IOCTL_RESET, ioctl_flags::render_allow | ioctl_flags::monitor | ioctl_flags::root_only, &reset,
+               "RESET"},
 };
 
 } // namespace accel::info_ioctl

@@ -12,7 +12,8 @@
 ///   static accel_device_state                    state(device<D>&);
 ///   static std::vector<accel_info_memory_use>    memory_usage(device<D>&);
 ///   static std::vector<accel_info_engine_time>   engine_busy(device<D>&);
-/// A missing callback answers an empty list, zero capabilities, or ACCEL_STATE_OPERATIONAL.
+/// A missing callback answers an empty list, zero capabilities, or the framework's device status
+/// (core/device_status.hpp).
 #include <accel/core/fwd.hpp>
 #include <accel/uapi/accel_info.h>
 
@@ -85,7 +86,7 @@ int info_item(device<D>& dev, file<D>& f, std::uint32_t id, std::vector<unsigned
     }
     case ACCEL_INFO_STATUS: {
         accel_info_status st{};
-        st.state = ACCEL_STATE_OPERATIONAL;
+        st.state = static_cast<std::uint32_t>(dev.status().state());
         if constexpr (requires { D::state(dev); })
             st.state = static_cast<std::uint32_t>(D::state(dev));
         st.open_files = dev.open_count();
