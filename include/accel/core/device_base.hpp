@@ -17,6 +17,7 @@
 /// A handler must therefore never sleep waiting for something: it parks instead, or unplug
 /// would wait for it.
 #include <accel/core/device_status.hpp>
+#include <accel/core/engine_clock.hpp>
 #include <accel/core/driver_info.hpp>
 #include <accel/base/errno.hpp>
 #include <accel/core/file_base.hpp>
@@ -77,6 +78,9 @@ public:
     /// count and its reset handler (core/device_status.hpp).
     device_status& status() noexcept { return status_; }
     const device_status& status() const noexcept { return status_; }
+    /// The engines' busy-time clocks (core/engine_clock.hpp), registered by the schedulers.
+    engine_clocks& engine_time() noexcept { return engine_time_; }
+    const engine_clocks& engine_time() const noexcept { return engine_time_; }
     /// Completed resets of the device, as INFO's STATUS item reports them.
     std::uint64_t reset_count() const noexcept { return status_.reset_count(); }
     /// Counts a completed reset and returns to OPERATIONAL: the reset flow calls it once the
@@ -183,6 +187,7 @@ private:
     std::atomic<std::uint32_t> compute_opens_{0};
     std::atomic<std::uint32_t> open_count_{0};
     device_status status_;
+    engine_clocks engine_time_;
     unsigned minor_ = 0;
     // Set by the subsystem while the device holds a minor; called when the last reference goes.
     accel::subsystem* subsystem_ = nullptr;

@@ -12,6 +12,8 @@
 ///   static accel_device_state                    state(device<D>&);
 ///   static std::vector<accel_info_memory_use>    memory_usage(device<D>&);
 ///   static std::vector<accel_info_engine_time>   engine_busy(device<D>&);
+/// Without engine_busy, ENGINE_BUSY reports the busy time the schedulers measured
+/// (core/engine_clock.hpp).
 /// A missing callback answers an empty list, zero capabilities, or the framework's device status
 /// (core/device_status.hpp).
 #include <accel/core/fwd.hpp>
@@ -101,10 +103,20 @@ int info_item(device<D>& dev, file<D>& f, std::uint32_t id, std::vector<unsigned
             append_list(out, std::vector<accel_info_memory_use>{});
         return 0;
     case ACCEL_INFO_ENGINE_BUSY:
-        if constexpr (requires { D::engine_busy(dev); })
+        if constexpr (requires { D::engine_busy(dev); }) {
             append_list(out, D::engine_busy(dev));
-        else
-            append_list(out, std::vector<accel_info_engine_time>{});
+        } else {
+            // From the schedulers' clocks, one entry per engine id (instances summed).
+            std::vector<accel_info_engine_time> busy;
+            dev.engine_time().for_each([&](std::uint32_t id, std::uint64_t ns) {
+                auto it = std::find_if(busy.begin(), busy.end(), [&](const auto& b) { return b.engine_id == id; });
+                if (it == busy.end())
+                    busy.push_back(accel_info_engine_time{id, 0, ns});
+                else
+                    it->busy_ns += ns;
+            });
+            append_list(out, busy);
+        }
         return 0;
     default:
         return -EINVAL;
