@@ -4,6 +4,9 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <thread>
+
 TEST_CASE("fence: contexts are distinct and sequence numbers order inside one") {
     auto c = accel::fence_context_alloc(2);
     CHECK(accel::fence_context_alloc() == c + 2);
@@ -35,4 +38,19 @@ TEST_CASE("fence: signals once, error only with the signal, callbacks and waits"
     CHECK(calls == 1);
     CHECK(f->wait(std::chrono::nanoseconds(0)) == 0);
     CHECK(accel::signaled_stub()->is_signaled());
+}
+
+TEST_CASE("fence: one nobody holds a reference to (on the stack, a member) survives its own signal") {
+    // The reference count starts at 0: a fence owned by its enclosing object rather than by
+    // fence_ptr must not be freed by the reference signal() holds while it runs.
+    accel::basic_fence f(accel::fence_context_alloc(), 1);
+    static int calls;
+    calls = 0;
+    accel::fence_cb cb;
+    CHECK(f.add_callback(cb, [](accel::fence&, accel::fence_cb&) noexcept { ++calls; }) == 0);
+    CHECK(f.signal() == 0);
+    CHECK(calls == 1);
+    CHECK(f.is_signaled());
+    CHECK(f.use_count() == 0);
+    CHECK(f.wait(std::chrono::nanoseconds(-1)) == 0);
 }

@@ -22,8 +22,13 @@
 ///   - `set_error()` after the signal is refused with -EBUSY (the kernel WARNs and ignores it).
 ///
 /// Lifetime: reference-counted (boost::intrusive_ptr); `release()` runs when the last
-/// reference goes (default: delete). Subclasses name their driver and timeline and may signal
-/// lazily (`enable_signaling`, called once, when the first callback or waiter needs it).
+/// reference goes (default: delete). The count starts at 0: `make_fence` and other factories
+/// hand out a fence_ptr, and a fence nobody ever took a reference to (a basic_fence on the
+/// stack or inside another object) is owned by its enclosing scope instead; signal() then takes
+/// no reference of its own, and such a fence must not be given to anything that keeps
+/// references (a fence array, park_on_fence), which would free it. Subclasses name their driver
+/// and timeline and may signal lazily (`enable_signaling`, called once, when the first callback
+/// or waiter needs it).
 #include <boost/intrusive/list.hpp>
 #include <boost/intrusive_ptr.hpp>
 
@@ -116,7 +121,9 @@ public:
     /// Signals now (or at `when`, a timestamp in the past): runs the callbacks, then wakes the
     /// waiters. -EINVAL when already signalled (nothing runs).
     int signal(std::int64_t when = 0) noexcept {
-        boost::intrusive_ptr<fence> self(this); // a callback may drop the last other reference
+        // A callback may drop the last other reference; a fence nobody references is kept alive
+        // by its owner, and taking (then dropping) one here would free it.
+        const boost::intrusive_ptr<fence> self = get_unless_zero();
         boost::intrusive::list<fence_cb, boost::intrusive::constant_time_size<false>> cbs;
         {
             std::lock_guard lock(mutex_);
@@ -221,6 +228,15 @@ protected:
     virtual void enable_signaling() noexcept {}
 
 private:
+    /// A reference, unless there are none: a fence nobody references is owned by its scope.
+    boost::intrusive_ptr<fence> get_unless_zero() noexcept {
+        std::uint32_t n = refs_.load(std::memory_order_relaxed);
+        while (n != 0)
+            if (refs_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed))
+                return boost::intrusive_ptr<fence>(this, false);
+        return {};
+    }
+
     void enable_signaling_once() noexcept {
         if (!signaling_enabled_.exchange(true, std::memory_order_acq_rel))
             enable_signaling();
