@@ -54,3 +54,18 @@ TEST_CASE("fence: one nobody holds a reference to (on the stack, a member) survi
     CHECK(f.use_count() == 0);
     CHECK(f.wait(std::chrono::nanoseconds(-1)) == 0);
 }
+
+TEST_CASE("fence: a wait with the largest timeout waits for the signal") {
+    // nanoseconds::max() means "no useful limit", not "already passed": the deadline must not
+    // overflow the clock.
+    auto f = accel::make_fence(accel::fence_context_alloc(), 1);
+    std::thread t([f] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+        f->signal();
+    });
+    const auto start = std::chrono::steady_clock::now();
+    CHECK(f->wait(std::chrono::nanoseconds::max()) == 0);
+    CHECK(f->is_signaled());
+    CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(25));
+    t.join();
+}

@@ -42,6 +42,7 @@
 #include <ctime>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <string_view>
 
 namespace accel {
@@ -60,6 +61,20 @@ inline std::int64_t monotonic_ns() noexcept {
 }
 
 class fence;
+
+namespace detail {
+
+/// steady_clock's deadline `timeout` from `now`, or nothing when there is no limit: a negative
+/// timeout, or one too long for the clock (nanoseconds::max() must not wrap to the past).
+inline std::optional<std::chrono::steady_clock::time_point> deadline_after(std::chrono::nanoseconds timeout,
+                                                                            std::chrono::steady_clock::time_point now) noexcept {
+    using clock = std::chrono::steady_clock;
+    if (timeout.count() < 0 || timeout >= std::chrono::duration_cast<std::chrono::nanoseconds>(clock::time_point::max() - now))
+        return std::nullopt;
+    return now + std::chrono::duration_cast<clock::duration>(timeout);
+}
+
+} // namespace detail
 
 /// A callback slot (struct dma_fence_cb), owned by whoever adds it; it must stay alive until it
 /// ran or was removed.
@@ -175,7 +190,8 @@ public:
     }
 
     /// Blocks the calling thread until the fence signals: 0, or -ETIME when `timeout` passes
-    /// first (0 only tests; negative: no limit).
+    /// first (0 only tests; negative, or too long for the clock such as nanoseconds::max(): no
+    /// limit).
     int wait(std::chrono::nanoseconds timeout) noexcept {
         if (is_signaled())
             return 0;
@@ -195,11 +211,12 @@ public:
         if (r == -ENOENT)
             return 0;
         std::unique_lock lock(s.m);
-        if (timeout.count() < 0) {
+        const auto deadline = detail::deadline_after(timeout, std::chrono::steady_clock::now());
+        if (!deadline) {
             s.cv.wait(lock, [&] { return s.done; });
             return 0;
         }
-        if (s.cv.wait_for(lock, timeout, [&] { return s.done; }))
+        if (s.cv.wait_until(lock, *deadline, [&] { return s.done; }))
             return 0;
         lock.unlock();
         if (remove_callback(s))
