@@ -7,6 +7,7 @@
 #include <accel/core/parked_call.hpp>
 #include <accel/core/wait_queue.hpp>
 #include <accel/exec/fence.hpp>
+#include <accel/exec/fence_array.hpp>
 #include <accel/exec/fence_wait.hpp>
 #include <accel/core/driver.hpp>
 #include <accel/base/errno.hpp>

@@ -22,8 +22,17 @@
 ///   - `set_error()` after the signal is refused with -EBUSY (the kernel WARNs and ignores it).
 ///
 /// Lifetime: reference-counted (boost::intrusive_ptr); `release()` runs when the last
-/// reference goes (default: delete). Subclasses name their driver and timeline and may signal
-/// lazily (`enable_signaling`, called once, when the first callback or waiter needs it).
+/// reference goes (default: delete). The count starts at 0: `make_fence` and other factories
+/// hand out a fence_ptr, and a fence nobody ever took a reference to (a basic_fence on the
+/// stack or inside another object) is owned by its enclosing scope instead; signal() then takes
+/// no reference of its own, and such a fence must not be given to anything that keeps
+/// references (a fence array, park_on_fence), which would free it. Subclasses name their driver
+/// and timeline and may signal lazily (`enable_signaling`, called once, when the first callback
+/// or waiter needs it, or `enable_sw_signaling()`).
+///
+/// A fence whose signal depends on other fences (a container such as fence_array) signals from
+/// their callbacks, i.e. under their locks; `signal_deferred()` postpones such a signal until the
+/// thread has left the callbacks it is running, as the kernel's containers do with irq_work.
 #include <boost/intrusive/list.hpp>
 #include <boost/intrusive_ptr.hpp>
 
@@ -37,7 +46,9 @@
 #include <ctime>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <string_view>
+#include <utility>
 
 namespace accel {
 
@@ -55,6 +66,30 @@ inline std::int64_t monotonic_ns() noexcept {
 }
 
 class fence;
+
+namespace detail {
+
+/// steady_clock's deadline `timeout` from `now`, or nothing when there is no limit: a negative
+/// timeout, or one too long for the clock (nanoseconds::max() must not wrap to the past).
+inline std::optional<std::chrono::steady_clock::time_point> deadline_after(std::chrono::nanoseconds timeout,
+                                                                            std::chrono::steady_clock::time_point now) noexcept {
+    using clock = std::chrono::steady_clock;
+    if (timeout.count() < 0 || timeout >= std::chrono::duration_cast<std::chrono::nanoseconds>(clock::time_point::max() - now))
+        return std::nullopt;
+    return now + std::chrono::duration_cast<clock::duration>(timeout);
+}
+
+/// This thread's signal() nesting: how many signal() calls are running their callbacks and
+/// waking their waiters here, and the fences whose signal waits until none is (signal_deferred).
+struct signal_nesting {
+    unsigned depth = 0;
+    bool draining = false;
+    fence* first = nullptr;
+    fence* last = nullptr;
+};
+inline constinit thread_local signal_nesting this_thread_signals{};
+
+} // namespace detail
 
 /// A callback slot (struct dma_fence_cb), owned by whoever adds it; it must stay alive until it
 /// ran or was removed.
@@ -114,9 +149,13 @@ public:
     std::int64_t timestamp() const noexcept { return is_signaled() ? timestamp_ : 0; }
 
     /// Signals now (or at `when`, a timestamp in the past): runs the callbacks, then wakes the
-    /// waiters. -EINVAL when already signalled (nothing runs).
+    /// waiters, then (outermost signal() of this thread only) the signals deferred meanwhile.
+    /// -EINVAL when already signalled (nothing runs).
     int signal(std::int64_t when = 0) noexcept {
-        boost::intrusive_ptr<fence> self(this); // a callback may drop the last other reference
+        // A callback may drop the last other reference; a fence nobody references is kept alive
+        // by its owner, and taking (then dropping) one here would free it.
+        const boost::intrusive_ptr<fence> self = get_unless_zero();
+        detail::signal_nesting& nest = detail::this_thread_signals;
         boost::intrusive::list<fence_cb, boost::intrusive::constant_time_size<false>> cbs;
         {
             std::lock_guard lock(mutex_);
@@ -125,6 +164,7 @@ public:
             timestamp_ = when ? when : monotonic_ns();
             signaled_.store(true, std::memory_order_release);
             cbs.swap(cbs_);
+            ++nest.depth;
             // Under the lock, as the kernel runs them: remove_callback() returning false then
             // means the callback has finished.
             while (!cbs.empty()) {
@@ -134,16 +174,38 @@ public:
             }
         }
         waiters_.wake_all();
+        if (--nest.depth == 0 && nest.first && !nest.draining)
+            run_deferred(nest);
+        return 0;
+    }
+
+    /// signal(), unless this thread is inside a signal() (running a fence's callbacks or
+    /// waking its waiters): then the signal happens when the outermost of those has finished,
+    /// before it returns, outside every fence's lock (irq_work in the kernel's containers). So a
+    /// fence signalled from another fence's callback runs its own callbacks without that lock
+    /// held. 0 (signalled, or will be), -EINVAL when already signalled or already deferred.
+    int signal_deferred() noexcept {
+        detail::signal_nesting& nest = detail::this_thread_signals;
+        if (nest.depth == 0)
+            return signal();
+        if (is_signaled() || deferred_.exchange(true, std::memory_order_acq_rel))
+            return -EINVAL;
+        deferred_self_ = get_unless_zero();
+        deferred_next_ = nullptr;
+        (nest.last ? nest.last->deferred_next_ : nest.first) = this;
+        nest.last = this;
         return 0;
     }
 
     /// Calls `func(*this, cb)` when the fence signals: 0, or -ENOENT when it already has (the
     /// callback is not called), -EINVAL without a function or for a slot already in use.
     int add_callback(fence_cb& cb, fence_cb::func_t func) noexcept {
-        if (!func || cb.is_linked())
+        if (!func)
             return -EINVAL;
         enable_signaling_once();
         std::lock_guard lock(mutex_);
+        if (cb.is_linked()) // checked under the lock: the slot may be on this fence's list
+            return -EINVAL;
         if (is_signaled())
             return -ENOENT;
         cb.func = func;
@@ -167,8 +229,13 @@ public:
         return waiters_;
     }
 
+    /// Arms lazy signalling now (dma_fence_enable_sw_signaling): a fence array starts watching
+    /// its members, so it signals even if nobody adds a callback or waits.
+    void enable_sw_signaling() noexcept { enable_signaling_once(); }
+
     /// Blocks the calling thread until the fence signals: 0, or -ETIME when `timeout` passes
-    /// first (0 only tests; negative: no limit).
+    /// first (0 only tests; negative, or too long for the clock such as nanoseconds::max(): no
+    /// limit).
     int wait(std::chrono::nanoseconds timeout) noexcept {
         if (is_signaled())
             return 0;
@@ -188,11 +255,12 @@ public:
         if (r == -ENOENT)
             return 0;
         std::unique_lock lock(s.m);
-        if (timeout.count() < 0) {
+        const auto deadline = detail::deadline_after(timeout, std::chrono::steady_clock::now());
+        if (!deadline) {
             s.cv.wait(lock, [&] { return s.done; });
             return 0;
         }
-        if (s.cv.wait_for(lock, timeout, [&] { return s.done; }))
+        if (s.cv.wait_until(lock, *deadline, [&] { return s.done; }))
             return 0;
         lock.unlock();
         if (remove_callback(s))
@@ -221,6 +289,30 @@ protected:
     virtual void enable_signaling() noexcept {}
 
 private:
+    /// A reference, unless there are none: a fence nobody references is owned by its scope.
+    boost::intrusive_ptr<fence> get_unless_zero() noexcept {
+        std::uint32_t n = refs_.load(std::memory_order_relaxed);
+        while (n != 0)
+            if (refs_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed))
+                return boost::intrusive_ptr<fence>(this, false);
+        return {};
+    }
+
+    /// Signals the fences deferred on this thread, in order; those they defer in turn join the
+    /// end of the list (no recursion).
+    static void run_deferred(detail::signal_nesting& nest) noexcept {
+        nest.draining = true;
+        while (fence* f = nest.first) {
+            nest.first = f->deferred_next_;
+            if (!nest.first)
+                nest.last = nullptr;
+            f->deferred_next_ = nullptr;
+            const boost::intrusive_ptr<fence> keep = std::move(f->deferred_self_);
+            f->signal();
+        }
+        nest.draining = false;
+    }
+
     void enable_signaling_once() noexcept {
         if (!signaling_enabled_.exchange(true, std::memory_order_acq_rel))
             enable_signaling();
@@ -234,9 +326,12 @@ private:
     std::atomic<bool> signaling_enabled_{false};
     std::atomic<int> error_{0};
     std::int64_t timestamp_ = 0; // written under mutex_ before signaled_ is released
+    std::atomic<bool> deferred_{false};
     mutable std::mutex mutex_;
     boost::intrusive::list<fence_cb, boost::intrusive::constant_time_size<false>> cbs_;
     wait_queue waiters_;
+    fence* deferred_next_ = nullptr;           // this thread's deferred list (signal_deferred)
+    boost::intrusive_ptr<fence> deferred_self_; // held while deferred
 };
 
 using fence_ptr = boost::intrusive_ptr<fence>;

@@ -6,6 +6,7 @@
 /// the fence until it is answered, so the fence may be dropped by everyone else meanwhile. When
 /// the fence signals, `done(arg, fence)` fills the answer (it runs as a parked check: short, no
 /// sleeping); the timeout answers `timeout_result`, a FUSE interrupt -EINTR, unplug -ENODEV.
+/// A negative timeout, or one too long for the clock (nanoseconds::max()), waits without limit.
 #include <accel/core/parked_call.hpp>
 #include <accel/exec/fence.hpp>
 
@@ -24,6 +25,10 @@ int park_on_fence(Arg& arg, fence_ptr f, std::chrono::nanoseconds timeout, Done 
         return done(arg, *f);
     if (timeout.count() == 0)
         return timeout_result;
+    // A timeout too long for the clock (nanoseconds::max()) has no limit: as a deadline it would
+    // wrap into the past and end the wait at once.
+    if (!detail::deadline_after(timeout, std::chrono::steady_clock::now()))
+        timeout = std::chrono::nanoseconds(-1);
     wait_queue& q = f->waiters();
     return park(
         arg, q, timeout,
