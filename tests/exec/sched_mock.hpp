@@ -59,8 +59,10 @@ struct mock_state {
     std::mutex m;
     std::condition_variable cv;
     std::vector<int> run_order;
+    std::vector<int> cancel_order;
     std::vector<std::unique_ptr<mock_job>> freed; // the graveyard
     std::atomic<int> frees{0};
+    std::atomic<int> freed_unfinished{0}; // free_job before the finished fence signalled: a bug
     std::atomic<int> cancels{0};
     std::atomic<int> timeouts{0};
     // When set, timedout_job calls it instead of the KUnit mock's handling.
@@ -80,6 +82,7 @@ struct mock_state {
         std::lock_guard g(m);
         return run_order;
     }
+    ~mock_state() { CHECK(freed_unfinished == 0); }
 };
 
 // Without cancel_job (drm_sched before 6.17).
@@ -115,6 +118,8 @@ struct mock_ops_base {
         return accel::timeout_status::reset;
     }
     void free_job(mock_job* j) {
+        if (!j->finished()->is_signaled())
+            ++st->freed_unfinished;
         j->freed = true;
         std::lock_guard g(st->m);
         st->freed.emplace_back(j);
@@ -127,6 +132,10 @@ struct mock_ops : mock_ops_base {
     void cancel_job(mock_job& j) {
         ++st->cancels;
         j.cancelled = true;
+        {
+            std::lock_guard g(st->m);
+            st->cancel_order.push_back(j.tag);
+        }
         if (fence_ptr hw = j.hw())
             st->engine.cancel(hw, -ECANCELED);
     }
@@ -169,6 +178,18 @@ mock_job* submit(accel::sched_entity<Ops>& e, job_args a = {}) {
     mock_job* raw = j.get();
     e.push(std::move(j));
     return raw;
+}
+
+// Polls a condition nothing signals (a scheduler-internal state), within long_wait.
+template <class Pred>
+bool eventually(Pred pred) {
+    const auto deadline = std::chrono::steady_clock::now() + long_wait;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > deadline)
+            return false;
+        std::this_thread::sleep_for(1ms);
+    }
+    return true;
 }
 
 inline bool scheduled(const mock_job* j, std::chrono::nanoseconds t = long_wait) { return j->scheduled()->wait(t) == 0; }
