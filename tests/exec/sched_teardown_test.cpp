@@ -215,3 +215,20 @@ TEST_CASE("sched fini: a job whose hardware fence the driver leaves unsignalled 
         CHECK(st.frees == 1);
     }
 }
+
+TEST_CASE("sched fini: after stop() without start(), detached jobs are cancelled and credits settle") {
+    fixture<> f(config(4));
+    f.st.engine.hang();
+    fixture<>::entity e(f.sched);
+    mock_job* a = submit(e);
+    mock_job* b = submit(e);
+    REQUIRE(scheduled(b));
+    f.sched.stop(nullptr);
+    CHECK(f.sched.credit_count() == 0);
+    f.sched.fini();
+    CHECK(a->finished()->error() == -ECANCELED);
+    CHECK(b->finished()->error() == -ECANCELED);
+    CHECK(a->cancelled);
+    CHECK(f.st.frees == 2);
+    CHECK(f.sched.credit_count() == 0);
+}

@@ -678,10 +678,11 @@ private:
             if (target->is_signaled())
                 continue;
             lk.lock();
-            job.kill_wait_ = std::move(hold);
+            std::swap(job.kill_wait_, hold); // the previous one is dropped below, unlocked
             job.kill_target_ = target;
             kill_waiting_.push_back(job);
             lk.unlock();
+            hold.reset();
             if (target->add_callback(job.kill_cb_, &kill_dep_cb) == 0)
                 return true;
             lk.lock(); // signalled meanwhile
@@ -967,9 +968,10 @@ inline void sched_base::fini() noexcept {
         fence* target = std::exchange(e.dep_target_, nullptr);
         fence_ptr dep = std::move(e.dependency_);
         e.blocked_ = false;
-        if (target) {
+        if (target || dep) {
             lk.unlock();
-            target->remove_callback(e.dep_cb_);
+            if (target)
+                target->remove_callback(e.dep_cb_);
             dep.reset();
             lk.lock();
         }
@@ -990,9 +992,14 @@ inline void sched_base::fini() noexcept {
     // Jobs on the hardware, newest first (drm_sched_cancel_remaining_jobs).
     while (!pending_.empty()) {
         sched_job& job = pending_.back();
+        const bool detached = job.detached_;
+        if (detached) { // stop() without start(): job_done gives its credits back once more
+            job.detached_ = false;
+            credit_count_ += job.credits_;
+        }
         if (!job.hw_done_) {
             fence_ptr parent = job.parent_;
-            const bool callback_on = parent && !job.detached_;
+            const bool callback_on = parent && !detached;
             lk.unlock();
             if (vt_->cancel_job)
                 vt_->cancel_job(ops_, job); // the driver signals the hardware fence (-ECANCELED)
