@@ -14,7 +14,10 @@
 /// timedout_job and cancel_job are never called concurrently with each other for one scheduler.
 /// That "one at a time" is a token (`token_`): the worker takes it for each pass, and so do the
 /// fast path, stop/start/resubmit_jobs (unless called from inside a pass, e.g. timedout_job)
-/// and fini.
+/// and fini. The timeout is the worker's own wait deadline rather than a deadline_timer entry:
+/// nothing outside the scheduler holds it, and it is ordered with the free work, so the head job
+/// cannot be freed under the handler. The driver's callbacks may push, kill, stop, start,
+/// resubmit and fault; they must not call flush() or fini() (both wait for the worker).
 ///
 /// Selection (the run work). Priorities KERNEL, HIGH, NORMAL, LOW in that order; the first
 /// priority with a ready entity (queued jobs, not waiting for a dependency) is served: the entity
@@ -93,6 +96,8 @@
 ///     get their -ESRCH without waiting further.
 ///   - set_priority applies at the next selection; pushing to a killed entity kills the job.
 ///   - Credits above the limit are truncated at init (the kernel does it at selection).
+///   - A hardware fence that refuses the callback for another reason than being signalled
+///     completes the job with that error (the kernel only logs it).
 ///   - Not implemented: entities on several schedulers (modify_sched, pick_best, score),
 ///     prepare_job, update_job_credits, DRM_SCHED_FENCE_DONT_PIPELINE, deadline forwarding,
 ///     suspend/resume_timeout, tdr_queue_imm, the fair (vruntime) scheduler.
