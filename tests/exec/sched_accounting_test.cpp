@@ -75,7 +75,7 @@ TEST_CASE("sched accounting: a running job's elapsed time counts") {
     CHECK(a.runtime_ns() >= a1);
 }
 
-TEST_CASE("sched accounting: credits go up at run, down at completion; jobs wait for them") {
+TEST_CASE("sched accounting: credits go up at run, down at completion, jobs wait for them") {
     fixture<> f(accel::sched_config{.name = "ring0", .credit_limit = 3});
     f.st.engine.hang();
     fixture<>::entity e(f.sched);

@@ -165,7 +165,7 @@ TEST_CASE("sched deps: a fence of another scheduler is awaited until it signals"
     e2.destroy();
 }
 
-TEST_CASE("sched deps: a plain fence holds the job; it then runs on the worker") {
+TEST_CASE("sched deps: a plain fence holds the job, it then runs on the worker") {
     fixture<> f(config());
     fixture<>::entity e(f.sched);
     fence_ptr gate = accel::make_fence(accel::fence_context_alloc(), 1);

@@ -79,7 +79,7 @@ TEST_CASE("sched order: higher priorities first, FIFO inside each") {
     CHECK(f.st.engine.advance(1) == 1);
 }
 
-TEST_CASE("sched order: a head job that does not fit stops the selection; lower priorities wait") {
+TEST_CASE("sched order: a head job that does not fit stops the selection, lower priorities wait") {
     fixture<> f(accel::sched_config{.name = "ring0", .credit_limit = 2});
     f.st.engine.hang();
     fixture<>::entity high(f.sched, sched_priority::high), low(f.sched, sched_priority::low);

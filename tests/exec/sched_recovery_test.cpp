@@ -102,7 +102,7 @@ TEST_CASE("sched recovery: resubmit_jobs cancels the guilty context and reruns t
     CHECK(f.sched.credit_count() == 0);
 }
 
-TEST_CASE("sched recovery: the sequence driven from another thread; pushes wait while stopped") {
+TEST_CASE("sched recovery: the sequence driven from another thread, pushes wait while stopped") {
     fixture<> f(accel::sched_config{.name = "ring0", .credit_limit = 4, .hang_limit = 1});
     f.st.engine.hang();
     fixture<>::entity e(f.sched), other(f.sched);
@@ -179,7 +179,7 @@ TEST_CASE("sched recovery: after ENODEV the timer is not re-armed") {
     CHECK(f.st.wait_for([&] { return j->freed.load(); }));
 }
 
-TEST_CASE("sched recovery: KERNEL priority jobs get no karma; a guilty entity cancels at pop") {
+TEST_CASE("sched recovery: KERNEL priority jobs get no karma, a guilty entity cancels at pop") {
     fixture<> f(accel::sched_config{.name = "ring0", .credit_limit = 4});
     fixture<>::entity kernel(f.sched, accel::sched_priority::kernel), user(f.sched);
     f.st.engine.hang();

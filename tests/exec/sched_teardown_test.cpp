@@ -16,7 +16,7 @@ accel::sched_config config(std::uint32_t credit_limit) {
 }
 } // namespace
 
-TEST_CASE("sched kill: queued jobs get -ESRCH after the running one; the running one finishes") {
+TEST_CASE("sched kill: queued jobs get -ESRCH after the running one, the running one finishes") {
     fixture<> f(config(1));
     f.st.engine.hang();
     fixture<>::entity e(f.sched), other(f.sched);
@@ -114,7 +114,7 @@ TEST_CASE("sched flush: waits for the queue to drain, at most the timeout") {
     e.destroy();
 }
 
-TEST_CASE("sched entity: destroyed while its job runs; the job finishes and is freed") {
+TEST_CASE("sched entity: destroyed while its job runs, the job finishes and is freed") {
     fixture<> f(config(1));
     f.st.engine.hang();
     mock_job* j = nullptr;
@@ -170,7 +170,7 @@ TEST_CASE("sched fini: pending jobs get cancel_job newest first, queued jobs -EC
     gate->signal(); // no callback of the scheduler is left on it (ASan would see one)
 }
 
-TEST_CASE("sched fini: without cancel_job nothing leaks; jobs complete with -ECANCELED") {
+TEST_CASE("sched fini: without cancel_job nothing leaks, jobs complete with -ECANCELED") {
     fence_ptr hw;
     mock_job* j = nullptr;
     {

@@ -116,7 +116,7 @@ TEST_CASE("sim_engine: reset aborts the running and the queued jobs") {
     held->signal();
 }
 
-TEST_CASE("sim_engine: cancel drops one job; the destructor signals what is left") {
+TEST_CASE("sim_engine: cancel drops one job, the destructor signals what is left") {
     fence_ptr a, b;
     {
         accel::sim_engine eng;
