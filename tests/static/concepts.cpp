@@ -3,6 +3,7 @@
 // do not. Built with the header self-containment TUs, so a regression stops the build. Runtime
 // behaviour is tested by the doctest suites; here only the concepts' answers are pinned.
 #include <accel/accel.hpp>
+#include <accel/exec/scheduler.hpp>
 
 #include <cstdint>
 #include <vector>
@@ -109,5 +110,46 @@ static_assert(!accel::is_driver_nr(ACCEL_COMMAND_BASE - 1) && !accel::is_driver_
 static_assert(accel::mm::range_manager<accel::mm::naive>);
 static_assert(!accel::mm::range_manager<int>);
 static_assert(!accel::mm::range_manager<good_driver>);
+
+// accel::sched_ops: a driver's job operations, typed on its job.
+struct row_job : accel::sched_job {};
+struct good_sched_ops {
+    using job_type = row_job;
+    accel::result<accel::fence_ptr> run_job(row_job&);
+    accel::timeout_status timedout_job(row_job&);
+    void free_job(row_job*);
+};
+struct cancelling_sched_ops : good_sched_ops {
+    void cancel_job(row_job&);
+};
+struct no_job_type_ops {
+    accel::result<accel::fence_ptr> run_job(accel::sched_job&);
+    accel::timeout_status timedout_job(accel::sched_job&);
+    void free_job(accel::sched_job*);
+};
+struct not_a_job {};
+struct foreign_job_ops : good_sched_ops {
+    using job_type = not_a_job;
+};
+struct int_run_job_ops : good_sched_ops {
+    int run_job(row_job&);
+};
+struct bool_timeout_ops : good_sched_ops {
+    bool timedout_job(row_job&);
+};
+struct no_free_job_ops {
+    using job_type = row_job;
+    accel::result<accel::fence_ptr> run_job(row_job&);
+    accel::timeout_status timedout_job(row_job&);
+};
+static_assert(accel::sched_ops<good_sched_ops> && !accel::sched_ops_has_cancel_job<good_sched_ops>);
+static_assert(accel::sched_ops<cancelling_sched_ops> && accel::sched_ops_has_cancel_job<cancelling_sched_ops>);
+static_assert(!accel::sched_ops<no_job_type_ops>);
+static_assert(!accel::sched_ops<foreign_job_ops>);
+static_assert(!accel::sched_ops<int_run_job_ops>);
+static_assert(!accel::sched_ops<bool_timeout_ops>);
+static_assert(!accel::sched_ops<no_free_job_ops>);
+static_assert(!accel::sched_ops<int>);
+static_assert(accel::diagnose_sched_ops<good_sched_ops>() && accel::diagnose_sched_ops<cancelling_sched_ops>());
 
 } // namespace accel_static_rows
