@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-/// \file The convolution's shape, shared by the fast kernels, the reference kernels and the
-/// command validator (which is what guarantees the preconditions below for commands).
+/// \file Shapes shared by the kernels, the command validator and the executor: a convolution's
+/// geometry, and the region of device memory an operand occupies. The validator is what
+/// guarantees the preconditions below for commands.
 #include <cstddef>
+#include <cstdint>
 
 namespace vdnn::kernels {
 
@@ -25,3 +27,30 @@ struct conv2d_shape {
 };
 
 } // namespace vdnn::kernels
+
+namespace vdnn {
+
+using u32 = std::uint32_t;
+using u64 = std::uint64_t;
+
+/// A region of device VA an op reads or writes: `rows` rows of `row_bytes`, each `stride`
+/// bytes after the previous (a 1-D operand is one row). rows == 0: no operand (a convolution
+/// without bias). For a validated command nothing here overflows.
+struct operand {
+    u64 va = 0;
+    u64 rows = 0;
+    u64 row_bytes = 0;
+    u64 stride = 0;
+
+    constexpr bool present() const noexcept { return rows != 0 && row_bytes != 0; }
+    /// Bytes actually touched.
+    constexpr u64 bytes() const noexcept { return rows * row_bytes; }
+    /// From the first byte to the last, stride gaps included.
+    constexpr u64 span() const noexcept { return rows ? (rows - 1) * stride + row_bytes : 0; }
+    /// Dense rows are one run of bytes: walking it as one row makes fewer, longer pieces.
+    constexpr operand flattened() const noexcept {
+        return rows > 1 && stride == row_bytes ? operand{va, 1, rows * row_bytes, rows * row_bytes} : *this;
+    }
+};
+
+} // namespace vdnn
