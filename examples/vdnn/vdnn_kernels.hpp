@@ -186,7 +186,10 @@ inline void add_s32(const std::int32_t* a, const std::int32_t* b, std::int32_t* 
 }
 
 /// Copies n bytes (overlap allowed).
-inline void copy_bytes(void* dst, const void* src, std::size_t n) noexcept { std::memmove(dst, src, n); }
+inline void copy_bytes(void* dst, const void* src, std::size_t n) noexcept {
+    if (n) // memmove's pointers must be valid even for 0 bytes
+        std::memmove(dst, src, n);
+}
 
 /// Fills n bytes with the little-endian bytes of `pattern`, starting with byte `phase` (0..3)
 /// of it: a fill split into pieces continues the pattern where the previous piece stopped.
@@ -198,7 +201,8 @@ inline void fill_pattern(void* dst, std::size_t n, std::uint32_t pattern, std::s
     std::size_t i = 0;
     for (; i + 64 <= n; i += 64) // 64 is a multiple of 4: every chunk starts at the same phase
         std::memcpy(out + i, bytes, 64);
-    std::memcpy(out + i, bytes, n - i);
+    if (i < n)
+        std::memcpy(out + i, bytes, n - i);
 }
 
 } // namespace vdnn::kernels
