@@ -123,7 +123,7 @@ struct vdnn_submit {
 /* How a job ended (WAIT status, event status). */
 #define VDNN_STATUS_OK 0
 #define VDNN_STATUS_MMU_FAULT 1   /* unmapped VA, or a write through a read-only mapping */
-#define VDNN_STATUS_BAD_COMMAND 2 /* a command the engine cannot run */
+#define VDNN_STATUS_BAD_COMMAND 2 /* a command the engine cannot run (or no scratch memory for it) */
 #define VDNN_STATUS_TIMEOUT 3     /* the job ran past the driver's job timeout and was stopped */
 #define VDNN_STATUS_CANCELLED 4   /* the job was dropped before or while running (file closed) */
 
@@ -134,8 +134,8 @@ struct vdnn_wait {
 	__s64 timeout_ns;      /* in: absolute CLOCK_MONOTONIC deadline; past it: -ETIMEDOUT */
 	__u32 status;          /* out: VDNN_STATUS_* of the job (VDNN_WAIT_BO: of the last job that
 				* ended with an error, else OK) */
-	__s32 error;           /* out: 0 or the job's negative errno (-EFAULT, -EINVAL, -ETIMEDOUT,
-				* -ECANCELED) */
+	__s32 error;           /* out: 0 or the job's negative errno: -EFAULT (MMU_FAULT), -EINVAL or
+				* -ENOMEM (BAD_COMMAND), -ETIMEDOUT (TIMEOUT), -ECANCELED (CANCELLED) */
 	__u64 fault_va;        /* out: VDNN_STATUS_MMU_FAULT: the faulting device VA; else 0 */
 };
 
