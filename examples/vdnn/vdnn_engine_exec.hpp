@@ -40,7 +40,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <functional>
 #include <new>
 #include <span>
 #include <variant>
@@ -195,9 +194,8 @@ private:
     static bool host_overlap(const operand_probe& a, const operand& ao, const operand_probe& b, const operand& bo) noexcept {
         if (!a.direct || !b.direct)
             return false;
-        const auto* a0 = a.direct;
-        const auto* b0 = b.direct;
-        return std::less<>{}(a0, b0 + bo.span()) && std::less<>{}(b0, a0 + ao.span());
+        const auto a0 = reinterpret_cast<std::uintptr_t>(a.direct), b0 = reinterpret_cast<std::uintptr_t>(b.direct);
+        return a0 < b0 + bo.span() && b0 < a0 + ao.span();
     }
     template <class M, class P>
     int place_input(const ctx<M, P>& c, const operand& op, const operand_probe& pr, aligned_buffer& stage, placed& out,

@@ -218,7 +218,7 @@ VDNN_INLINE void pack_b_s8(const std::int8_t* b, std::size_t ldb, std::size_t kc
         for (std::size_t q = 0; q < q_steps; ++q) {
             const std::int8_t* lo = b + 2 * q * ldb + j;
             const bool has_hi = 2 * q + 1 < kc;
-            const std::int8_t* hi = lo + ldb;
+            const std::int8_t* hi = has_hi ? lo + ldb : lo; // never a pointer past B's end
             std::uint32_t* dst = panel + q * NR;
             for (std::size_t c = 0; c < cols; ++c)
                 dst[c] = pair16(lo[c], has_hi ? hi[c] : std::int8_t{0});

@@ -167,9 +167,10 @@ operand_probe probe(const M& mmu, const P& phys, const operand& op, vm_perm need
     std::byte* base = nullptr;
     bool in_place = true, aligned = true;
     res.error = walk(mmu, phys, op, need, res.fault_va, [&](std::byte* host, u64 va, u64, u64 len) {
+        // Compared as integers: base + offset may point nowhere when the operand is scattered.
         if (!base)
             base = host;
-        else if (host != base + (va - op.va))
+        else if (reinterpret_cast<std::uintptr_t>(host) != reinterpret_cast<std::uintptr_t>(base) + (va - op.va))
             in_place = false;
         if (reinterpret_cast<std::uintptr_t>(host) % align != 0 || len % align != 0)
             aligned = false;
