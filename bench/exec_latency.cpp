@@ -28,6 +28,7 @@
 // `ACCEL_EXEC_RATIO("subject", "baseline", target)` (or accel::bench::register_ratio); main()
 // prints the spread of every benchmark that ran and every registered ratio whose two sides ran.
 #include "ratio_reporter.hpp"
+#include "vdnn_gemm_bench.hpp"
 
 #include <accel/exec/fence.hpp>
 
@@ -216,6 +217,13 @@ int main(int argc, char** argv) {
     if (!accel::bench::initialize(argc, argv, reporter, 9, benchmark::PrintDefaultHelp,
                                   {"--benchmark_enable_random_interleaving=true"}))
         return 1;
+    vdnn::bench::register_vdnn_gemm_benchmarks();
+    for (const char* type : {"int8", "fp32"})
+        for (int n : vdnn::bench::gemm_sizes) {
+            const std::string base = std::string("vdnn_gemm/") + type + "/" + std::to_string(n) + "/";
+            accel::bench::register_ratio(base + "mmu", base + "plain", accel::bench::target{1.5});
+            accel::bench::register_ratio(base + "mmu_contig", base + "plain", accel::bench::target{1.5});
+        }
     accel::bench::run(reporter);
     if (reporter.runs.empty())
         return 0; // everything filtered out or skipped

@@ -4,6 +4,7 @@
 // plain uAPI structs that the ioctl table accepts, and the request numbers are constant
 // expressions usable as template arguments).
 #include "uapi_layout_checks.h"
+#include "vdnn_uapi_checks.h"
 
 #include <type_traits>
 
@@ -30,6 +31,20 @@ static_assert(plain_uapi_struct<accel_info_memory_use>);
 static_assert(plain_uapi_struct<accel_info_memory_usage>);
 static_assert(plain_uapi_struct<accel_info_engine_time>);
 static_assert(plain_uapi_struct<accel_info_engine_busy>);
+static_assert(plain_uapi_struct<vdnn_get_param>);
+static_assert(plain_uapi_struct<vdnn_bo_create>);
+static_assert(plain_uapi_struct<vdnn_bo_info>);
+static_assert(plain_uapi_struct<vdnn_vm_bind>);
+static_assert(plain_uapi_struct<vdnn_vm_unbind>);
+static_assert(plain_uapi_struct<vdnn_submit>);
+static_assert(plain_uapi_struct<vdnn_wait>);
+static_assert(plain_uapi_struct<vdnn_event_job_done>);
+static_assert(plain_uapi_struct<vdnn_cmd_gemm>);
+static_assert(plain_uapi_struct<vdnn_cmd_conv2d>);
+static_assert(plain_uapi_struct<vdnn_cmd_relu>);
+static_assert(plain_uapi_struct<vdnn_cmd_add>);
+static_assert(plain_uapi_struct<vdnn_cmd_copy>);
+static_assert(plain_uapi_struct<vdnn_cmd_fill>);
 
 template <unsigned long Cmd>
 struct request {
@@ -37,6 +52,7 @@ struct request {
 };
 static_assert(request<ACCEL_IOCTL_VERSION>::value == ACCEL_IOCTL_VERSION);
 static_assert(request<ACCEL_IOCTL_INFO>::value == ACCEL_IOCTL_INFO);
+static_assert(request<VDNN_IOCTL_SUBMIT>::value == VDNN_IOCTL_SUBMIT);
 } // namespace
 
 int main() {
