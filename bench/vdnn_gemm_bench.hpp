@@ -19,7 +19,7 @@
 // (the same operations). The mmu benchmarks include what the engine does per job: validating
 // the stream, probing every operand through the page table, staging, the kernel, scattering.
 //
-// register_vdnn_gemm_benchmarks() registers them; a program's main runs them (vdnn_gemm_main.cpp
+// register_vdnn_gemm_benchmarks() registers them; a program's main runs them (exec_latency.cpp
 // for now).
 #pragma once
 #include "vdnn_engine_exec.hpp"

@@ -1,15 +1,21 @@
 // SPDX-License-Identifier: MIT
 // accel-serve: serves the example drivers as files under a mount point, in the foreground.
 //
-//   accel-serve --mount DIR [--debug]
+//   accel-serve --mount DIR [--devices LIST] [--debug-hang] [--job-timeout-ms N] [--debug]
 //
-// DIR/accel/accel0, DIR/accel/accel_controlD0: the minimal example driver (MINIMAL_IOCTL_ADD);
-// DIR/accel/accel1, DIR/accel/accel_controlD1: a second instance of it;
+// One device per driver by default, in this order (minor numbers from 0):
+//   minimal   the minimal example driver (MINIMAL_IOCTL_ADD)
+//   vdnn      the virtual DNN accelerator (examples/vdnn)
+// --devices picks others, a comma-separated list in minor order, a driver named twice serving
+// two devices ("minimal,minimal,vdnn"). --debug-hang lets vdnn accept VDNN_OP_DEBUG_HANG (the
+// demo's hang-and-recover), --job-timeout-ms sets vdnn's job timeout (default 2000).
+// DIR/accel/accel<N>, DIR/accel/accel_controlD<N>: the compute and monitor nodes;
 // DIR/sys/class/accel/accel<N>/dev: "261:<N>".
 // Prints one line per node, serves until SIGINT/SIGTERM/SIGHUP, then unmounts. Any program can
 // use the nodes with open(2)/ioctl(2); several instances on different mount points coexist.
 // A stale mount left by a killed instance is cleared on the next start.
 #include "minimal_driver.hpp"
+#include "vdnn_driver.hpp"
 
 #include <accel/fuse/serve.hpp>
 
@@ -17,16 +23,34 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace {
 int usage(const char* argv0) {
-    std::fprintf(stderr, "usage: %s --mount DIR [--debug]\n", argv0);
+    std::fprintf(stderr, "usage: %s --mount DIR [--devices minimal,vdnn] [--debug-hang] [--job-timeout-ms N] [--debug]\n",
+                 argv0);
     return 2;
+}
+
+/// A new device of driver `name`, or an error (-EINVAL for an unknown name).
+accel::result<accel::device_ref> make_device(std::string_view name, const vdnn::device_config& vcfg) {
+    using out = accel::result<accel::device_ref>;
+    if (name == "minimal") {
+        auto d = accel::device<minimal_driver>::create();
+        return d ? out(accel::device_ref(d->get())) : out::failure(d.error());
+    }
+    if (name == "vdnn") {
+        auto d = vdnn::device::create(vcfg);
+        return d ? out(accel::device_ref(d->get())) : out::failure(d.error());
+    }
+    return out::failure(-EINVAL);
 }
 } // namespace
 
 int main(int argc, char** argv) {
     std::string mount_point;
+    std::string devices = "minimal,vdnn";
+    vdnn::device_config vcfg;
     accel::fuse::host_options opts;
     for (int i = 1; i < argc; ++i) {
         std::string_view a = argv[i];
@@ -34,28 +58,40 @@ int main(int argc, char** argv) {
             mount_point = argv[++i];
         else if (a.starts_with("--mount="))
             mount_point = std::string(a.substr(8));
+        else if (a == "--devices" && i + 1 < argc)
+            devices = argv[++i];
+        else if (a.starts_with("--devices="))
+            devices = std::string(a.substr(10));
+        else if (a == "--debug-hang")
+            vcfg.debug_hang = true;
+        else if (a == "--job-timeout-ms" && i + 1 < argc)
+            vcfg.job_timeout = std::chrono::milliseconds(std::strtoul(argv[++i], nullptr, 10));
         else if (a == "--debug")
             opts.debug = true;
         else
             return usage(argv[0]);
     }
-    if (mount_point.empty())
+    if (mount_point.empty() || vcfg.job_timeout.count() <= 0)
         return usage(argv[0]);
 
     accel::subsystem sub;
-    accel::registration regs[2];
-    for (auto& reg : regs) {
-        auto dev = accel::device<minimal_driver>::create();
+    std::vector<accel::registration> regs;
+    for (std::string_view rest = devices; !rest.empty();) {
+        const std::size_t comma = rest.find(',');
+        const std::string_view name = rest.substr(0, comma);
+        rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+        auto dev = make_device(name, vcfg);
         if (!dev) {
-            std::fprintf(stderr, "accel-serve: creating a device: %s\n", std::strerror(-dev.error()));
-            return 1;
+            std::fprintf(stderr, "accel-serve: creating a device \"%.*s\": %s\n", static_cast<int>(name.size()), name.data(),
+                         dev.error() == -EINVAL ? "no such driver (minimal, vdnn)" : std::strerror(-dev.error()));
+            return dev.error() == -EINVAL ? 2 : 1;
         }
         auto r = sub.register_device(*dev);
         if (!r) {
             std::fprintf(stderr, "accel-serve: registering a device: %s\n", std::strerror(-r.error()));
             return 1;
         }
-        reg = std::move(*r);
+        regs.push_back(std::move(*r));
     }
 
     accel::fuse::host host(sub, mount_point, opts);

@@ -9,6 +9,9 @@
 #include <accel/exec/fence.hpp>
 #include <accel/exec/fence_array.hpp>
 #include <accel/exec/fence_wait.hpp>
+#include <accel/exec/reset_domain.hpp>
+#include <accel/exec/scheduler.hpp>
+#include <accel/exec/sim_hw.hpp>
 #include <accel/core/driver.hpp>
 #include <accel/base/errno.hpp>
 #include <accel/base/fault_injection.hpp>

@@ -96,6 +96,10 @@
 ///     get their -ESRCH without waiting further.
 ///   - set_priority applies at the next selection; pushing to a killed entity kills the job.
 ///   - Credits above the limit are truncated at init (the kernel does it at selection).
+///   - A job keeps the first error its finished fence got: completing it later with another
+///     error (start(errno) after a reset, a hardware fence's error) does not replace the one a
+///     reset flow gave the guilty job (-ETIMEDOUT) or a guilty entity gave it (-ECANCELED); the
+///     kernel's dma_fence_set_error overwrites.
 ///   - A hardware fence that refuses the callback for another reason than being signalled
 ///     completes the job with that error (the kernel only logs it).
 ///   - Not implemented: entities on several schedulers (modify_sched, pick_best, score),
@@ -159,6 +163,17 @@ public:
         std::lock_guard g(mu_);
         return !fini_;
     }
+    /// The job on the pending list whose finished fence is `finished`, or nullptr: how a reset
+    /// flow finds the job it blames after the scheduler stopped. Only meaningful while the
+    /// scheduler is stopped (otherwise the job may be freed as soon as this returns).
+    sched_job* pending_job_with(const fence& finished) const noexcept {
+        std::lock_guard g(mu_);
+        for (const sched_job& j : pending_)
+            if (j.finished_.get() == &finished)
+                return const_cast<sched_job*>(&j);
+        return nullptr;
+    }
+
     /// Jobs on the pending list (handed to the hardware, not yet freed).
     std::size_t pending_jobs() const noexcept {
         std::lock_guard g(mu_);
@@ -405,7 +420,7 @@ private:
             job.hw_done_ = true;
             account_locked(job, end);
         }
-        if (error < 0)
+        if (error < 0 && finished->error() == 0) // a job keeps its first error (accel's rule)
             finished->set_error(error);
         finished->signal(end);
         {
