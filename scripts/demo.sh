@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The main job: install what is needed, build the Release (bench) preset, run the minimal driver
-# end to end on the mock backend, then compare the memory-range policies on the allocation
+# The main job: install what is needed, build the Release (bench) preset, run a vdnn inference
+# end to end (examples/vdnn: weights and input uploaded, bound, four layers submitted as jobs
+# with dependencies, the completion event, the result checked against the reference; then a
+# job that hangs, a timeout, a reset and the network again) on the mock backend and then
+# through real system calls on a FUSE mount, then the minimal driver, then compare the memory-range policies on the allocation
 # traces (bench/mm_policies), writing JSON and PNG charts to build/bench/out/. The traces are the
 # project's own: bench/mm_tracegen writes them from a seed while the bench preset builds
 # (build/bench/bench/traces; -DACCEL_TRACE_SEED=N picks another seed); ACCEL_TRACE_DIR, or
@@ -16,21 +19,30 @@ cmake --preset bench
 cmake --build --preset bench -j 2
 
 echo
-echo "=== the minimal driver, end to end (examples/minimal_driver) ==="
-build/bench/examples/minimal_driver/minimal_client
+echo "=== vdnn, a virtual DNN accelerator: an inference on the mock backend (examples/vdnn) ==="
+build/bench/examples/vdnn/vdnn_demo
 
 if [[ -c /dev/fuse && -x build/bench/examples/serve/accel-serve ]]; then
     echo
-    echo "=== the same devices served on a FUSE mount, read by accel-info through real syscalls ==="
+    echo "=== the same through real system calls: accel-serve serves minimal (accel0) and vdnn (accel1) on a FUSE mount ==="
     mnt="$(mktemp -d /tmp/accel-demo-XXXXXX)"
-    build/bench/examples/serve/accel-serve --mount "$mnt" &
+    build/bench/examples/serve/accel-serve --mount "$mnt" --debug-hang --job-timeout-ms 300 &
     serve_pid=$!
-    for _ in $(seq 50); do [[ -e "$mnt/accel/accel0" ]] && break; sleep 0.1; done
+    for _ in $(seq 50); do [[ -e "$mnt/accel/accel1" ]] && break; sleep 0.1; done
+    rc=0
+    build/bench/examples/vdnn/vdnn_demo --mount "$mnt" || rc=$?
+    echo
+    echo "=== the served devices as accel-info sees them (INFO through real syscalls) ==="
     build/bench/examples/accel_info/accel-info "$mnt" || true
     kill -TERM "$serve_pid"
     wait "$serve_pid" || true
     rmdir "$mnt" 2>/dev/null || true
+    [[ $rc -eq 0 ]] || { echo "vdnn_demo through FUSE failed"; exit 1; }
 fi
+
+echo
+echo "=== the minimal driver, end to end (examples/minimal_driver) ==="
+build/bench/examples/minimal_driver/minimal_client
 
 echo
 echo "=== ioctl dispatch cost (bench/ioctl_dispatch) ==="
