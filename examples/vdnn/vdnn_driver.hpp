@@ -292,8 +292,12 @@ struct driver {
                 static_cast<bo&>(*o)->last_job = j->finished();
         }
         if (j->sink) {
-            j->event_cb.self = j.get();
-            (void)j->finished()->add_callback(j->event_cb, &send_done_event); // armed, not yet pushed: pending
+            auto* ev = new done_event;
+            ev->record = record;
+            ev->sink = j->sink;
+            ev->user_data = j->user_data;
+            if (j->finished()->add_callback(*ev, &send_done_event) != 0)
+                delete ev; // cannot happen: armed, not yet pushed, so pending
         }
         f->st->jobs.emplace(record->seqno, record);
         trim_history(*f.data().st);
@@ -407,16 +411,15 @@ private:
     }
 
     /// The finished fence's callback of a job submitted with VDNN_SUBMIT_EVENT.
-    static void send_done_event(accel::fence& fe, accel::fence_cb& cb) noexcept {
-        job& j = *static_cast<job::event_cb_t&>(cb).self;
+    static void send_done_event(accel::fence&, accel::fence_cb& cb) noexcept {
+        std::unique_ptr<done_event> d(static_cast<done_event*>(&cb));
         vdnn_event_job_done ev{};
         ev.base.type = VDNN_EVENT_JOB_DONE;
         ev.base.length = sizeof ev;
-        ev.user_data = j.user_data;
-        ev.seqno = j.record->seqno;
-        j.record->outcome(ev.status, ev.error, ev.fault_va);
-        (void)fe;
-        (void)j.sink->send(&ev, sizeof ev); // -ENOMEM: the client never reads its events; lost
+        ev.user_data = d->user_data;
+        ev.seqno = d->record->seqno;
+        d->record->outcome(ev.status, ev.error, ev.fault_va);
+        (void)d->sink->send(&ev, sizeof ev); // -ENOMEM: the client never reads its events; lost
     }
 };
 

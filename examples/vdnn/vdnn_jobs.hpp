@@ -104,9 +104,15 @@ struct job : accel::sched_job {
     std::shared_ptr<job_record> record;
     std::shared_ptr<event_sink> sink;         // null without VDNN_SUBMIT_EVENT
     std::uint64_t user_data = 0;
-    struct event_cb_t : accel::fence_cb {
-        job* self = nullptr;
-    } event_cb; // on the finished fence: queues the event
+};
+
+/// The finished fence's callback of a job submitted with VDNN_SUBMIT_EVENT. Owned by itself,
+/// not by the job: a fence reads as signalled before its callbacks have run, so the scheduler
+/// may free the job while this still runs. It deletes itself when it has queued the event.
+struct done_event : accel::fence_cb {
+    std::shared_ptr<job_record> record;
+    std::shared_ptr<event_sink> sink;
+    std::uint64_t user_data = 0;
 };
 
 struct device_state;
