@@ -306,6 +306,8 @@ inline int server_main(int argc, char** argv) {
     const std::string_view mode = argv[2];
     const std::string mnt = argv[3];
     const int ready_fd = std::atoi(argv[4]);
+    // Named for ps and perf (a re-executed /proc/self/exe is "exe"); threads inherit the name.
+    ::prctl(PR_SET_NAME, mode == "vdnn" ? "xlat-srv-vdnn" : "xlat-srv-bare");
     if (mode == "vdnn")
         return serve_vdnn(mnt, ready_fd);
     if (mode == "bare_poll")
