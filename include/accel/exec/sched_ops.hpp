@@ -63,6 +63,10 @@ struct sched_config {
     unsigned hang_limit = 0;                    ///< karma above which resubmit_jobs() cancels a context
     sched_policy policy = sched_policy::fifo;
     bool fast_path = true;                      ///< run_job on the pushing thread when nothing is in the way
+    /// How long a finished job may wait for free_job while jobs keep completing: the worker frees
+    /// them in batches, waking every free_delay, rather than waking at every completion (see
+    /// "Freeing" in scheduler.hpp). 0: woken at every completion.
+    std::chrono::nanoseconds free_delay = std::chrono::milliseconds(1);
 };
 
 namespace detail {

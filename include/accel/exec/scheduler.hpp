@@ -42,8 +42,20 @@
 /// Completion runs in the hardware fence's callback, on whichever thread signals it (the
 /// "interrupt"), under that fence's lock, so it only does bookkeeping: credits back, the busy-time
 /// account, the finished fence signalled with the hardware fence's error (its own callbacks run
-/// there too, as in the kernel), and the worker woken. The free work takes finished jobs from the
-/// head of the pending list only, so jobs are freed in hardware order, and calls free_job.
+/// there too, as in the kernel), and the free work requested (the worker woken at once when a
+/// queued job may now run). The free work takes finished jobs from the head of the pending list
+/// only, so jobs are freed in hardware order, and calls free_job.
+///
+/// Freeing. The kernel queues the free work at every completion; a thread wake-up per job costs
+/// more here (a context switch, or on another CPU an inter-processor wake-up), so completions
+/// that follow each other are freed in batches: after a completion the worker wakes every
+/// `sched_config::free_delay` (1 ms by default) for 16 such periods after the last one, and a
+/// completion wakes it only when it would not wake within free_delay anyway (the first after a
+/// quiet spell). A finished job therefore waits at most about free_delay for free_job; 0 frees
+/// each job at once. Likewise arming the timeout wakes the worker only when it sleeps past the
+/// new deadline: with no deadline left it keeps sleeping towards the last one (waking early
+/// finds nothing due), so a stream of short jobs re-arms the timer without waking it; and
+/// giving the token back wakes it only when it waits for the token.
 ///
 /// Timeout (TDR). When `timeout` is set, the timer is (re)armed when a job joins the pending list
 /// and when the head retires with others left, and cancelled when none are left. When it fires,
@@ -199,7 +211,8 @@ protected:
     sched_base(const sched_config& cfg, const detail::sched_vtable& vt)
         : vt_(&vt), name_(std::make_shared<const std::string>(cfg.name)), id_(detail::next_scheduler_id()),
           credit_limit_(cfg.credit_limit ? cfg.credit_limit : 1), timeout_(cfg.timeout), hang_limit_(cfg.hang_limit),
-          policy_(cfg.policy), fast_path_(cfg.fast_path) {
+          policy_(cfg.policy), fast_path_(cfg.fast_path),
+          free_delay_(std::max(cfg.free_delay, std::chrono::nanoseconds(0))) {
         if (timeout_ && timeout_->count() < 0)
             timeout_.reset();
     }
@@ -216,6 +229,8 @@ private:
     friend class sched_entity_base;
 
     using lock_t = std::unique_lock<std::mutex>;
+    // What the worker does: a pass (or deciding), waiting for the token, or sleeping idle.
+    enum class worker_state { running, token, idle };
     using job_list = sched_job::list_type;
     using run_queue = boost::intrusive::list<
         sched_entity_base,
@@ -243,7 +258,8 @@ private:
     void give_token() noexcept {
         token_ = std::thread::id{};
         state_cv_.notify_all();
-        work_cv_.notify_one();
+        if (worker_state_ == worker_state::token) // otherwise the worker needs nothing from the token
+            work_cv_.notify_one();
     }
 
     // ---- small helpers, lock held ----
@@ -254,7 +270,15 @@ private:
         if (!timeout_ || pending_.empty())
             return;
         tdr_deadline_ = clock::now() + *timeout_;
-        work_cv_.notify_one();
+        if (worker_sleeps_past_locked(*tdr_deadline_))
+            work_cv_.notify_one();
+    }
+
+    // True when the worker sleeps idle beyond `t` (it must be woken to act by then). A worker
+    // that is running looks at everything again before it sleeps; one waiting for the token is
+    // woken by give_token().
+    bool worker_sleeps_past_locked(clock::time_point t) const noexcept {
+        return worker_state_ == worker_state::idle && worker_wake_at_ > t;
     }
 
     static bool entity_ready(const sched_entity_base& e) noexcept { return !e.blocked_ && !e.queue_.empty(); }
@@ -427,7 +451,15 @@ private:
             std::lock_guard g(mu_);
             free_requested_ = true;
             run_requested_ = true; // credits came back
-            work_cv_.notify_one();
+            // The worker is woken at once when a queued job may run on the credits that came
+            // back; for the free alone, only if it would not tick within free_delay anyway
+            // (see "Freeing" in the file comment).
+            const auto now = clock::now();
+            if (free_delay_.count() > 0)
+                ticking_until_ = now + free_linger_ticks * free_delay_;
+            const bool queued = std::any_of(rq_.begin(), rq_.end(), [](const run_queue& q) { return !q.empty(); });
+            if (worker_state_ == worker_state::idle && (queued || worker_wake_at_ > now + free_delay_))
+                work_cv_.notify_one();
             if (--inflight_ == 0)
                 state_cv_.notify_all();
         }
@@ -545,7 +577,7 @@ private:
         lock_t lk(mu_);
         while (!fini_) {
             if (token_ != std::thread::id{} || token_waiters_ > 0) {
-                work_cv_.wait(lk);
+                worker_sleep(lk, worker_state::token, clock::time_point::max());
                 continue;
             }
             if (!kill_ready_.empty()) {
@@ -575,13 +607,37 @@ private:
                     give_token();
                     continue;
                 }
-                if (tdr_deadline_) {
-                    work_cv_.wait_until(lk, *tdr_deadline_);
-                    continue;
-                }
             }
-            work_cv_.wait(lk);
+            worker_sleep(lk, worker_state::idle, idle_until_locked());
         }
+    }
+
+    // When the idle worker wakes by itself: at the TDR deadline; with none, at the last deadline
+    // it slept towards if that is still ahead (so that the next job's deadline, always later,
+    // needs no wake-up: an early wake-up only finds nothing due); and while completions come,
+    // every free_delay to free the finished jobs. Never while paused (start() wakes it).
+    clock::time_point idle_until_locked() noexcept {
+        auto until = clock::time_point::max();
+        if (paused_)
+            return until;
+        const auto now = clock::now();
+        if (tdr_deadline_)
+            until = tdr_wake_ = *tdr_deadline_;
+        else if (tdr_wake_ > now)
+            until = tdr_wake_;
+        if (ticking_until_ > now)
+            until = std::min(until, now + free_delay_);
+        return until;
+    }
+
+    void worker_sleep(lock_t& lk, worker_state why, clock::time_point until) noexcept {
+        worker_state_ = why;
+        worker_wake_at_ = until;
+        if (until == clock::time_point::max())
+            work_cv_.wait(lk);
+        else
+            work_cv_.wait_until(lk, until);
+        worker_state_ = worker_state::running;
     }
 
     // drm_sched_run_job_work, looping while something can run.
@@ -802,6 +858,7 @@ private:
     const unsigned hang_limit_;
     const sched_policy policy_;
     const bool fast_path_;
+    const std::chrono::nanoseconds free_delay_;
     std::atomic<std::uint64_t> job_id_count_{0};
 
     mutable std::mutex mu_;
@@ -816,6 +873,11 @@ private:
     bool run_requested_ = false;
     bool free_requested_ = false;
     std::optional<clock::time_point> tdr_deadline_;
+    worker_state worker_state_ = worker_state::running;
+    clock::time_point worker_wake_at_{};
+    clock::time_point tdr_wake_{};     // the last TDR deadline the worker slept towards
+    clock::time_point ticking_until_{}; // the worker ticks every free_delay until then
+    static constexpr int free_linger_ticks = 16;
     sched_job* tdr_job_ = nullptr;     // unlinked while timedout_job runs
     sched_job* free_guilty_ = nullptr; // a completed `bad` job of stop()
     std::uint32_t credit_count_ = 0;
