@@ -22,6 +22,8 @@
 ///              (page_faults.hpp); the kernel marks a read(2) with a lock owner and writeback
 ///              with FUSE_WRITE_CACHE, which tells them from read(2) and write(2)
 ///   read of sys/class/accel/accel<N>/dev -> its text
+/// The answer to every request on a compute node's file is a sync point between the caller's
+/// mappings and the driver (coherency.hpp).
 /// ioctls take no lock of the host's beyond the view's pin lock for objects they touch: clients
 /// proceed in parallel on libfuse's worker threads.
 ///
@@ -342,6 +344,8 @@ struct requests {
             fuse_reply_err(req, ENOMEM);
             return;
         }
+        if (rec.view) // a compute node: the answer is a sync point for device writes
+            c->sync_in(state(req).se(), *rec.view, rec.file->base_device());
         c->arm();
         long n;
         {
@@ -385,8 +389,14 @@ struct requests {
                 return;
             }
         }
-        caller_call_scope as_caller(fuse_req_ctx(req)->pid, identity(req));
-        fuse_reply_poll(req, rec->poll->poll(*rec->file, ph));
+        unsigned mask;
+        {
+            caller_call_scope as_caller(fuse_req_ctx(req)->pid, identity(req));
+            mask = rec->poll->poll(*rec->file, ph);
+        }
+        if (rec->view) // after the mask: what made it ready was written before (coherency.hpp)
+            rec->view->sync_device_writes(state(req).se(), rec->file->base_device());
+        fuse_reply_poll(req, mask);
     }
 
     static void ioctl(fuse_req_t req, fuse_ino_t, unsigned int cmd, void* arg, fuse_file_info* fi, unsigned flags,
@@ -405,8 +415,8 @@ struct requests {
             fuse_reply_err(req, ENOMEM);
             return;
         }
-        if (rec->view)
-            c->sync_in(st.se(), *rec->view); // the sync point of the objects the handler touches
+        if (rec->view) // the sync point of the objects the handler touches and of device writes
+            c->sync_in(st.se(), *rec->view, rec->file->base_device());
         c->arm();
         int ret;
         {

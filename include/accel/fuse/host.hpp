@@ -16,7 +16,8 @@
 ///   page_faults.hpp    READ and WRITE on a compute node: page faults and writeback of mapped
 ///                      buffer objects
 ///   coherency.hpp      the sync points between a client's mapping and the driver (an ioctl
-///                      syncs the objects its handler touches; msync)
+///                      syncs the objects its handler touches; every answer syncs device
+///                      writes, so a wait's end shows the device's output; msync)
 ///   process_view.hpp   one process's view of a compute node: its pins, and when they go
 ///   caller_*.hpp       the caller: its memory, its open flags, its process and PID namespace
 ///   housekeeping.hpp   the thread for kernel notifications and periodic work
