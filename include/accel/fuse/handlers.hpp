@@ -32,6 +32,10 @@
 ///   - RELEASE is asynchronous: an -EBUSY open waits for releases in flight (open_files.hpp).
 ///   - mmap(2) and munmap(2) never reach the server: MMAP_PREPARE pins the object in the view,
 ///     and pins go when the process maps the object no more (process_view.hpp).
+///   - read(2) reaches the server only on a direct-I/O file, which maps MAP_SHARED only with
+///     FUSE_DIRECT_IO_ALLOW_MMAP, and concurrent readers queue on the position lock unless the
+///     file is a stream: libfuse 3.14 can say neither, the host's custom I/O does
+///     (kernel_flags.hpp).
 ///   - 32-bit callers (FUSE_IOCTL_COMPAT) get -ENOTTY, as from a kernel driver without
 ///     .compat_ioctl: DRM translates a few layouts for them, which accel does not do.
 #include <accel/core/dispatch.hpp>
