@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <sys/mman.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <string>
@@ -180,67 +181,140 @@ TEST_CASE_TEMPLATE_DEFINE("conformance: waits and poll", F, conformance_wait) {
     }
 
     SUBCASE("DRM events: read(2) returns whole events, parks until one comes, and poll sees them") {
-        // On the monitor node, which both backends serve with read(2) reaching the file (a
-        // FUSE compute node's read is its mapped objects' page cache).
-        int r = c.open(fx.monitor(0), O_RDWR);
-        int nb = c.open(fx.monitor(0), O_RDWR | O_NONBLOCK);
-        int mon = c.open(fx.monitor(0), O_RDWR);
-        REQUIRE(r >= 0);
-        REQUIRE(nb >= 0);
-        REQUIRE(mon >= 0);
-        test_event ev[4] = {};
-        CHECK(c.read(nb, ev, sizeof ev) == -EAGAIN); // none pending, O_NONBLOCK
-        CHECK(c.write(r, ev, sizeof ev) == -EINVAL); // drm_fops has no write, as vfs_write says
-        CHECK(c.read(r + 1000, ev, sizeof ev) == -EBADF);
+        // On both nodes: the compute node delivers events on the descriptor that maps objects
+        // (through FUSE: a direct-I/O file, fuse/kernel_flags.hpp), the monitor node too.
+        for (const std::string& node : {fx.compute(0), fx.monitor(0)}) {
+            CAPTURE(node);
+            int r = c.open(node, O_RDWR);
+            int nb = c.open(node, O_RDWR | O_NONBLOCK);
+            int mon = c.open(fx.monitor(0), O_RDWR);
+            REQUIRE(r >= 0);
+            REQUIRE(nb >= 0);
+            REQUIRE(mon >= 0);
+            test_event ev[4] = {};
+            CHECK(c.read(nb, ev, sizeof ev) == -EAGAIN); // none pending, O_NONBLOCK
+            CHECK(c.write(r, ev, sizeof ev) == -EINVAL); // drm_fops has no write, as vfs_write says
+            CHECK(c.read(r + 1000, ev, sizeof ev) == -EBADF);
 
-        std::atomic<long> got{1};
-        std::thread t([&] { got = c.read(r, ev, sizeof ev); }); // parks: nothing pending
-        REQUIRE(wait_until_parked(c, mon, 1));
-        CHECK(got == 1);
-        test_send_events s{7, 1, 100};
-        REQUIRE(c.ioctl(mon, TEST_IOCTL_SEND_EVENTS, &s) == 0); // one event to every file
-        t.join();
-        CHECK(got == long{sizeof(test_event)}); // the parked read is answered with it
-        CHECK(ev[0].type == 7);
-        CHECK(ev[0].length == sizeof(test_event));
-        CHECK(ev[0].value == 100);
-        s = {7, 2, 101};
-        REQUIRE(c.ioctl(mon, TEST_IOCTL_SEND_EVENTS, &s) == 0);
-        CHECK(c.read(r, ev, sizeof ev) == 2 * long{sizeof(test_event)}); // whole events that fit
-        CHECK(ev[0].value == 101);
-        CHECK(ev[1].value == 102);
+            std::atomic<long> got{1};
+            std::thread t([&] { got = c.read(r, ev, sizeof ev); }); // parks: nothing pending
+            REQUIRE(wait_until_parked(c, mon, 1));
+            CHECK(got == 1);
+            test_send_events s{7, 1, 100};
+            REQUIRE(c.ioctl(mon, TEST_IOCTL_SEND_EVENTS, &s) == 0); // one event to every file
+            t.join();
+            CHECK(got == long{sizeof(test_event)}); // the parked read is answered with it
+            CHECK(ev[0].type == 7);
+            CHECK(ev[0].length == sizeof(test_event));
+            CHECK(ev[0].value == 100);
+            s = {7, 2, 101};
+            REQUIRE(c.ioctl(mon, TEST_IOCTL_SEND_EVENTS, &s) == 0);
+            CHECK(c.read(r, ev, sizeof ev) == 2 * long{sizeof(test_event)}); // whole events that fit
+            CHECK(ev[0].value == 101);
+            CHECK(ev[1].value == 102);
 
-        pollfd p{nb, POLLIN, 0};
-        CHECK(c.poll(&p, 1, 0) == 1); // nb has its three events pending
-        CHECK(p.revents == (POLLIN));
-        CHECK(c.read(nb, ev, sizeof(test_event) - 1) == 0); // the first does not fit: 0, kept
-        CHECK(c.read(nb, ev, sizeof(test_event) + 4) == long{sizeof(test_event)}); // one at a time
-        CHECK(ev[0].value == 100);
-        CHECK(c.read(nb, ev, sizeof ev) == 2 * long{sizeof(test_event)});
-        CHECK(ev[0].value == 101);
-        CHECK(ev[1].value == 102);
-        CHECK(c.poll(&p, 1, 0) == 0);
-        CHECK(c.read(nb, ev, sizeof ev) == -EAGAIN);
-        CHECK(c.close(r) == 0);
-        CHECK(c.close(nb) == 0);
-        CHECK(c.close(mon) == 0);
-        // Each file has 4096 bytes of event space (drm_file.event_space), given back by read:
-        // 256 events of 16 bytes fit, the 257th is -ENOMEM, and reading makes room again.
-        int full = c.open(fx.monitor(0), O_RDWR | O_NONBLOCK);
-        REQUIRE(full >= 0);
-        test_send_events many{9, 256, 0};
-        CHECK(c.ioctl(full, TEST_IOCTL_SEND_EVENTS, &many) == 0);
-        test_send_events one_more{9, 1, 256};
-        CHECK(c.ioctl(full, TEST_IOCTL_SEND_EVENTS, &one_more) == -ENOMEM);
-        std::vector<test_event> all(300);
-        CHECK(c.read(full, all.data(), all.size() * sizeof(test_event)) == 4096);
-        CHECK(all[255].value == 255);
-        CHECK(c.ioctl(full, TEST_IOCTL_SEND_EVENTS, &one_more) == 0);
-        CHECK(c.close(full) == 0);
-        int wo = c.open(fx.monitor(0), O_WRONLY);
-        REQUIRE(wo >= 0);
-        CHECK(c.read(wo, ev, sizeof ev) == -EBADF); // not open for reading
-        CHECK(c.close(wo) == 0);
+            pollfd p{nb, POLLIN, 0};
+            CHECK(c.poll(&p, 1, 0) == 1); // nb has its three events pending
+            CHECK(p.revents == (POLLIN));
+            CHECK(c.read(nb, ev, sizeof(test_event) - 1) == 0); // the first does not fit: 0, kept
+            CHECK(c.read(nb, ev, sizeof(test_event) + 4) == long{sizeof(test_event)}); // one at a time
+            CHECK(ev[0].value == 100);
+            CHECK(c.read(nb, ev, sizeof ev) == 2 * long{sizeof(test_event)});
+            CHECK(ev[0].value == 101);
+            CHECK(ev[1].value == 102);
+            CHECK(c.poll(&p, 1, 0) == 0);
+            CHECK(c.read(nb, ev, sizeof ev) == -EAGAIN);
+
+            // poll wakes up when an event comes.
+            std::atomic<int> ready{-1};
+            std::thread w([&] { ready = c.poll(&p, 1, 10000); });
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            CHECK(ready == -1);
+            s = {8, 1, 200};
+            REQUIRE(c.ioctl(mon, TEST_IOCTL_SEND_EVENTS, &s) == 0);
+            w.join();
+            CHECK(ready == 1);
+            CHECK(p.revents == (POLLIN));
+            CHECK(c.read(nb, ev, sizeof ev) == long{sizeof(test_event)});
+            CHECK(ev[0].type == 8);
+            CHECK(c.close(r) == 0);
+            CHECK(c.close(nb) == 0);
+            CHECK(c.close(mon) == 0);
+            // Each file has 4096 bytes of event space (drm_file.event_space), given back by read:
+            // 256 events of 16 bytes fit, the 257th is -ENOMEM, and reading makes room again.
+            int full = c.open(node, O_RDWR | O_NONBLOCK);
+            REQUIRE(full >= 0);
+            test_send_events many{9, 256, 0};
+            CHECK(c.ioctl(full, TEST_IOCTL_SEND_EVENTS, &many) == 0);
+            test_send_events one_more{9, 1, 256};
+            CHECK(c.ioctl(full, TEST_IOCTL_SEND_EVENTS, &one_more) == -ENOMEM);
+            std::vector<test_event> all(300);
+            CHECK(c.read(full, all.data(), all.size() * sizeof(test_event)) == 4096);
+            CHECK(all[255].value == 255);
+            CHECK(c.ioctl(full, TEST_IOCTL_SEND_EVENTS, &one_more) == 0);
+            CHECK(c.close(full) == 0);
+            int wo = c.open(node, O_WRONLY);
+            REQUIRE(wo >= 0);
+            CHECK(c.read(wo, ev, sizeof ev) == -EBADF); // not open for reading
+            CHECK(c.close(wo) == 0);
+        }
+    }
+
+    if constexpr (F::maps_objects) {
+        SUBCASE("a job's output is in the mapping once its event is read, its wait ends or poll reports it") {
+            // The device writes an object on its own thread (JOB), then signals; a client that
+            // waited sees the write through its mapping, even with the page already touched
+            // (through FUSE: cached) before the device wrote (fuse/coherency.hpp).
+            int fd = c.open(fx.compute(0), O_RDWR);
+            int mon = c.open(fx.monitor(0), O_RDWR);
+            REQUIRE(fd >= 0);
+            REQUIRE(mon >= 0);
+            test_bo_create b{4096, 0, 0, 0};
+            REQUIRE(c.ioctl(fd, TEST_IOCTL_BO_CREATE, &b) == 0);
+            auto m = c.mmap(fd, b.mmap_offset, 4096, PROT_READ | PROT_WRITE, MAP_SHARED);
+            REQUIRE(m);
+            auto* words = static_cast<volatile std::uint64_t*>(*m);
+            test_ring now{0, 0};
+            REQUIRE(c.ioctl(mon, TEST_IOCTL_RING, &now) == 0);
+            std::uint64_t bell = now.doorbell;
+            test_ring one{1, 0};
+            test_event ev{};
+            // Each job waits for a ring, so the client reads the word before the device writes it.
+            auto submit = [&](std::uint64_t offset, std::uint64_t value) {
+                test_job j{b.handle, 0, offset, value, bell + 1};
+                REQUIRE(c.ioctl(fd, TEST_IOCTL_JOB, &j) == 0);
+                CHECK(words[offset / 8] == 0); // not written yet; the page is in use
+                REQUIRE(c.ioctl(mon, TEST_IOCTL_RING, &one) >= 0); // the job may run
+                bell += 2;                                           // its ring and the job's
+            };
+
+            submit(8, 0x1001); // 1. a blocking read(2) of the event
+            CHECK(c.read(fd, &ev, sizeof ev) == long{sizeof ev});
+            CHECK(ev.type == TEST_EVENT_JOB);
+            CHECK(ev.value == 0x1001);
+            CHECK(words[1] == 0x1001);
+
+            submit(16, 0x2002); // 2. a WAIT for the doorbell the job rings last
+            test_wait w{bell, 10000, 0, 0};
+            CHECK(c.ioctl(fd, TEST_IOCTL_WAIT, &w) == 0);
+            CHECK(words[2] == 0x2002);
+            CHECK(c.read(fd, &ev, sizeof ev) == long{sizeof ev});
+            CHECK(ev.value == 0x2002);
+
+            submit(24, 0x3003); // 3. poll(2) reporting the event, before it is read
+            pollfd p{fd, POLLIN, 0};
+            CHECK(c.poll(&p, 1, 10000) == 1);
+            CHECK(p.revents == (POLLIN));
+            CHECK(words[3] == 0x3003);
+            CHECK(c.read(fd, &ev, sizeof ev) == long{sizeof ev});
+            CHECK(ev.value == 0x3003);
+
+            test_job bad{b.handle, 0, 4, 1, 0}; // misaligned
+            CHECK(c.ioctl(fd, TEST_IOCTL_JOB, &bad) == -EINVAL);
+            CHECK(c.munmap(*m, 4096) == 0);
+            CHECK(c.close(fd) == 0);
+            CHECK(c.close(mon) == 0);
+        }
     }
 
     SUBCASE("poll: several descriptors, a timeout, and readiness that a wake-up brings") {

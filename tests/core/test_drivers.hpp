@@ -6,7 +6,10 @@
 #include <accel/accel.hpp>
 
 #include <atomic>
+#include <cstring>
+#include <mutex>
 #include <optional>
+#include <stop_token>
 #include <poll.h>
 #include <chrono>
 #include <cstdint>
@@ -25,6 +28,32 @@ inline int echo_words(__u64& report, __u64* words, std::size_t n) {
     }
     return 0;
 }
+
+/// The device's own threads (JOB): started by an ioctl, joined at remove (or when the device
+/// data goes). A job thread holds no device reference, so it never drops the last one and
+/// never joins itself; the device outlives it because remove() joins it first.
+class job_threads {
+public:
+    template <class Fn>
+    void start(Fn&& fn) {
+        std::lock_guard lock(m_);
+        threads_.emplace_back(std::forward<Fn>(fn));
+    }
+    /// Asks every job to stop (a job waiting for the doorbell gives up) and waits for them.
+    void stop_all() noexcept {
+        std::vector<std::jthread> all;
+        {
+            std::lock_guard lock(m_);
+            all.swap(threads_);
+        }
+        all.clear(); // request_stop + join
+    }
+    ~job_threads() { stop_all(); }
+
+private:
+    std::mutex m_;
+    std::vector<std::jthread> threads_;
+};
 
 /// Every dispatch rule, made visible: see test_uapi.h.
 template <bool Exclusive>
@@ -62,6 +91,7 @@ struct basic_test_driver {
                 return 0;
             }
         } resetter;
+        job_threads jobs; // last: joined before the rest goes
     };
     struct file_data {
         std::uint64_t noarg_calls = 0;
@@ -96,6 +126,7 @@ struct basic_test_driver {
     }
     static void remove(dev& d) {
         d.status().set_reset_handler(nullptr);
+        d->jobs.stop_all();
         d->removes++;
     }
     static result<file_data> open(dev& d) {
@@ -191,6 +222,44 @@ struct basic_test_driver {
         });
         return err;
     }
+    /// JOB (test_uapi.h): a driver thread does the device's part.
+    static int job(dev& d, fil& f, test_job& a) {
+        if (a.pad)
+            return -EINVAL;
+        gem_ref obj = lookup(f, a.handle);
+        if (!obj)
+            return -ENOENT;
+        if (a.offset % 8 || a.offset >= obj->size())
+            return -EINVAL;
+        try {
+            d->jobs.start([&d, obj = std::move(obj), client = f.client_id(), a](std::stop_token stop) {
+                while (d->doorbell.load() < a.after_doorbell) {
+                    if (stop.stop_requested())
+                        return;
+                    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                }
+                if (!d.enter())
+                    return; // unplugged: the job is lost, as with a removed device
+                device_base::entered guard{&d};
+                std::byte* cpu = obj->vaddr();
+                if (!cpu)
+                    return;
+                std::memcpy(cpu + a.offset, &a.value, sizeof a.value); // the device's DMA
+                obj->device_wrote();                                     // before anyone is told
+                test_event e{TEST_EVENT_JOB, sizeof(test_event), a.value};
+                d.for_each_file([&](const file_base& g) {
+                    if (g.client_id() == client)
+                        (void)const_cast<file_base&>(g).send_event(&e, sizeof e);
+                });
+                d->doorbell.fetch_add(1);
+                d->doorbell_wait.wake_all();
+                d.for_each_file([](const file_base& g) { const_cast<file_base&>(g).event_wait().wake_all(); });
+            });
+        } catch (...) {
+            return -ENOMEM;
+        }
+        return 0;
+    }
     static int reset(dev& d, fil&, no_arg&) {
         d.reset_completed();
         return 0;
@@ -272,7 +341,8 @@ struct basic_test_driver {
         ACCEL_IOCTL(TEST_IOCTL_POLL_ARM, &poll_arm, ioctl_flags::none),   //
         ACCEL_IOCTL(TEST_IOCTL_RESET, &reset, ioctl_flags::none),         //
         ACCEL_IOCTL(TEST_IOCTL_SET_STATE, &set_state, ioctl_flags::none), //
-        ACCEL_IOCTL(TEST_IOCTL_SEND_EVENTS, &send_events, ioctl_flags::monitor)>;
+        ACCEL_IOCTL(TEST_IOCTL_SEND_EVENTS, &send_events, ioctl_flags::monitor), //
+        ACCEL_IOCTL(TEST_IOCTL_JOB, &job, ioctl_flags::none)>;
 
     // INFO callbacks.
     static std::vector<accel_info_memory_region> memory_regions(dev&) {

@@ -44,7 +44,7 @@ struct test_fail {
 #define TEST_IOCTL_SUM ACCEL_IOWR(0x48, struct test_sum)
 #define TEST_IOCTL_FAIL ACCEL_IOWR(0x49, struct test_fail)
 #define TEST_IOCTL_NOARG ACCEL_IO(0x4a)                         /* counts calls on this file */
-/* 0x4b, 0x4c and 0x4f are empty slots; 0x59..0x9f are past the last row. */
+/* 0x4b, 0x4c and 0x4f are empty slots; 0x5b..0x9f are past the last row. */
 #define TEST_IOCTL_HOLE ACCEL_IOWR(0x4b, struct test_echo)
 #define TEST_IOCTL_COUNT ACCEL_IOR(0x4d, struct test_count)
 /* From now on every postclose on this device sleeps postclose_ms (at most 2000): a slow release. */
@@ -122,7 +122,7 @@ struct test_set_state {
 	__u32 state;
 	__u32 fail_reset;
 };
-#define TEST_IOCTL_SET_STATE ACCEL_IOW(0x59, struct test_set_state)
+#define TEST_IOCTL_SET_STATE ACCEL_IOW(0x5a, struct test_set_state)
 /* DRM events: sends `count` events {type, length 16, value + i} to every file of the device
  * (read(2) returns them, as drm_read returns drm_event records). */
 struct test_send_events {
@@ -136,5 +136,20 @@ struct test_event { /* struct drm_event, then the payload */
 	__u64 value;
 };
 #define TEST_IOCTL_SEND_EVENTS ACCEL_IOW(0x58, struct test_send_events)
+
+/* A job the device runs on its own (a driver thread, as hardware would): once the doorbell
+ * reaches `after_doorbell`, the device writes `value` (a __u64) at byte `offset` of the object,
+ * the driver marks the object device-written, sends the submitting file the event
+ * {TEST_EVENT_JOB, 16, value} and adds 1 to the doorbell (waking waiters and pollers, as RING
+ * does). JOB answers at once. */
+struct test_job {
+	__u32 handle;
+	__u32 pad; /* must be 0 */
+	__u64 offset; /* 8-byte aligned, inside the object */
+	__u64 value;
+	__u64 after_doorbell;
+};
+#define TEST_EVENT_JOB 0x80000001u /* driver-private event types start at 0x80000000 */
+#define TEST_IOCTL_JOB ACCEL_IOW(0x59, struct test_job)
 
 #endif

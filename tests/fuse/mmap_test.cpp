@@ -296,12 +296,15 @@ TEST_CASE("fuse mmap: an ioctl syncs the objects its handler touches, and leaves
         auto b = create_bo(fx, fd, 4096);
         auto m = fx.sys.mmap(fd, b.mmap_offset, 4096, rw, MAP_SHARED);
         REQUIRE(m);
-        static_cast<volatile std::uint64_t*>(*m)[0] = 100 + static_cast<std::uint64_t>(i); // faulted in, dirty
         maps.push_back(*m);
     }
     auto t = create_bo(fx, fd, 4096);
     auto mt = fx.sys.mmap(fd, t.mmap_offset, 4096, rw, MAP_SHARED);
     REQUIRE(mt);
+    // Touched after the last mmap(2): each mmap(2) of the node drops the view's cached pages
+    // (a direct-I/O file, fuse/kernel_flags.hpp; the next test case).
+    for (int i = 0; i < n; ++i) // faulted in, dirty
+        static_cast<volatile std::uint64_t*>(maps[static_cast<std::size_t>(i)])[0] = 100 + static_cast<std::uint64_t>(i);
     static_cast<volatile std::uint64_t*>(*mt)[0] = 7;
     REQUIRE(cached(*mt));
     for (void* m : maps)
@@ -317,6 +320,30 @@ TEST_CASE("fuse mmap: an ioctl syncs the objects its handler touches, and leaves
     for (void* m : maps)
         CHECK(fx.sys.munmap(m, 4096) == 0);
     CHECK(fx.sys.munmap(*mt, 4096) == 0);
+    CHECK(fx.sys.close(fd) == 0);
+}
+
+// The compute node is a direct-I/O file (it delivers DRM events by read(2)), and the kernel
+// drops a direct-I/O file's cached pages at each mmap(2) of it, laundering dirty ones first
+// (fuse_file_mmap: invalidate_inode_pages2). Nothing is lost; the pages are faulted in again.
+TEST_CASE("fuse mmap: a new mapping of the node drops the process's cached pages, dirty ones written back first") {
+    fuse_fixture fx;
+    int fd = fx.sys.open(fx.compute(0), O_RDWR);
+    REQUIRE(fd >= 0);
+    auto a = create_bo(fx, fd, 4096);
+    auto ma = fx.sys.mmap(fd, a.mmap_offset, 4096, rw, MAP_SHARED);
+    REQUIRE(ma);
+    auto* w = static_cast<volatile std::uint64_t*>(*ma);
+    w[0] = 0xd1e7; // dirty, cached, never synced
+    REQUIRE(cached(*ma));
+    auto b = create_bo(fx, fd, 4096); // an ioctl that does not touch a: a stays cached
+    REQUIRE(cached(*ma));
+    auto mb = fx.sys.mmap(fd, b.mmap_offset, 4096, rw, MAP_SHARED);
+    REQUIRE(mb);
+    CHECK_FALSE(cached(*ma)); // dropped by the mmap(2)...
+    CHECK(w[0] == 0xd1e7);    // ...after it was written back: faulted in again from the object
+    CHECK(fx.sys.munmap(*ma, 4096) == 0);
+    CHECK(fx.sys.munmap(*mb, 4096) == 0);
     CHECK(fx.sys.close(fd) == 0);
 }
 

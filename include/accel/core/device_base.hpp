@@ -127,6 +127,11 @@ public:
     /// The device's fake mmap offsets (drm_device.vma_offset_manager).
     mmap_offset_manager& mmap_offsets() noexcept { return offsets_; }
 
+    /// gem_object::device_wrote() calls on this device's objects so far: a backend that keeps
+    /// cached copies of objects compares it with what it saw last, and looks at its objects
+    /// only when it moved (fuse/process_view.hpp).
+    std::uint64_t object_writes() const noexcept { return object_writes_.load(std::memory_order_acquire); }
+
     /// drm_gem_mmap's checks, for a mapping of `length` bytes at `offset` on file `f` with
     /// mmap(2)'s `prot` and `flags`; returns the object to map (a new reference).
 /// In the kernel's order: mmap(2)'s own checks, then drm_gem_mmap's, then the shmem object's:
@@ -161,6 +166,7 @@ protected:
 
 private:
     friend class subsystem;
+    friend class gem_object;
 
     /// drm_dev_unplug: refuse new calls, wait for the ones inside the driver, then end every
     /// parked request with -ENODEV (none holds the guard, so none delays the drain).
@@ -188,6 +194,7 @@ private:
     std::atomic<std::uint32_t> open_count_{0};
     device_status status_;
     engine_clocks engine_time_;
+    std::atomic<std::uint64_t> object_writes_{0};
     unsigned minor_ = 0;
     // Set by the subsystem while the device holds a minor; called when the last reference goes.
     accel::subsystem* subsystem_ = nullptr;
@@ -200,6 +207,13 @@ private:
 };
 
 using device_ref = boost::intrusive_ptr<device_base>;
+
+// The object's count first, then the device's: whoever sees the device's count move sees the
+// object's too (release, then acquire in object_writes()).
+inline void gem_object::device_wrote() noexcept {
+    device_writes_.fetch_add(1, std::memory_order_release);
+    dev_->object_writes_.fetch_add(1, std::memory_order_release);
+}
 
 /// The file's mmap operation (-ENODEV without one, as mmap(2) answers).
 inline result<mmap_target> map_file(open_file& f, std::uint64_t offset, std::uint64_t length, int prot, int flags) {

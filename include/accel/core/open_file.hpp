@@ -96,11 +96,20 @@ public:
     open_file& operator=(const open_file&) = delete;
 
     const file_operations& fops() const noexcept { return *fops_; }
-    /// open(2)'s flags as the file was opened (O_ACCMODE, O_NONBLOCK, ...): f_flags.
-    int flags() const noexcept { return flags_; }
-    bool readable() const noexcept { return (flags_ & O_ACCMODE) != O_WRONLY; }
+    /// open(2)'s flags (O_ACCMODE, O_NONBLOCK, ...), as fcntl(F_SETFL) left them: f_flags.
+    int flags() const noexcept { return flags_.load(std::memory_order_relaxed); }
+    bool readable() const noexcept { return (flags() & O_ACCMODE) != O_WRONLY; }
     /// Opened for writing (O_WRONLY or O_RDWR): a shared mapping's VM_MAYWRITE.
-    bool writable() const noexcept { return (flags_ & O_ACCMODE) != O_RDONLY; }
+    bool writable() const noexcept { return (flags() & O_ACCMODE) != O_RDONLY; }
+    /// fcntl(F_SETFL): takes the status flags it may change (SETFL_MASK: O_APPEND, O_NONBLOCK,
+    /// O_ASYNC, O_DIRECT, O_NOATIME) from `flags`, keeps the others. A backend that learns
+    /// f_flags per call (FUSE sends them with each READ) brings the file up to date with it.
+    void set_status_flags(int flags) noexcept {
+        constexpr int settable = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
+        int old = flags_.load(std::memory_order_relaxed);
+        while (!flags_.compare_exchange_weak(old, (old & ~settable) | (flags & settable), std::memory_order_relaxed)) {
+        }
+    }
     std::uint64_t& pos() noexcept { return pos_; }
 
     void get() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
@@ -111,9 +120,15 @@ public:
 
     // ---- the operations, with the kernel's defaults for missing ones ----
     int ioctl(ioctl_cmd cmd, std::uint64_t arg) noexcept { return fops_->ioctl ? fops_->ioctl(*this, cmd, arg) : -ENOTTY; }
-    long read(std::uint64_t buf, std::size_t n) noexcept { return fops_->read ? fops_->read(*this, buf, n, pos_) : -EINVAL; }
-    long write(std::uint64_t buf, std::size_t n) noexcept {
-        return fops_->write ? fops_->write(*this, buf, n, pos_) : -EINVAL;
+    long read(std::uint64_t buf, std::size_t n) noexcept { return read(buf, n, pos_); }
+    long write(std::uint64_t buf, std::size_t n) noexcept { return write(buf, n, pos_); }
+    /// At a position the caller keeps (pread, a stream's local position, or a backend whose
+    /// kernel keeps f_pos itself, as FUSE's does): the file's own position is not touched.
+    long read(std::uint64_t buf, std::size_t n, std::uint64_t& pos) noexcept {
+        return fops_->read ? fops_->read(*this, buf, n, pos) : -EINVAL;
+    }
+    long write(std::uint64_t buf, std::size_t n, std::uint64_t& pos) noexcept {
+        return fops_->write ? fops_->write(*this, buf, n, pos) : -EINVAL;
     }
     unsigned poll(poll_table& pt) noexcept { return fops_->poll ? fops_->poll(*this, pt) : default_poll_mask; }
     /// mmap: see map_file() in core/device_base.hpp (mmap_target needs the device complete).
@@ -139,7 +154,7 @@ protected:
 
 private:
     const file_operations* fops_;
-    int flags_;
+    std::atomic<int> flags_;
     std::uint64_t pos_ = 0;
     std::atomic<std::uint32_t> refs_{1}; // the opener's
 };

@@ -16,8 +16,14 @@
 ///              caller ends its wait with EINTR (request_call.hpp).
 ///   poll    -> the file's poll operation; a wake-up of a queue it waited on notifies the
 ///              kernel through the poll handle (poll_notify.hpp)
-///   read, write on a compute node -> page faults and writeback (page_faults.hpp)
+///   read, write of a device node -> the file's read and write operations (DRM events; no
+///              write): device nodes are direct-I/O streams (kernel_flags.hpp)
+///   read, write of a compute node's page cache -> page faults and writeback of mapped objects
+///              (page_faults.hpp); the kernel marks a read(2) with a lock owner and writeback
+///              with FUSE_WRITE_CACHE, which tells them from read(2) and write(2)
 ///   read of sys/class/accel/accel<N>/dev -> its text
+/// The answer to every request on a compute node's file is a sync point between the caller's
+/// mappings and the driver (coherency.hpp).
 /// ioctls take no lock of the host's beyond the view's pin lock for objects they touch: clients
 /// proceed in parallel on libfuse's worker threads.
 ///
@@ -26,6 +32,10 @@
 ///   - RELEASE is asynchronous: an -EBUSY open waits for releases in flight (open_files.hpp).
 ///   - mmap(2) and munmap(2) never reach the server: MMAP_PREPARE pins the object in the view,
 ///     and pins go when the process maps the object no more (process_view.hpp).
+///   - read(2) reaches the server only on a direct-I/O file, which maps MAP_SHARED only with
+///     FUSE_DIRECT_IO_ALLOW_MMAP, and concurrent readers queue on the position lock unless the
+///     file is a stream: libfuse 3.14 can say neither, the host's custom I/O does
+///     (kernel_flags.hpp).
 ///   - 32-bit callers (FUSE_IOCTL_COMPAT) get -ENOTTY, as from a kernel driver without
 ///     .compat_ioctl: DRM translates a few layouts for them, which accel does not do.
 #include <accel/core/dispatch.hpp>
@@ -36,6 +46,7 @@
 #include <accel/fuse/caller_process.hpp>
 #include <accel/fuse/coherency.hpp>
 #include <accel/fuse/device_tree.hpp>
+#include <accel/fuse/kernel_flags.hpp>
 #include <accel/fuse/request_call.hpp>
 #include <accel/fuse/lowlevel.hpp>
 #include <accel/fuse/open_files.hpp>
@@ -69,6 +80,7 @@ struct host_state {
     open_file_tracker files;
     call_registry calls; // requests from their start to their reply (request_call.hpp)
     session ses;
+    kernel_flags kflags; // the session's custom I/O (kernel_flags.hpp)
     dev_t mount_dev = 0; // the mount's device number, to find its mappings in /proc/<pid>/maps
 
     fuse_session* se() const noexcept { return ses.get(); }
@@ -97,6 +109,12 @@ struct requests {
     }
 
     static host_state& state(fuse_req_t req) noexcept { return *static_cast<host_state*>(fuse_req_userdata(req)); }
+    static kernel_flags& kflags_of(void* userdata) noexcept { return static_cast<host_state*>(userdata)->kflags; }
+    /// libfuse's custom I/O for the host's session (kernel_flags.hpp).
+    static const fuse_custom_io& io() noexcept {
+        static const fuse_custom_io table = kernel_flags::io<&requests::kflags_of>();
+        return table;
+    }
 
     static caller_identity identity(fuse_req_t req) noexcept {
         const fuse_ctx* c = fuse_req_ctx(req);
@@ -248,11 +266,14 @@ struct requests {
             return;
         }
         fi->fh = reinterpret_cast<std::uintptr_t>(rec);
-        fi->nonseekable = 1;
+        fi->nonseekable = 1; // and FOPEN_STREAM (kernel_flags.hpp)
         fi->keep_cache = 0;
-        // A monitor node maps nothing: its read and write reach the file's operations directly
-        // instead of a page cache (which would answer EOF itself, the file's size being 0).
-        fi->direct_io = kind == node_kind::monitor;
+        // read(2) must reach the file's operations (DRM events), not a page cache (which would
+        // answer EOF itself, the file's size being 0): direct I/O. A compute node also maps
+        // objects MAP_SHARED, which a direct-I/O file allows only when the connection
+        // negotiated FUSE_DIRECT_IO_ALLOW_MMAP (kernel_flags.hpp); without it (kernel < 6.6)
+        // its read(2) stays the page cache's, and events are read through the monitor node.
+        fi->direct_io = kind == node_kind::monitor || st.kflags.direct_io_mmap();
         if (fuse_reply_open(req, fi) != 0) // interrupted: the kernel will never release it
             st.files.release(rec, who.pid, st.se());
     }
@@ -277,8 +298,8 @@ struct requests {
     static void read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) noexcept {
         try {
             if (open_file* rec = opened(fi)) {
-                if (!rec->view)
-                    file_read(req, *rec, size, off);
+                if (!rec->view || kernel_flags::is_read_syscall(fi))
+                    file_read(req, *rec, size, off, fi->flags);
                 else if (off >= 0)
                     serve_page_fault(req, *rec->view, *rec->file, static_cast<std::uint64_t>(off), size);
                 else
@@ -301,7 +322,7 @@ struct requests {
 
     static void write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t off, fuse_file_info* fi) noexcept {
         open_file* rec = opened(fi);
-        if (rec && !rec->view) {
+        if (rec && (!rec->view || !fi->writepage)) { // write(2), not writeback of a mapping
             file_write(req, *rec, buf, size, off);
             return;
         }
@@ -320,19 +341,24 @@ struct requests {
     static constexpr std::uint64_t request_window = 0x1000;
 
     /// A read may park (an event file with nothing to read yet): it is a request_call too.
-    static void file_read(fuse_req_t req, open_file& rec, std::size_t size, off_t off) {
+    static void file_read(fuse_req_t req, open_file& rec, std::size_t size, off_t off, int flags) {
         request_call* c =
             request_call::make(state(req).calls, req, request_call::reply_kind::read, identity(req), request_window, nullptr, 0, size);
         if (!c) {
             fuse_reply_err(req, ENOMEM);
             return;
         }
+        if (rec.view) // a compute node: the answer is a sync point for device writes
+            c->sync_in(state(req).se(), *rec.view, rec.file->base_device());
         c->arm();
         long n;
         {
             call_scope scope(c->ctx);
-            rec.file->pos() = off < 0 ? 0 : static_cast<std::uint64_t>(off);
-            n = rec.file->read(request_window, size);
+            // f_flags as fcntl(F_SETFL) left them (O_NONBLOCK) come with each READ; the
+            // position is the kernel's (0 on a stream), never stored in the shared file.
+            rec.file->set_status_flags(flags);
+            std::uint64_t pos = off < 0 ? 0 : static_cast<std::uint64_t>(off);
+            n = rec.file->read(request_window, size, pos);
         }
         if (n != call_parked)
             c->answer_now(n);
@@ -342,8 +368,8 @@ struct requests {
         caller_memory mem(fuse_req_ctx(req)->pid, request_window, buf, size, 0);
         call_context ctx{&mem, identity(req)};
         call_scope scope(ctx);
-        rec.file->pos() = off < 0 ? 0 : static_cast<std::uint64_t>(off);
-        const long n = rec.file->write(request_window, size);
+        std::uint64_t pos = off < 0 ? 0 : static_cast<std::uint64_t>(off);
+        const long n = rec.file->write(request_window, size, pos);
         if (n < 0)
             fuse_reply_err(req, static_cast<int>(-n));
         else
@@ -367,8 +393,14 @@ struct requests {
                 return;
             }
         }
-        caller_call_scope as_caller(fuse_req_ctx(req)->pid, identity(req));
-        fuse_reply_poll(req, rec->poll->poll(*rec->file, ph));
+        unsigned mask;
+        {
+            caller_call_scope as_caller(fuse_req_ctx(req)->pid, identity(req));
+            mask = rec->poll->poll(*rec->file, ph);
+        }
+        if (rec->view) // after the mask: what made it ready was written before (coherency.hpp)
+            rec->view->sync_device_writes(state(req).se(), rec->file->base_device());
+        fuse_reply_poll(req, mask);
     }
 
     static void ioctl(fuse_req_t req, fuse_ino_t, unsigned int cmd, void* arg, fuse_file_info* fi, unsigned flags,
@@ -387,8 +419,8 @@ struct requests {
             fuse_reply_err(req, ENOMEM);
             return;
         }
-        if (rec->view)
-            c->sync_in(st.se(), *rec->view); // the sync point of the objects the handler touches
+        if (rec->view) // the sync point of the objects the handler touches and of device writes
+            c->sync_in(st.se(), *rec->view, rec->file->base_device());
         c->arm();
         int ret;
         {

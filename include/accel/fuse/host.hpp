@@ -7,6 +7,8 @@
 ///
 /// The host is assembled from parts, one header each (start reading at the one you need):
 ///   session.hpp        mount, the multi-threaded loop, stop, unmount, stale mounts
+///   kernel_flags.hpp   the session's custom I/O: kernel flags libfuse 3.14 cannot set
+///                      (FUSE_DIRECT_IO_ALLOW_MMAP, FOPEN_STREAM) and read(2) vs page fault
 ///   device_tree.hpp    the served tree in an inode table (inode_table.hpp), following the
 ///                      subsystem's registrations, with per-process views of compute nodes
 ///   handlers.hpp       the request handlers, one per FUSE request kind
@@ -14,7 +16,8 @@
 ///   page_faults.hpp    READ and WRITE on a compute node: page faults and writeback of mapped
 ///                      buffer objects
 ///   coherency.hpp      the sync points between a client's mapping and the driver (an ioctl
-///                      syncs the objects its handler touches; msync)
+///                      syncs the objects its handler touches; every answer syncs device
+///                      writes, so a wait's end shows the device's output; msync)
 ///   process_view.hpp   one process's view of a compute node: its pins, and when they go
 ///   caller_*.hpp       the caller: its memory, its open flags, its process and PID namespace
 ///   housekeeping.hpp   the thread for kernel notifications and periodic work
@@ -79,7 +82,7 @@ public:
         if (ec)
             where = std::filesystem::absolute(mount_point(), ec);
         const bool allow_other = opts_.allow_other < 0 ? ::geteuid() == 0 : opts_.allow_other != 0;
-        int e = state_.ses.mount(requests::ops(), &state_, allow_other, opts_.debug);
+        int e = state_.ses.mount(requests::ops(), &state_, allow_other, opts_.debug, &requests::io());
         if (e == 0)
             state_.mount_dev = mount_device(where.string());
         return e;

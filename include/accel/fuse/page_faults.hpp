@@ -6,9 +6,11 @@
 /// mmap(2) on a FUSE file never reaches the server: the kernel maps the file's page cache (the
 /// caller's per-process view of the node, process_view.hpp), fills a page on first touch with a
 /// READ request at its offset, and writes dirty pages back with WRITE requests (msync, an
-/// ioctl's sync point - coherency.hpp -, memory pressure, close). A compute node has no other
-/// reads or writes, so on it READ *is* a page fault and WRITE *is* writeback; the host answers
-/// both from the object whose fake offset range holds the page:
+/// ioctl's sync point - coherency.hpp -, memory pressure, close). That holds for the compute
+/// node's direct-I/O file too (FUSE_DIRECT_IO_ALLOW_MMAP, kernel_flags.hpp), where read(2) and
+/// write(2) come as READ and WRITE as well: the host tells them apart by what the kernel marks
+/// (a read(2) carries a lock owner, writeback FUSE_WRITE_CACHE; handlers.hpp) and answers the
+/// page cache's from the object whose fake offset range holds the page:
 ///   serve_page_fault  READ: the object's bytes, from its memfd;
 ///   serve_writeback   WRITE: into the object's memfd.
 /// Authorisation is by view, not by the request's file handle (see process_view.hpp for why):
@@ -92,31 +94,34 @@ inline int pin_for_mapping(process_view& v, const file_base& f, std::uint64_t of
     return obj ? v.pin(*obj, false) : -EINVAL;
 }
 
-// The bytes move between the request and the object's memfd by the kernel (the reply is
-// spliced or read from the fd, the write is a pwrite), never through the driver's mapping:
+// The bytes move between the request and the object's memfd by pread and pwrite, never
+// through the driver's mapping:
 // like a device's DMA, they are ordered with the driver's own accesses by the sync points only.
 
-/// READ on a compute node: a page fault at `offset`. Replies exactly `size` bytes, the object's
-/// and zeros past its end (a short read would make the kernel shrink the file's cached size).
+/// READ on a compute node from the page cache: a page fault at `offset`. Replies exactly `size`
+/// bytes, the object's and zeros past its end (a short read would make the kernel shrink the
+/// file's cached size). The bytes are read before the reply and the object's reference goes
+/// first, as for writeback: the client may go on (munmap, GEM_CLOSE) as soon as the reply is
+/// in, and the object must be free then. (libfuse would copy the bytes from the memfd anyway:
+/// the host's custom I/O, kernel_flags.hpp, has no splice.)
 inline void serve_page_fault(fuse_req_t req, process_view& v, const file_base& f, std::uint64_t offset, std::size_t size) {
     auto obj = faulting_object(v, f, offset);
     if (!obj) {
         fuse_reply_err(req, -obj.error());
         return;
     }
-    const detail::page_target t = detail::target_in(std::move(*obj), offset);
-    if (size <= t.in_object) {
-        fuse_bufvec from_fd{}; // FUSE_BUFVEC_INIT is a C compound literal
-        from_fd.count = 1;
-        from_fd.buf[0].size = size;
-        from_fd.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
-        from_fd.buf[0].fd = t.ref->backing_fd();
-        from_fd.buf[0].pos = t.pos;
-        fuse_reply_data(req, &from_fd, FUSE_BUF_SPLICE_MOVE);
+    detail::page_target t = detail::target_in(std::move(*obj), offset);
+    std::vector<char> buf;
+    try {
+        buf.assign(size, 0);
+    } catch (...) {
+        fuse_reply_err(req, ENOMEM);
         return;
     }
-    std::vector<char> buf(size, 0);
-    if (::pread(t.ref->backing_fd(), buf.data(), static_cast<std::size_t>(t.in_object), t.pos) < 0) {
+    const auto n = static_cast<std::size_t>(size < t.in_object ? size : t.in_object);
+    const bool read = ::pread(t.ref->backing_fd(), buf.data(), n, t.pos) == static_cast<ssize_t>(n);
+    t.ref.reset();
+    if (!read) {
         fuse_reply_err(req, EIO);
         return;
     }

@@ -114,6 +114,7 @@ public:
             if (fresh) {
                 p.obj = gem_ref(&obj);
                 p.since = std::chrono::steady_clock::now();
+                p.device_writes = obj.device_writes(); // nothing of it is cached yet
             }
             p.touched = ++seq_;
             p.seen_mapped = p.seen_mapped || mapped;
@@ -138,6 +139,45 @@ public:
     void sync(fuse_session* se, const gem_object& obj) const noexcept {
         if (se)
             fuse_lowlevel_notify_inval_inode(se, ino_, static_cast<off_t>(obj.mmap_offset()), static_cast<off_t>(obj.size()));
+    }
+
+    /// The sync point for device writes (coherency.hpp): drops this view's cached pages of the
+    /// pinned objects of `dev` that gem_object::device_wrote() marked since the view's last such
+    /// sync (dirty pages are written back first, as sync() does). O(1) while the device marked
+    /// nothing since; else one look at each pin, and one notification per marked object. A pin
+    /// counts as synced, and the view as synced up to the device's count, only once the pages
+    /// are gone: a concurrent call finds the work still to do and does it too (the kernel
+    /// orders the two invalidations), so no caller returns before its pages are dropped.
+    void sync_device_writes(fuse_session* se, const device_base& dev) noexcept {
+        const std::uint64_t now = dev.object_writes(); // before the objects' counts (device_base.hpp)
+        if (now == device_writes_seen_.load(std::memory_order_acquire))
+            return;
+        std::vector<std::pair<gem_ref, std::uint64_t>> stale; // released after the locks
+        bool complete = true;
+        {
+            std::lock_guard lock(m_);
+            for (auto& [key, p] : pins_) {
+                const std::uint64_t w = p.obj->device_writes();
+                if (w == p.device_writes)
+                    continue;
+                try {
+                    stale.emplace_back(p.obj, w);
+                } catch (...) {
+                    complete = false; // out of memory: the next sync point tries again
+                }
+            }
+        }
+        for (const auto& [obj, w] : stale)
+            sync(se, *obj);
+        {
+            std::lock_guard lock(m_);
+            for (const auto& [obj, w] : stale)
+                if (auto it = pins_.find(obj.get()); it != pins_.end() && it->second.device_writes < w)
+                    it->second.device_writes = w;
+        }
+        std::uint64_t seen = device_writes_seen_.load(std::memory_order_relaxed);
+        while (complete && seen < now && !device_writes_seen_.compare_exchange_weak(seen, now, std::memory_order_release)) {
+        }
     }
 
     /// Unpins the objects the process maps no more (see the file comment). `mount_dev`: the
@@ -212,6 +252,7 @@ private:
         std::uint64_t touched = 0;  // seq_ at the last pin or fault
         bool seen_mapped = false;   // a fault or a scan saw a mapping of it
         std::chrono::steady_clock::time_point since{};
+        std::uint64_t device_writes = 0; // obj->device_writes() at the last device-write sync
     };
 
     const fuse_ino_t ino_;
@@ -222,6 +263,7 @@ private:
     std::uint64_t seq_ = 0;
     std::unordered_map<const gem_object*, pin_state> pins_;
     std::atomic<std::uint64_t> writeback_errors_{0};
+    std::atomic<std::uint64_t> device_writes_seen_{0}; // device_base::object_writes() synced up to
 };
 
 } // namespace accel::fuse

@@ -11,7 +11,7 @@
 ///   3. a handler parked the request (core/parked_call.hpp): the worker thread returns to
 ///      libfuse at once, holding nothing. When the wait ends - a wake-up, its timeout, an
 ///      unplug, or the interrupt callback cancelling it with -EINTR - complete() finishes the
-///      sync point, replies with the copied-out bytes and frees the call. No worker thread
+///      sync point (coherency.hpp), replies with the copied-out bytes and frees the call. No worker thread
 ///      waits, so 16 clients blocked in waits do not starve a 17th.
 /// A signal in a client whose request is not parked changes nothing: the answer comes when the
 /// handler returns, as from a kernel driver that does not sleep.
@@ -105,9 +105,10 @@ private:
 
 public:
 
-    /// The sync point of the objects the handler touches, for a compute node's view.
-    void sync_in(fuse_session* se, process_view& view) noexcept {
-        sync_.emplace(se, view);
+    /// The sync point of a request on a compute node's view (coherency.hpp): the objects the
+    /// handler touches, and the device's writes when the answer goes.
+    void sync_in(fuse_session* se, process_view& view, const device_base& dev) noexcept {
+        sync_.emplace(se, view, dev);
         ctx.objects = &*sync_;
     }
 
@@ -137,7 +138,7 @@ private:
         static_cast<request_call*>(data)->cancel(-EINTR);
         in_interrupt() = false;
     }
-    long finish_sync(long ret) noexcept { return sync_ ? sync_->finish(static_cast<int>(ret)) : ret; }
+    long finish_sync(long ret) noexcept { return sync_ ? sync_->finish(ret) : ret; }
     void reply(long ret) noexcept {
         auto out = mem_.reply();
         if (kind_ == reply_kind::ioctl)
@@ -166,7 +167,7 @@ private:
     fuse_req_t req_;
     reply_kind kind_;
     caller_memory mem_;
-    std::optional<ioctl_sync> sync_;
+    std::optional<view_sync> sync_;
     bool kept_ = true;
 };
 

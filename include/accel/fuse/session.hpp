@@ -45,10 +45,13 @@ public:
     bool mounted() const noexcept { return se_ != nullptr; }
     fuse_session* get() const noexcept { return se_; }
 
-    /// Mounts with the request handlers `ops`, whose requests carry `userdata`. 0 or -errno:
-    /// -EBUSY (already mounted, or a live FUSE file system is there), -ENOENT/-ENODEV/-EACCES
-    /// (no usable /dev/fuse), -EPERM, or mount's error.
-    int mount(const fuse_lowlevel_ops& ops, void* userdata, bool allow_other, bool debug) {
+    /// Mounts with the request handlers `ops`, whose requests carry `userdata`; `io` (optional)
+    /// becomes libfuse's custom I/O on the mounted descriptor (kernel_flags.hpp: it reads every
+    /// request and writes every reply). 0 or -errno: -EBUSY (already mounted, or a live FUSE
+    /// file system is there), -ENOENT/-ENODEV/-EACCES (no usable /dev/fuse), -EPERM, or mount's
+    /// error.
+    int mount(const fuse_lowlevel_ops& ops, void* userdata, bool allow_other, bool debug,
+              const fuse_custom_io* io = nullptr) {
         if (se_)
             return -EBUSY;
         if (int e = clear_stale_mount(mp_); e < 0)
@@ -86,6 +89,17 @@ public:
             fuse_session_destroy(se_);
             se_ = nullptr;
             return -e;
+        }
+        // fuse_session_custom_io() stands in for fuse_session_mount() in libfuse's design; after
+        // it, on the same descriptor, it changes only how that descriptor is read and written
+        // (cloned worker descriptors included), and unmount and destroy work as before.
+        if (io) {
+            if (int e = fuse_session_custom_io(se_, io, fuse_session_fd(se_)); e != 0) {
+                fuse_session_unmount(se_);
+                fuse_session_destroy(se_);
+                se_ = nullptr;
+                return e < 0 ? e : -EIO;
+            }
         }
         return 0;
     }

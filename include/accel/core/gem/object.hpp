@@ -69,6 +69,17 @@ public:
     std::uint64_t mmap_offset() const noexcept { return offset_.offset(); }
     device_base& device() const noexcept { return *dev_; }
 
+    /// The device wrote the object's memory outside a client's ioctl (a job's output, written
+    /// by DMA or by the driver's thread): call it after the write and before anyone is told
+    /// (an event, a wake-up of a wait or a poll), where a kernel driver syncs the DMA for the
+    /// CPU (dma_sync_*_for_cpu). A backend whose client mappings are cached copies of the
+    /// object (FUSE: the caller's page cache) drops those copies at the client's next sync
+    /// point (fuse/coherency.hpp); direct mappings (the mock, a kernel node) need nothing.
+    /// Defined in device_base.hpp: it also counts the write on the device.
+    void device_wrote() noexcept;
+    /// device_wrote() calls so far.
+    std::uint64_t device_writes() const noexcept { return device_writes_.load(std::memory_order_acquire); }
+
     /// Handles naming the object, in all files (drm_gem_object.handle_count).
     unsigned handle_count() const noexcept { return handle_count_.load(std::memory_order_relaxed); }
     /// Shared as drm-usage-stats counts it: more than one handle (exported objects will count
@@ -162,6 +173,7 @@ private:
     const object_funcs* funcs_;
     std::atomic<std::uint32_t> refs_{1};
     std::atomic<std::uint32_t> handle_count_{0};
+    std::atomic<std::uint64_t> device_writes_{0};
     mmap_offset_node offset_{this};
     mutable std::mutex acl_mutex_;
     std::vector<acl_entry> acl_;
