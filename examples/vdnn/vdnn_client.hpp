@@ -5,12 +5,14 @@
 // application would write. Every call answers 0 / a value, or -errno, as the ioctls do.
 //
 // Sync points through FUSE (fuse/coherency.hpp): an ioctl that names a buffer object writes the
-// caller's dirty pages of it back before the driver reads it and drops its cached pages after.
-// SUBMIT names every object of the job (command buffer, bo_handles), so what the client wrote
-// before SUBMIT is what the job reads; to read a job's results through a mapping, wait with
-// WAIT_BO on the output object (or on any object after the job's event): that ioctl is the sync
-// point that makes the mapping show them. On the mock and on a kernel node the mapping is the
-// object's memory and the extra wait costs one ioctl.
+// caller's dirty pages of it back before the driver reads it. SUBMIT names every object of the
+// job (command buffer, bo_handles), so what the client wrote before SUBMIT is what the job reads.
+// The engine marks the job's objects as device-written before the job's fences signal, and every
+// answer on the compute node (the JOB_DONE event's read(2), a WAIT that ends, poll(2)) drops the
+// caller's cached pages of marked objects first, so a client that waited sees the results
+// through its mapping. A client must not write an object between its SUBMIT and the end of the
+// wait (a dirty page is written back before it is dropped). On the mock and on a kernel node the
+// mapping is the object's memory.
 #include "vdnn_commands.hpp"
 #include "vdnn_uapi.h"
 

@@ -201,11 +201,19 @@ inline accel::result<accel::fence_ptr> engine_ops::run_job(job& j) {
     // The work owns what it uses: a reset may complete and free the job while a hung engine is
     // still inside the work.
     slot.hw.submit(
-        [&slot, d = dev, stream = j.stream, space = j.space, record = j.record]() -> int {
+        [&slot, d = dev, stream = j.stream, space = j.space, record = j.record, bos = j.bos]() -> int {
             slot.control.reset();
-            std::shared_lock lock(d->mem.mmu_lock);
-            page_table_mmu<page_table> mmu(space->tables());
-            exec_result r = slot.exec.run(*stream, mmu, d->mem.phys, &slot.control);
+            exec_result r;
+            {
+                std::shared_lock lock(d->mem.mmu_lock);
+                page_table_mmu<page_table> mmu(space->tables());
+                r = slot.exec.run(*stream, mmu, d->mem.phys, &slot.control);
+            }
+            // The device wrote the job's objects (those SUBMIT named): before the job's fences
+            // signal, so a client that waits or reads the event then sees the results through
+            // its mapping (a FUSE client's cached pages of them are dropped at that answer).
+            for (const accel::gem_ref& o : bos)
+                o->device_wrote();
             record->set_result(r);
             return r.error;
         },
