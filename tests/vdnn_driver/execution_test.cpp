@@ -522,10 +522,13 @@ TEST_CASE("close: with jobs queued and running, queued ones never run, the objec
         // Running on the other engines / on the ring behind the hung job:
         a.run(VDNN_ENGINE_COMPUTE1, one(fill_cmd(z.va, page, 0x02020202)), {z.handle});
         a.run(VDNN_ENGINE_COMPUTE0, nop_stream(), {}, {}, true, 2);
-        // Queued behind the hung one (dependencies), on every engine, writing x:
-        a.run(VDNN_ENGINE_COMPUTE0, one(fill_cmd(x.va, page, 0x22222222)), {x.handle, y.handle}, {hung}, true, 3);
-        a.run(VDNN_ENGINE_COMPUTE1, one(fill_cmd(x.va + page, page, 0x33333333)), {x.handle}, {hung});
-        a.run(VDNN_ENGINE_DMA, one(copy_cmd(y.va, x.va + 2 * page, page)), {x.handle, y.handle, z.handle}, {hung}, true, 4);
+        // Queued behind the hung one, on every engine, writing x. (A dependency on a job of the
+        // same engine only orders a job on the ring, as in drm_sched: the one on compute 0
+        // waits for the DMA job instead.)
+        const u64 q1 = a.run(VDNN_ENGINE_COMPUTE1, one(fill_cmd(x.va + page, page, 0x33333333)), {x.handle}, {hung});
+        const u64 q2 =
+            a.run(VDNN_ENGINE_DMA, one(copy_cmd(y.va, x.va + 2 * page, page)), {x.handle, y.handle, z.handle}, {hung}, true, 4);
+        a.run(VDNN_ENGINE_COMPUTE0, one(fill_cmd(x.va, page, 0x22222222)), {x.handle, y.handle}, {q1, q2}, true, 3);
         vdnn_wait w{};
         CHECK(a.wait(VDNN_WAIT_JOB, hung, 0, w) == -ETIME);
     } // closed: its queued jobs are dropped, the hung one runs on until its timeout
