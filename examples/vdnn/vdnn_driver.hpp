@@ -245,8 +245,10 @@ struct driver {
         std::uint64_t deps[max_deps];
         if (a.dep_count && accel::copy_from_user(deps, a.deps, a.dep_count * sizeof deps[0]))
             return -EFAULT;
-        j->bos.reserve(a.bo_count + 1);
-        j->bos.emplace_back(cmd.get());
+        // The command BO is not one of the job's objects: its stream was copied above, so the
+        // job neither waits for earlier users of it nor holds later ones back (one command
+        // buffer can serve every job, as vdnn_client.hpp's does). bo_handles may name it.
+        j->bos.reserve(a.bo_count);
         for (std::uint32_t i = 0; i < a.bo_count; ++i) {
             auto o = accel::lookup(f, handles[i]);
             if (!o)

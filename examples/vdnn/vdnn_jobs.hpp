@@ -99,7 +99,7 @@ struct job_record {
 struct job : accel::sched_job {
     unsigned engine = 0;
     std::shared_ptr<const std::vector<std::byte>> stream; // copied and validated at SUBMIT
-    std::vector<accel::gem_ref> bos;          // kept alive until the job is freed
+    std::vector<accel::gem_ref> bos;          // bo_handles: kept alive until the job is freed
     std::shared_ptr<vm> space;                // the submitter's VA space, alive while the job runs
     std::shared_ptr<job_record> record;
     std::shared_ptr<event_sink> sink;         // null without VDNN_SUBMIT_EVENT
