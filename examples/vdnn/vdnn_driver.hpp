@@ -349,8 +349,11 @@ struct driver {
             a.fault_va = 0;
             return 0;
         }
-        const std::int64_t left = a.timeout_ns - accel::monotonic_ns();
-        return accel::park_on_fence(a, std::move(fence), std::chrono::nanoseconds(left > 0 ? left : 0), done, -ETIME);
+        // A deadline in the past is no wait at all (compared, not subtracted: INT64_MIN - now
+        // would overflow).
+        const std::int64_t now = accel::monotonic_ns();
+        const std::int64_t left = a.timeout_ns > now ? a.timeout_ns - now : 0;
+        return accel::park_on_fence(a, std::move(fence), std::chrono::nanoseconds(left), done, -ETIME);
     }
 
     using ioctls = accel::ioctl_table<
