@@ -58,7 +58,8 @@ struct driver {
     struct object_data {
         std::uint32_t region = 0;
         std::uint32_t flags = 0;
-        accel::fence_ptr last_job; // the finished fence of the last job using it (device's bo_fences)
+        std::shared_ptr<job_record> last_job; // the last job using it: its fence and how it ended
+                                              // (guarded by the device's bo_fences)
     };
 
     static int probe(device& d) {
@@ -274,8 +275,9 @@ struct driver {
             // Implicit sync: after every earlier job that used one of its objects.
             std::lock_guard bl(d->bo_fences);
             for (const auto& o : j->bos)
-                if (int e = j->add_dependency(static_cast<bo&>(*o)->last_job))
-                    return e;
+                if (const auto& last = static_cast<bo&>(*o)->last_job)
+                    if (int e = j->add_dependency(last->finished))
+                        return e;
         }
         auto record = std::make_shared<job_record>();
         if (a.flags & VDNN_SUBMIT_EVENT) {
@@ -291,7 +293,7 @@ struct driver {
         {
             std::lock_guard bl(d->bo_fences);
             for (const auto& o : j->bos)
-                static_cast<bo&>(*o)->last_job = j->finished();
+                static_cast<bo&>(*o)->last_job = record;
         }
         if (j->sink) {
             j->event_cb.self = j.get();
@@ -325,22 +327,12 @@ struct driver {
             if (!o)
                 return -ENOENT;
             std::lock_guard bl(f.device()->bo_fences);
-            fence = (*o)->last_job;
+            record = (*o)->last_job; // the job to wait for; its outcome is WAIT_BO's
+            if (record)
+                fence = record->finished;
         }
-        auto done = [record](vdnn_wait& w, accel::fence& fe) -> int {
-            if (record) {
-                record->outcome(w.status, w.error, w.fault_va);
-            } else {
-                w.error = fe.error();
-                w.status = w.error ? VDNN_STATUS_CANCELLED : VDNN_STATUS_OK;
-                w.fault_va = 0;
-                if (w.error == -EFAULT)
-                    w.status = VDNN_STATUS_MMU_FAULT;
-                else if (w.error == -ETIMEDOUT)
-                    w.status = VDNN_STATUS_TIMEOUT;
-                else if (w.error == -EINVAL)
-                    w.status = VDNN_STATUS_BAD_COMMAND;
-            }
+        auto done = [record](vdnn_wait& w, accel::fence&) -> int {
+            record->outcome(w.status, w.error, w.fault_va);
             return 0;
         };
         if (!fence) { // no job ever used the object
