@@ -14,6 +14,7 @@
 //   0            VDNN_STATUS_OK
 //   -EFAULT      VDNN_STATUS_MMU_FAULT (fault_va from the engine)
 //   -EINVAL      VDNN_STATUS_BAD_COMMAND
+//   -ENOMEM      VDNN_STATUS_BAD_COMMAND (no scratch memory for a command, as the uAPI says)
 //   -ETIMEDOUT   VDNN_STATUS_TIMEOUT (the reset domain blames the hung job)
 //   anything else (-ECANCELED, -ESRCH from a closed file, -EIO from a failed reset)
 //                VDNN_STATUS_CANCELLED
@@ -88,7 +89,8 @@ struct job_record {
             status = VDNN_STATUS_MMU_FAULT;
             fault_va = result.fault_va;
             break;
-        case -EINVAL: status = VDNN_STATUS_BAD_COMMAND; break;
+        case -EINVAL:
+        case -ENOMEM: status = VDNN_STATUS_BAD_COMMAND; break;
         case -ETIMEDOUT: status = VDNN_STATUS_TIMEOUT; break;
         default: status = VDNN_STATUS_CANCELLED; break;
         }
