@@ -83,13 +83,14 @@ struct driver {
         return 0;
     }
 
-    /// Unplug (and device destruction): no reset runs any more; every queued and running job
-    /// ends (-ECANCELED), every fence signals, the engines stop.
+    /// Unplug: no reset runs any more; every queued and running job ends (-ECANCELED), every
+    /// fence signals, the engines stop (a hung job's too: stop_engines).
     static void remove(device& d) {
         for (auto& c : d->clocks)
             d.engine_time().remove(c);
         if (d->domain)
             d->domain->fini();
+        d->stop_engines();
     }
 
     static accel::result<file_data> open(device& d) {

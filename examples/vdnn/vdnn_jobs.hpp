@@ -30,10 +30,12 @@
 #include <accel/exec/sim_hw.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <thread>
 #include <vector>
 
 namespace vdnn {
@@ -180,6 +182,20 @@ struct device_state {
         for (auto& e : engines)
             e->hw.reset(-ECANCELED); // drops the rest; fences of detached jobs matter to no one
         return fail_next_reset.exchange(0);
+    }
+    /// Unplug, after the schedulers are gone: every engine drops what it holds, and the job
+    /// running on it (a hung one too) is stopped and has returned before this does, so that
+    /// no engine thread still walks a file's page tables under the MMU lock (closing a file,
+    /// destroying the device, would wait for it for ever). The stop is repeated until the
+    /// engine is idle: a job that was just starting clears its engine's control first.
+    void stop_engines() noexcept {
+        for (auto& e : engines) {
+            e->hw.reset(-ECANCELED);
+            while (e->hw.in_flight() != 0) {
+                e->control.stop(VDNN_STATUS_CANCELLED);
+                std::this_thread::sleep_for(std::chrono::microseconds(100));
+            }
+        }
     }
     /// Test and demo hook: the next hardware reset fails with this error (once).
     std::atomic<int> fail_next_reset{0};
