@@ -13,6 +13,10 @@
 //   - implicit sync through the objects a job names only.
 // A reset "in progress" is held deterministically: reset_gate blocks the recovery thread in
 // its first step (the status change to IN_RESET wakes the gate) until the test releases it.
+// The job timeout's timer ends the hung job in the failed-reset and non-blocking cases; where
+// innocent jobs sit on held engines, the device's timeout is "never" and the test fires the
+// scheduler's timeout handler itself (fault(), as drm_sched_fault), so that no innocent job can
+// reach a timeout of its own however loaded the machine is.
 #include "vdnn_driver_fixtures.hpp"
 #include "vdnn_driver_util.hpp"
 
@@ -104,6 +108,18 @@ bool eventually(Pred pred, std::chrono::milliseconds limit = std::chrono::second
     return true;
 }
 
+/// A device whose job timeout is far beyond any test: its timeout handler runs when the test
+/// fires it (fire_timeout), so that no innocent job held on an engine can reach its own
+/// timeout on a loaded machine.
+constexpr std::chrono::milliseconds never{600'000};
+
+/// Fires engine `e`'s timeout handler now (drm_sched_fault: the scheduler's TDR, as when its
+/// timer expires) once its oldest job is on the engine.
+void fire_timeout(mock_device& md, unsigned e) {
+    REQUIRE(eventually([&] { return md.state().engines[e]->hw.in_flight() >= 1; }));
+    md.state().engines[e]->sched->fault();
+}
+
 bool all_bytes(const client_buffer& b, u64 from, u64 n, int value) {
     for (u64 i = from; i < from + n; ++i)
         if (b.as<unsigned char>()[i] != value)
@@ -135,9 +151,7 @@ std::vector<std::shared_ptr<job_record>> all_records(device& d) {
 // ---- hang, timeout, reset --------------------------------------------------------------------------
 
 TEST_CASE("hang: the hung job ends TIMEOUT, the reset is counted, innocent jobs on the hardware and queued complete (resubmit)") {
-    // 1 s: an innocent job held on an engine below must not reach its own timeout before the
-    // recovery stops its scheduler (it is there for milliseconds).
-    mock_device md(config(std::chrono::milliseconds(1000)));
+    mock_device md(config(never));
     auto& c = md.client();
     session<B> a(c, md.node()), b(c, md.node());
     client_buffer& x = b.bound(4 * page, VDNN_REGION_DRAM, VDNN_BIND_READ | VDNN_BIND_WRITE, 0);
@@ -147,6 +161,7 @@ TEST_CASE("hang: the hung job ends TIMEOUT, the reset is counted, innocent jobs 
 
     const u64 hung = a.run(VDNN_ENGINE_COMPUTE0, hang_stream(), {}, {}, true, 0xdead);
     const u64 behind = b.run(VDNN_ENGINE_COMPUTE0, one(fill_cmd(x.va, page, 0x01010101)), {x.handle}); // on the ring behind it
+    fire_timeout(md, VDNN_ENGINE_COMPUTE0);
     REQUIRE(gate.held());
     CHECK(status_of(c, a.fd()).state == ACCEL_STATE_IN_RESET);
     // Jobs on the other engines' hardware when the recovery stops them: the engines are held
@@ -198,7 +213,7 @@ TEST_CASE("hang: the hung job ends TIMEOUT, the reset is counted, innocent jobs 
 }
 
 TEST_CASE("hang: with the cancel policy the jobs on the hardware end CANCELLED, queued ones still run") {
-    mock_device md(config(std::chrono::milliseconds(1000), accel::reset_policy::cancel));
+    mock_device md(config(never, accel::reset_policy::cancel));
     auto& c = md.client();
     session<B> a(c, md.node()), b(c, md.node());
     client_buffer& x = b.bound(2 * page, VDNN_REGION_DRAM, VDNN_BIND_READ | VDNN_BIND_WRITE, 0);
@@ -209,6 +224,7 @@ TEST_CASE("hang: with the cancel policy the jobs on the hardware end CANCELLED, 
     const u64 hung = a.run(VDNN_ENGINE_COMPUTE0, hang_stream());
     const u64 behind = b.run(VDNN_ENGINE_COMPUTE0, one(fill_cmd(x.va, page, 0x01010101)), {x.handle});
     const u64 after_hang = a.run(VDNN_ENGINE_DMA, one(fill_cmd(z.va, page, 0x06060606)), {z.handle}, {hung});
+    fire_timeout(md, VDNN_ENGINE_COMPUTE0);
     REQUIRE(gate.held());
     md.state().engines[VDNN_ENGINE_COMPUTE1]->hw.hang();
     const u64 on1 = b.run(VDNN_ENGINE_COMPUTE1, one(fill_cmd(y.va, page, 0x02020202)), {y.handle});
@@ -241,13 +257,20 @@ TEST_CASE("hang: a failing reset leaves the device MALFUNCTION, ACCEL_IOCTL_RESE
     client_buffer& x = a.bound(page, VDNN_REGION_DRAM, VDNN_BIND_READ | VDNN_BIND_WRITE, 0);
     md.state().fail_next_reset = -EIO;
 
-    const u64 hung = a.run(VDNN_ENGINE_COMPUTE0, hang_stream());
-    const u64 behind = a.run(VDNN_ENGINE_COMPUTE0, one(fill_cmd(x.va, page, 0x01010101)));
-    vdnn_wait w = a.wait_job(hung);
-    CHECK(w.status == VDNN_STATUS_TIMEOUT);
-    w = a.wait_job(behind);
-    CHECK(w.status == VDNN_STATUS_CANCELLED);
-    CHECK(w.error == -EIO);
+    // Their ends are read as events: WAIT, a driver ioctl, answers -EIO once the device is
+    // MALFUNCTION, which may come first.
+    const u64 hung = a.run(VDNN_ENGINE_COMPUTE0, hang_stream(), {}, {}, true, 1);
+    const u64 behind = a.run(VDNN_ENGINE_COMPUTE0, one(fill_cmd(x.va, page, 0x01010101)), {}, {}, true, 2);
+    const auto ev = a.events(2);
+    REQUIRE(ev.size() == 2);
+    std::map<u64, vdnn_event_job_done> by_seqno;
+    for (const auto& e : ev)
+        by_seqno[e.seqno] = e;
+    CHECK(by_seqno.at(hung).status == VDNN_STATUS_TIMEOUT);
+    CHECK(by_seqno.at(hung).error == -ETIMEDOUT);
+    CHECK(by_seqno.at(behind).status == VDNN_STATUS_CANCELLED); // on the ring behind it
+    CHECK(by_seqno.at(behind).error == -EIO);
+    vdnn_wait w{};
     const accel_info_status bad = status_until(c, a.fd(), [](const accel_info_status& s) { return s.state == ACCEL_STATE_MALFUNCTION; });
     CHECK(bad.reset_count == 0);
 
@@ -352,11 +375,11 @@ struct client_result {
 /// each job must end exactly once, OK or CANCELLED (never TIMEOUT: only the hung job is).
 void eight_clients(accel::reset_policy policy) {
     constexpr int clients = 8, jobs = 30;
-    mock_device md(config(std::chrono::milliseconds(1000), policy));
+    mock_device md(config(never, policy));
     auto& c = md.client();
     session<B> h(c, md.node());
     reset_gate gate(md.dev->status());
-    std::atomic<int> submitted{0};
+    std::atomic<int> submitted{0}, ready{0};
     std::mutex m;
     std::condition_variable cv;
     bool go = false;
@@ -369,6 +392,8 @@ void eight_clients(accel::reset_policy policy) {
             client_buffer* bo[3];
             for (auto& b : bo)
                 b = &s.bound(8 * page, VDNN_REGION_HOST, VDNN_BIND_READ | VDNN_BIND_WRITE, 0);
+            CHECK(s.wait_job(s.run(VDNN_ENGINE_DMA, nop_stream())).status == VDNN_STATUS_OK); // its command buffer
+            ready.fetch_add(1);
             {
                 std::unique_lock l(m);
                 cv.wait(l, [&] { return go; });
@@ -410,7 +435,9 @@ void eight_clients(accel::reset_policy policy) {
             }
         });
 
+    REQUIRE(eventually([&] { return ready.load() == clients; }));
     const u64 hung = h.run(VDNN_ENGINE_COMPUTE0, hang_stream(), {}, {}, true, 1);
+    fire_timeout(md, VDNN_ENGINE_COMPUTE0);
     REQUIRE(gate.held());
     {
         std::lock_guard l(m);
@@ -475,8 +502,8 @@ TEST_CASE("hang: eight clients submitting during a reset, every job ends exactly
 // ---- implicit sync -------------------------------------------------------------------------------
 
 TEST_CASE("implicit sync: a job waits for the objects it names, not for the command buffer it was copied from") {
-    // A long job timeout: the hung job ends only when the test resets the device.
-    mock_device md(config(std::chrono::milliseconds(60'000), accel::reset_policy::cancel));
+    // The hung job ends only when the test resets the device.
+    mock_device md(config(never, accel::reset_policy::cancel));
     auto& c = md.client();
     session<B> a(c, md.node());
     client_buffer& x = a.bound(page, VDNN_REGION_SRAM, VDNN_BIND_READ | VDNN_BIND_WRITE, 0);
@@ -500,10 +527,36 @@ TEST_CASE("implicit sync: a job waits for the objects it names, not for the comm
     CHECK(a.wait_job(blocked).status == VDNN_STATUS_OK);
 }
 
+TEST_CASE("a hung job holds up no other file's VM_BIND, VM_UNBIND or close") {
+    // The hung job ends only when the test resets the device.
+    mock_device md(config(never, accel::reset_policy::cancel));
+    auto& c = md.client();
+    session<B> a(c, md.node()), b(c, md.node());
+    auto other = std::make_unique<session<B>>(c, md.node());
+    client_buffer& x = other->bound(page, VDNN_REGION_HOST);
+    (void)x;
+    client_buffer& y = b.buffer(4 * page, VDNN_REGION_SRAM, 0);
+    const u64 hung = a.run(VDNN_ENGINE_COMPUTE0, hang_stream());
+    REQUIRE(eventually([&] { return md.state().engines[VDNN_ENGINE_COMPUTE0]->hw.in_flight() == 1; }));
+    std::promise<void> done;
+    std::thread t([&] {
+        u64 va = 0;
+        CHECK(b.bind(y.handle, VDNN_BIND_READ | VDNN_BIND_WRITE, 0, va, 4 * page) == 0);
+        CHECK(b.unbind(va + page, page) == 0);
+        other->close(); // its VA space goes
+        done.set_value();
+    });
+    const bool in_time = done.get_future().wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+    CHECK_MESSAGE(in_time, "VM_BIND, VM_UNBIND or close waited for the hung job");
+    CHECK(reset_ioctl(a, ACCEL_RESET_WAIT) == 0); // ends the hang (cancel policy) in any case
+    t.join();
+    CHECK(a.wait_job(hung).status == VDNN_STATUS_CANCELLED);
+}
+
 // ---- close, unplug ---------------------------------------------------------------------------------
 
 TEST_CASE("close: with jobs queued and running, queued ones never run, the objects go, the device works on") {
-    mock_device md(config(std::chrono::milliseconds(300)));
+    mock_device md(config(never));
     auto& c = md.client();
     session<B> obs(c, md.node());
     void* extra = nullptr; // a mapping of x that outlives the file
@@ -532,6 +585,7 @@ TEST_CASE("close: with jobs queued and running, queued ones never run, the objec
         vdnn_wait w{};
         CHECK(a.wait(VDNN_WAIT_JOB, hung, 0, w) == -ETIME);
     } // closed: its queued jobs are dropped, the hung one runs on until its timeout
+    fire_timeout(md, VDNN_ENGINE_COMPUTE0);
     const accel_info_status st = status_until(c, obs.fd(), [](const accel_info_status& s) {
         return s.state == ACCEL_STATE_OPERATIONAL && s.reset_count == 1;
     });
@@ -554,7 +608,7 @@ TEST_CASE("close: with jobs queued and running, queued ones never run, the objec
 }
 
 TEST_CASE("unplug: jobs queued and running and a WAIT parked: the WAIT gets -ENODEV, every fence signals, nothing hangs") {
-    auto md = std::make_unique<mock_device>(config(std::chrono::milliseconds(60'000)));
+    auto md = std::make_unique<mock_device>(config(never));
     auto& c = md->client();
     auto a = std::make_unique<session<B>>(c, md->node());
     auto b = std::make_unique<session<B>>(c, md->node());

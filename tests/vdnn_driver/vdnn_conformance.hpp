@@ -660,12 +660,20 @@ TEST_CASE_TEMPLATE_DEFINE("WAIT: flags, unknown seqnos and handles, -ETIME, stat
 
     // A job that cannot finish (DEBUG_HANG): WAIT's deadline passes first (the job's own
     // timeout, 300 ms after it started, is later than any deadline below).
+    const hang_clock hc;
     const u64 hung = s.run(VDNN_ENGINE_COMPUTE0, hang_stream());
-    CHECK(s.wait(VDNN_WAIT_JOB, hung, 20'000'000, w) == -ETIME);
-    CHECK(raw(VDNN_WAIT_JOB, 0, hung, accel::monotonic_ns()) == -ETIME);
-    CHECK(raw(VDNN_WAIT_JOB, 0, hung, accel::monotonic_ns() - 1'000'000'000) == -ETIME);
-    CHECK(raw(VDNN_WAIT_JOB, 0, hung, 0) == -ETIME);
-    CHECK(raw(VDNN_WAIT_JOB, 0, hung, -1) == -ETIME);
+    const int timed_out[] = {
+        s.wait(VDNN_WAIT_JOB, hung, 20'000'000, w),
+        raw(VDNN_WAIT_JOB, 0, hung, accel::monotonic_ns()),
+        raw(VDNN_WAIT_JOB, 0, hung, accel::monotonic_ns() - 1'000'000'000),
+        raw(VDNN_WAIT_JOB, 0, hung, 0),
+        raw(VDNN_WAIT_JOB, 0, hung, -1),
+    };
+    const bool certain = hc.certain();
+    if (!certain)
+        MESSAGE("the job timeout passed before the WAITs ended (a loaded machine): -ETIME not checked");
+    for (int r : timed_out)
+        CHECK((r == -ETIME || (!certain && r == 0)));
     // Then the driver's job timeout ends it.
     w = s.wait_job(hung);
     CHECK(w.status == VDNN_STATUS_TIMEOUT);
@@ -679,14 +687,21 @@ TEST_CASE_TEMPLATE_DEFINE("WAIT: flags, unknown seqnos and handles, -ETIME, stat
 TEST_CASE_TEMPLATE_DEFINE("WAIT: a deadline at the far end of the past (INT64_MIN) is -ETIME at once", F, vdnn_wait_min_t) {
     F fx;
     session s(fx.client(), fx.node());
+    const hang_clock hc;
     const u64 hung = s.run(VDNN_ENGINE_COMPUTE1, hang_stream());
     vdnn_wait a{};
     a.flags = VDNN_WAIT_JOB;
     a.handle_or_seqno = hung;
     a.timeout_ns = INT64_MIN;
-    CHECK(s.ioctl(VDNN_IOCTL_WAIT, &a) == -ETIME);
+    const int r1 = s.ioctl(VDNN_IOCTL_WAIT, &a);
     a.timeout_ns = INT64_MIN + 1;
-    CHECK(s.ioctl(VDNN_IOCTL_WAIT, &a) == -ETIME);
+    const int r2 = s.ioctl(VDNN_IOCTL_WAIT, &a);
+    if (hc.certain()) {
+        CHECK(r1 == -ETIME);
+        CHECK(r2 == -ETIME);
+    } else {
+        MESSAGE("the job timeout passed before the WAITs ended (a loaded machine): not checked");
+    }
     CHECK(s.wait_job(hung).status == VDNN_STATUS_TIMEOUT);
 }
 
@@ -949,26 +964,37 @@ TEST_CASE_TEMPLATE_DEFINE("VM_UNBIND while a job using the mapping is queued: th
                           vdnn_unbind_queued_t) {
     F fx;
     session s(fx.client(), fx.node());
-    client_buffer& keep = s.bound(page, VDNN_REGION_DRAM, VDNN_BIND_READ | VDNN_BIND_WRITE, 0);
-    client_buffer& gone = s.bound(2 * page, VDNN_REGION_HOST, VDNN_BIND_READ | VDNN_BIND_WRITE, 0x77);
-    // Both jobs wait for a job that hangs until the driver's job timeout ends it.
-    const u64 hung = s.run(VDNN_ENGINE_COMPUTE0, hang_stream());
-    const u64 a = s.run(VDNN_ENGINE_COMPUTE1, one(fill_cmd(gone.va, 2 * page, 0x01020304)), {gone.handle}, {hung});
-    const u64 b = s.run(VDNN_ENGINE_DMA, one(fill_cmd(keep.va, page, 0x05060708)), {keep.handle}, {hung});
-    vdnn_wait w{};
-    CHECK(s.wait(VDNN_WAIT_JOB, a, 0, w) == -ETIME); // still queued
-    CHECK(s.unbind(gone.va, 2 * page) == 0);
-    CHECK(s.wait_job(hung).status == VDNN_STATUS_TIMEOUT);
-    w = s.wait_job(a);
-    CHECK(w.status == VDNN_STATUS_MMU_FAULT);
-    CHECK(w.error == -EFAULT);
-    CHECK(w.fault_va == gone.va);
-    CHECK(s.wait_job(b).status == VDNN_STATUS_OK);
-    s.sync(gone);
-    for (u64 i = 0; i < gone.size; ++i)
-        REQUIRE(gone.as<unsigned char>()[i] == 0x77);
-    s.sync(keep);
-    CHECK(keep.as<unsigned char>()[0] == 0x08);
+    // The unbind must come before the hung job's timeout lets the queued jobs run: an attempt
+    // where the timeout passed first (a loaded machine) is inconclusive and made again.
+    for (int attempt = 1; attempt <= 5; ++attempt) {
+        CAPTURE(attempt);
+        client_buffer& keep = s.bound(page, VDNN_REGION_DRAM, VDNN_BIND_READ | VDNN_BIND_WRITE, 0);
+        client_buffer& gone = s.bound(2 * page, VDNN_REGION_HOST, VDNN_BIND_READ | VDNN_BIND_WRITE, 0x77);
+        // Both jobs wait for a job that hangs until the driver's job timeout ends it.
+        const hang_clock hc;
+        const u64 hung = s.run(VDNN_ENGINE_COMPUTE0, hang_stream());
+        const u64 a = s.run(VDNN_ENGINE_COMPUTE1, one(fill_cmd(gone.va, 2 * page, 0x01020304)), {gone.handle}, {hung});
+        const u64 b = s.run(VDNN_ENGINE_DMA, one(fill_cmd(keep.va, page, 0x05060708)), {keep.handle}, {hung});
+        CHECK(s.unbind(gone.va, 2 * page) == 0);
+        const bool certain = hc.certain();
+        CHECK(s.wait_job(hung).status == VDNN_STATUS_TIMEOUT);
+        const vdnn_wait w = s.wait_job(a);
+        CHECK(s.wait_job(b).status == VDNN_STATUS_OK);
+        if (!certain) {
+            MESSAGE("the job timeout passed before the unbind (a loaded machine): again");
+            continue;
+        }
+        CHECK(w.status == VDNN_STATUS_MMU_FAULT);
+        CHECK(w.error == -EFAULT);
+        CHECK(w.fault_va == gone.va);
+        s.sync(gone);
+        for (u64 i = 0; i < gone.size; ++i)
+            REQUIRE(gone.as<unsigned char>()[i] == 0x77);
+        s.sync(keep);
+        CHECK(keep.as<unsigned char>()[0] == 0x08);
+        return;
+    }
+    MESSAGE("five attempts, all inconclusive");
 }
 
 // ---- events ----------------------------------------------------------------------------------

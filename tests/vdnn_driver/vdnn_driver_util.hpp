@@ -44,6 +44,17 @@ inline constexpr std::int64_t long_ns = 60'000'000'000;
 inline u64 uptr(const void* p) { return static_cast<u64>(reinterpret_cast<std::uintptr_t>(p)); }
 inline std::int64_t deadline_in(std::int64_t ns) { return accel::monotonic_ns() + ns; }
 
+/// A job that hangs (VDNN_OP_DEBUG_HANG) cannot end before the device's job timeout has passed
+/// since it was submitted (the timeout is armed when it reaches the engine, later still). A
+/// test that needs it still hung when something happened takes a hang_clock before the SUBMIT
+/// and asks certain() after that something: on a machine so loaded that the timeout passed
+/// first, the check is inconclusive (accepted, or retried), never a false failure.
+struct hang_clock {
+    std::int64_t timeout_ns = 300'000'000; // both fixtures' job timeout
+    std::int64_t t0 = accel::monotonic_ns();
+    bool certain() const { return accel::monotonic_ns() < t0 + timeout_ns; }
+};
+
 // ---- INFO ------------------------------------------------------------------------------------
 
 template <class B>
