@@ -32,9 +32,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -184,10 +186,10 @@ struct device_state {
         return fail_next_reset.exchange(0);
     }
     /// Unplug, after the schedulers are gone: every engine drops what it holds, and the job
-    /// running on it (a hung one too) is stopped and has returned before this does, so that
-    /// no engine thread still walks a file's page tables under the MMU lock (closing a file,
-    /// destroying the device, would wait for it for ever). The stop is repeated until the
-    /// engine is idle: a job that was just starting clears its engine's control first.
+    /// running on it (a hung one too) is stopped and has returned before this does: no engine
+    /// is still inside a job of an unplugged device (destroying the device joins the engine
+    /// threads, and a hung one would never return). The stop is repeated until the engine is
+    /// idle: a job that was just starting clears its engine's control first.
     void stop_engines() noexcept {
         for (auto& e : engines) {
             e->hw.reset(-ECANCELED);
@@ -200,6 +202,38 @@ struct device_state {
     /// Test and demo hook: the next hardware reset fails with this error (once).
     std::atomic<int> fail_next_reset{0};
 };
+
+/// Runs a job's stream on an engine a command at a time, each under the MMU lock held for
+/// reading (for that command's page-table walks and copies), except VDNN_OP_DEBUG_HANG, which
+/// touches no memory and waits for its stop without the lock: a hung engine must not hold off
+/// every VM_BIND, VM_UNBIND and file close of the device (they take the lock for writing) until
+/// the job timeout. So a job's VA space and the physical map stay unchanged while a command
+/// runs; between two commands a bind of another file may come. `command` in the result counts
+/// over the whole stream, as engine::run's.
+inline exec_result run_stream(engine_slot& slot, device_memory& mem, std::span<const std::byte> stream, const vm& space) {
+    page_table_mmu<page_table> mmu(space.tables());
+    exec_result r;
+    u32 index = 0;
+    for (std::size_t off = 0; off < stream.size(); ++index) {
+        vdnn_cmd_header h;
+        std::memcpy(&h, stream.data() + off, sizeof h);
+        const std::size_t size = h.length_bytes; // validated at SUBMIT: a whole command
+        const std::span<const std::byte> cmd = stream.subspan(off, size);
+        off += size;
+        if (h.op == VDNN_OP_DEBUG_HANG) {
+            r = slot.exec.run(cmd, mmu, mem.phys, &slot.control);
+        } else {
+            std::shared_lock lock(mem.mmu_lock);
+            r = slot.exec.run(cmd, mmu, mem.phys, &slot.control);
+        }
+        if (r.error) {
+            r.command = index;
+            return r;
+        }
+    }
+    r.command = index;
+    return r;
+}
 
 inline accel::result<accel::fence_ptr> engine_ops::run_job(job& j) {
     // A job that already carries an error (the hung job of a reset being resubmitted, a job of
@@ -215,9 +249,7 @@ inline accel::result<accel::fence_ptr> engine_ops::run_job(job& j) {
     slot.hw.submit(
         [&slot, d = dev, stream = j.stream, space = j.space, record = j.record]() -> int {
             slot.control.reset();
-            std::shared_lock lock(d->mem.mmu_lock);
-            page_table_mmu<page_table> mmu(space->tables());
-            exec_result r = slot.exec.run(*stream, mmu, d->mem.phys, &slot.control);
+            const exec_result r = run_stream(slot, d->mem, *stream, *space);
             record->set_result(r);
             return r.error;
         },
