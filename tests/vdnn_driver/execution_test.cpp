@@ -499,6 +499,36 @@ TEST_CASE("hang: eight clients submitting during a reset, every job ends exactly
     eight_clients(accel::reset_policy::cancel);
 }
 
+// ---- events --------------------------------------------------------------------------------------
+
+TEST_CASE("events: jobs on every engine, each JOB_DONE once with its user_data, read while they complete") {
+    // The scheduler frees a job once its finished fence reads signalled, which is before that
+    // fence's callbacks (the event's among them) have all run: the event must not need the job.
+    mock_device md(config(never));
+    auto& c = md.client();
+    session<B> s(c, md.node());
+    client_buffer& x = s.bound(3 * page, VDNN_REGION_HOST, VDNN_BIND_READ | VDNN_BIND_WRITE, 0);
+    std::map<u64, u64> want; // seqno -> user_data
+    std::map<u64, int> seen;
+    for (int round = 0; round < 8; ++round) {
+        // Eight jobs on each engine back to back (the scheduler frees one while the next
+        // completes), no object named (the engines overlap).
+        for (int i = 0; i < 8; ++i)
+            for (u32 e = 0; e < num_engines; ++e) {
+                const u64 ud = 0xe0000000ull + static_cast<u64>(round * 100 + i * 3 + static_cast<int>(e));
+                want[s.run(e, one(fill_cmd(x.va + e * page, page, static_cast<u32>(ud))), {}, {}, true, ud)] = ud;
+            }
+        for (const auto& ev : s.events(24)) {
+            ++seen[ev.seqno];
+            CHECK(ev.user_data == want[ev.seqno]);
+            CHECK(ev.status == VDNN_STATUS_OK);
+        }
+    }
+    CHECK(seen.size() == want.size());
+    for (const auto& [seq, n] : seen)
+        CHECK(n == 1);
+}
+
 // ---- implicit sync -------------------------------------------------------------------------------
 
 TEST_CASE("implicit sync: a job waits for the objects it names, not for the command buffer it was copied from") {
