@@ -259,7 +259,6 @@ struct driver {
         }
         j->engine = a.engine;
         j->space = f->st->space;
-        j->user_data = a.user_data;
         if (int e = j->init(*f->st->entities[a.engine], 1))
             return e;
 
@@ -281,10 +280,14 @@ struct driver {
                         return e;
         }
         auto record = std::make_shared<job_record>();
+        std::unique_ptr<done_event> event;
         if (a.flags & VDNN_SUBMIT_EVENT) {
             if (!f->st->sink)
                 f->st->sink = std::make_shared<event_sink>(f);
-            j->sink = f->st->sink;
+            event = std::make_unique<done_event>();
+            event->sink = f->st->sink;
+            event->record = record;
+            event->user_data = a.user_data;
         }
         // Nothing can fail from here on: arm (the point of no return) and push.
         j->arm();
@@ -296,10 +299,10 @@ struct driver {
             for (const auto& o : j->bos)
                 static_cast<bo&>(*o)->last_job = record;
         }
-        if (j->sink) {
-            j->event_cb.self = j.get();
-            (void)j->finished()->add_callback(j->event_cb, &send_done_event); // armed, not yet pushed: pending
-        }
+        // Armed, not yet pushed: the fence is pending, so the callback is taken (and then owns
+        // the event; it frees it when it runs).
+        if (event && j->finished()->add_callback(*event, &send_done_event) == 0)
+            (void)event.release();
         f->st->jobs.emplace(record->seqno, record);
         trim_history(*f.data().st);
         a.seqno = record->seqno;
@@ -406,15 +409,15 @@ private:
 
     /// The finished fence's callback of a job submitted with VDNN_SUBMIT_EVENT.
     static void send_done_event(accel::fence& fe, accel::fence_cb& cb) noexcept {
-        job& j = *static_cast<job::event_cb_t&>(cb).self;
+        const std::unique_ptr<done_event> done(static_cast<done_event*>(&cb)); // off the fence's list now
         vdnn_event_job_done ev{};
         ev.base.type = VDNN_EVENT_JOB_DONE;
         ev.base.length = sizeof ev;
-        ev.user_data = j.user_data;
-        ev.seqno = j.record->seqno;
-        j.record->outcome(ev.status, ev.error, ev.fault_va);
+        ev.user_data = done->user_data;
+        ev.seqno = done->record->seqno;
+        done->record->outcome(ev.status, ev.error, ev.fault_va);
         (void)fe;
-        (void)j.sink->send(&ev, sizeof ev); // -ENOMEM: the client never reads its events; lost
+        (void)done->sink->send(&ev, sizeof ev); // -ENOMEM: the client never reads its events; lost
     }
 };
 

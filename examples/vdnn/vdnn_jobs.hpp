@@ -108,11 +108,16 @@ struct job : accel::sched_job {
     std::vector<accel::gem_ref> bos;          // bo_handles: kept alive until the job is freed
     std::shared_ptr<vm> space;                // the submitter's VA space, alive while the job runs
     std::shared_ptr<job_record> record;
-    std::shared_ptr<event_sink> sink;         // null without VDNN_SUBMIT_EVENT
+};
+
+/// The JOB_DONE event of a job submitted with VDNN_SUBMIT_EVENT: a callback on the job's
+/// finished fence that owns what the event needs and frees itself once it ran. It is not part
+/// of the job: the scheduler may free a job as soon as its finished fence reads signalled,
+/// which is before that fence's callbacks have all run.
+struct done_event final : accel::fence_cb {
+    std::shared_ptr<event_sink> sink;
+    std::shared_ptr<job_record> record;
     std::uint64_t user_data = 0;
-    struct event_cb_t : accel::fence_cb {
-        job* self = nullptr;
-    } event_cb; // on the finished fence: queues the event
 };
 
 struct device_state;
