@@ -24,6 +24,7 @@ TEST_CASE_TEMPLATE_APPLY(vdnn_info_t, fixtures);
 TEST_CASE_TEMPLATE_APPLY(vdnn_coherency_t, fixtures);
 TEST_CASE_TEMPLATE_APPLY(vdnn_faults_t, fixtures);
 TEST_CASE_TEMPLATE_APPLY(vdnn_unbind_queued_t, fixtures);
+TEST_CASE_TEMPLATE_APPLY(vdnn_teardown_hung_t, fixtures);
 TEST_CASE_TEMPLATE_APPLY(vdnn_results_gemm_t, fixtures);
 TEST_CASE_TEMPLATE_APPLY(vdnn_results_conv_t, fixtures);
 TEST_CASE_TEMPLATE_APPLY(vdnn_results_elementwise_t, fixtures);

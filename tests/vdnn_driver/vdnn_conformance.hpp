@@ -997,6 +997,19 @@ TEST_CASE_TEMPLATE_DEFINE("VM_UNBIND while a job using the mapping is queued: th
     MESSAGE("five attempts, all inconclusive");
 }
 
+TEST_CASE_TEMPLATE_DEFINE("teardown: the device goes away while a job hangs and others wait for it, nothing hangs", F,
+                          vdnn_teardown_hung_t) {
+    // After the file's close, the hung job runs on (until its timeout) as the fixture removes
+    // the device: the mock's registration goes, accel-serve gets SIGTERM and must exit 0.
+    F fx;
+    session s(fx.client(), fx.node());
+    client_buffer& x = s.bound(page, VDNN_REGION_SRAM, VDNN_BIND_READ | VDNN_BIND_WRITE, 0);
+    const u64 hung = s.run(VDNN_ENGINE_COMPUTE0, hang_stream(), {x.handle});
+    s.run(VDNN_ENGINE_COMPUTE1, one(fill_cmd(x.va, page, 1)), {x.handle});
+    s.run(VDNN_ENGINE_DMA, nop_stream(), {}, {hung});
+    s.run(VDNN_ENGINE_COMPUTE0, nop_stream());
+}
+
 // ---- events ----------------------------------------------------------------------------------
 
 /// JOB_DONE through read(2): user_data, seqno, status, error and fault_va, for the jobs

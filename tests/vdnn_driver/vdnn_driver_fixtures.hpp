@@ -75,6 +75,10 @@ struct mock_vdnn_fixture : mock_device {
 };
 
 #ifdef ACCEL_SERVE_PATH
+} // namespace vdnn::dtest
+#include <accel/fuse/host.hpp>
+namespace vdnn::dtest {
+
 /// accel-serve as a child process on a fresh mount point.
 struct fuse_vdnn_fixture {
     /// read(2) on a FUSE-served compute node is the page cache of its mapped objects: it does
@@ -158,15 +162,31 @@ struct fuse_vdnn_fixture {
         return ::stat(node().c_str(), &st) == 0 ? 0 : -errno;
     }
 
-    /// SIGTERM, then the server's exit status (0: clean).
+    /// SIGTERM, then the server's exit status (0: clean). A server still there after 60 s is
+    /// killed (its mount cleared) and reported as -1: a failure, not a hung test run.
     int stop() {
         ::kill(server, SIGTERM);
         int status = 0;
-        while (::waitpid(server, &status, 0) < 0 && errno == EINTR) {
+        int rc = -1;
+        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        for (;;) {
+            const pid_t r = ::waitpid(server, &status, WNOHANG);
+            if (r == server) {
+                rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                break;
+            }
+            if ((r < 0 && errno != EINTR) || std::chrono::steady_clock::now() > end) {
+                ::kill(server, SIGKILL);
+                while (::waitpid(server, &status, 0) < 0 && errno == EINTR) {
+                }
+                accel::fuse::host::clear_stale_mount(mnt);
+                break;
+            }
+            ::usleep(10'000);
         }
         server = -1;
         ::close(out);
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        return rc;
     }
 };
 #endif
