@@ -58,7 +58,8 @@ struct driver {
     struct object_data {
         std::uint32_t region = 0;
         std::uint32_t flags = 0;
-        accel::fence_ptr last_job; // the finished fence of the last job using it (device's bo_fences)
+        std::shared_ptr<job_record> last_job; // the last job using it: its fence and how it ended
+                                              // (guarded by the device's bo_fences)
     };
 
     static int probe(device& d) {
@@ -82,13 +83,14 @@ struct driver {
         return 0;
     }
 
-    /// Unplug (and device destruction): no reset runs any more; every queued and running job
-    /// ends (-ECANCELED), every fence signals, the engines stop.
+    /// Unplug: no reset runs any more; every queued and running job ends (-ECANCELED), every
+    /// fence signals, the engines stop (a hung job's too: stop_engines).
     static void remove(device& d) {
         for (auto& c : d->clocks)
             d.engine_time().remove(c);
         if (d->domain)
             d->domain->fini();
+        d->stop_engines();
     }
 
     static accel::result<file_data> open(device& d) {
@@ -245,8 +247,10 @@ struct driver {
         std::uint64_t deps[max_deps];
         if (a.dep_count && accel::copy_from_user(deps, a.deps, a.dep_count * sizeof deps[0]))
             return -EFAULT;
-        j->bos.reserve(a.bo_count + 1);
-        j->bos.emplace_back(cmd.get());
+        // The command BO is not one of the job's objects: its stream was copied above, so the
+        // job neither waits for earlier users of it nor holds later ones back (one command
+        // buffer can serve every job, as vdnn_client.hpp's does). bo_handles may name it.
+        j->bos.reserve(a.bo_count);
         for (std::uint32_t i = 0; i < a.bo_count; ++i) {
             auto o = accel::lookup(f, handles[i]);
             if (!o)
@@ -255,7 +259,6 @@ struct driver {
         }
         j->engine = a.engine;
         j->space = f->st->space;
-        j->user_data = a.user_data;
         if (int e = j->init(*f->st->entities[a.engine], 1))
             return e;
 
@@ -272,14 +275,19 @@ struct driver {
             // Implicit sync: after every earlier job that used one of its objects.
             std::lock_guard bl(d->bo_fences);
             for (const auto& o : j->bos)
-                if (int e = j->add_dependency(static_cast<bo&>(*o)->last_job))
-                    return e;
+                if (const auto& last = static_cast<bo&>(*o)->last_job)
+                    if (int e = j->add_dependency(last->finished))
+                        return e;
         }
         auto record = std::make_shared<job_record>();
+        std::unique_ptr<done_event> event;
         if (a.flags & VDNN_SUBMIT_EVENT) {
             if (!f->st->sink)
                 f->st->sink = std::make_shared<event_sink>(f);
-            j->sink = f->st->sink;
+            event = std::make_unique<done_event>();
+            event->sink = f->st->sink;
+            event->record = record;
+            event->user_data = a.user_data;
         }
         // Nothing can fail from here on: arm (the point of no return) and push.
         j->arm();
@@ -289,16 +297,12 @@ struct driver {
         {
             std::lock_guard bl(d->bo_fences);
             for (const auto& o : j->bos)
-                static_cast<bo&>(*o)->last_job = j->finished();
+                static_cast<bo&>(*o)->last_job = record;
         }
-        if (j->sink) {
-            auto* ev = new done_event;
-            ev->record = record;
-            ev->sink = j->sink;
-            ev->user_data = j->user_data;
-            if (j->finished()->add_callback(*ev, &send_done_event) != 0)
-                delete ev; // cannot happen: armed, not yet pushed, so pending
-        }
+        // Armed, not yet pushed: the fence is pending, so the callback is taken (and then owns
+        // the event; it frees it when it runs).
+        if (event && j->finished()->add_callback(*event, &send_done_event) == 0)
+            (void)event.release();
         f->st->jobs.emplace(record->seqno, record);
         trim_history(*f.data().st);
         a.seqno = record->seqno;
@@ -327,22 +331,12 @@ struct driver {
             if (!o)
                 return -ENOENT;
             std::lock_guard bl(f.device()->bo_fences);
-            fence = (*o)->last_job;
+            record = (*o)->last_job; // the job to wait for; its outcome is WAIT_BO's
+            if (record)
+                fence = record->finished;
         }
-        auto done = [record](vdnn_wait& w, accel::fence& fe) -> int {
-            if (record) {
-                record->outcome(w.status, w.error, w.fault_va);
-            } else {
-                w.error = fe.error();
-                w.status = w.error ? VDNN_STATUS_CANCELLED : VDNN_STATUS_OK;
-                w.fault_va = 0;
-                if (w.error == -EFAULT)
-                    w.status = VDNN_STATUS_MMU_FAULT;
-                else if (w.error == -ETIMEDOUT)
-                    w.status = VDNN_STATUS_TIMEOUT;
-                else if (w.error == -EINVAL)
-                    w.status = VDNN_STATUS_BAD_COMMAND;
-            }
+        auto done = [record](vdnn_wait& w, accel::fence&) -> int {
+            record->outcome(w.status, w.error, w.fault_va);
             return 0;
         };
         if (!fence) { // no job ever used the object
@@ -351,8 +345,11 @@ struct driver {
             a.fault_va = 0;
             return 0;
         }
-        const std::int64_t left = a.timeout_ns - accel::monotonic_ns();
-        return accel::park_on_fence(a, std::move(fence), std::chrono::nanoseconds(left > 0 ? left : 0), done, -ETIME);
+        // A deadline in the past is no wait at all (compared, not subtracted: INT64_MIN - now
+        // would overflow).
+        const std::int64_t now = accel::monotonic_ns();
+        const std::int64_t left = a.timeout_ns > now ? a.timeout_ns - now : 0;
+        return accel::park_on_fence(a, std::move(fence), std::chrono::nanoseconds(left), done, -ETIME);
     }
 
     using ioctls = accel::ioctl_table<
@@ -411,15 +408,16 @@ private:
     }
 
     /// The finished fence's callback of a job submitted with VDNN_SUBMIT_EVENT.
-    static void send_done_event(accel::fence&, accel::fence_cb& cb) noexcept {
-        std::unique_ptr<done_event> d(static_cast<done_event*>(&cb));
+    static void send_done_event(accel::fence& fe, accel::fence_cb& cb) noexcept {
+        const std::unique_ptr<done_event> done(static_cast<done_event*>(&cb)); // off the fence's list now
         vdnn_event_job_done ev{};
         ev.base.type = VDNN_EVENT_JOB_DONE;
         ev.base.length = sizeof ev;
-        ev.user_data = d->user_data;
-        ev.seqno = d->record->seqno;
-        d->record->outcome(ev.status, ev.error, ev.fault_va);
-        (void)d->sink->send(&ev, sizeof ev); // -ENOMEM: the client never reads its events; lost
+        ev.user_data = done->user_data;
+        ev.seqno = done->record->seqno;
+        done->record->outcome(ev.status, ev.error, ev.fault_va);
+        (void)fe;
+        (void)done->sink->send(&ev, sizeof ev); // -ENOMEM: the client never reads its events; lost
     }
 };
 

@@ -14,6 +14,7 @@
 //   0            VDNN_STATUS_OK
 //   -EFAULT      VDNN_STATUS_MMU_FAULT (fault_va from the engine)
 //   -EINVAL      VDNN_STATUS_BAD_COMMAND
+//   -ENOMEM      VDNN_STATUS_BAD_COMMAND (no scratch memory for a command, as the uAPI says)
 //   -ETIMEDOUT   VDNN_STATUS_TIMEOUT (the reset domain blames the hung job)
 //   anything else (-ECANCELED, -ESRCH from a closed file, -EIO from a failed reset)
 //                VDNN_STATUS_CANCELLED
@@ -29,10 +30,14 @@
 #include <accel/exec/sim_hw.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <span>
+#include <thread>
 #include <vector>
 
 namespace vdnn {
@@ -88,7 +93,8 @@ struct job_record {
             status = VDNN_STATUS_MMU_FAULT;
             fault_va = result.fault_va;
             break;
-        case -EINVAL: status = VDNN_STATUS_BAD_COMMAND; break;
+        case -EINVAL:
+        case -ENOMEM: status = VDNN_STATUS_BAD_COMMAND; break;
         case -ETIMEDOUT: status = VDNN_STATUS_TIMEOUT; break;
         default: status = VDNN_STATUS_CANCELLED; break;
         }
@@ -99,19 +105,18 @@ struct job_record {
 struct job : accel::sched_job {
     unsigned engine = 0;
     std::shared_ptr<const std::vector<std::byte>> stream; // copied and validated at SUBMIT
-    std::vector<accel::gem_ref> bos;          // kept alive until the job is freed
+    std::vector<accel::gem_ref> bos;          // bo_handles: kept alive until the job is freed
     std::shared_ptr<vm> space;                // the submitter's VA space, alive while the job runs
     std::shared_ptr<job_record> record;
-    std::shared_ptr<event_sink> sink;         // null without VDNN_SUBMIT_EVENT
-    std::uint64_t user_data = 0;
 };
 
-/// The finished fence's callback of a job submitted with VDNN_SUBMIT_EVENT. Owned by itself,
-/// not by the job: a fence reads as signalled before its callbacks have run, so the scheduler
-/// may free the job while this still runs. It deletes itself when it has queued the event.
-struct done_event : accel::fence_cb {
-    std::shared_ptr<job_record> record;
+/// The JOB_DONE event of a job submitted with VDNN_SUBMIT_EVENT: a callback on the job's
+/// finished fence that owns what the event needs and frees itself once it ran. It is not part
+/// of the job: the scheduler may free a job as soon as its finished fence reads signalled,
+/// which is before that fence's callbacks have all run.
+struct done_event final : accel::fence_cb {
     std::shared_ptr<event_sink> sink;
+    std::shared_ptr<job_record> record;
     std::uint64_t user_data = 0;
 };
 
@@ -185,9 +190,55 @@ struct device_state {
             e->hw.reset(-ECANCELED); // drops the rest; fences of detached jobs matter to no one
         return fail_next_reset.exchange(0);
     }
+    /// Unplug, after the schedulers are gone: every engine drops what it holds, and the job
+    /// running on it (a hung one too) is stopped and has returned before this does: no engine
+    /// is still inside a job of an unplugged device (destroying the device joins the engine
+    /// threads, and a hung one would never return). The stop is repeated until the engine is
+    /// idle: a job that was just starting clears its engine's control first.
+    void stop_engines() noexcept {
+        for (auto& e : engines) {
+            e->hw.reset(-ECANCELED);
+            while (e->hw.in_flight() != 0) {
+                e->control.stop(VDNN_STATUS_CANCELLED);
+                std::this_thread::sleep_for(std::chrono::microseconds(100));
+            }
+        }
+    }
     /// Test and demo hook: the next hardware reset fails with this error (once).
     std::atomic<int> fail_next_reset{0};
 };
+
+/// Runs a job's stream on an engine a command at a time, each under the MMU lock held for
+/// reading (for that command's page-table walks and copies), except VDNN_OP_DEBUG_HANG, which
+/// touches no memory and waits for its stop without the lock: a hung engine must not hold off
+/// every VM_BIND, VM_UNBIND and file close of the device (they take the lock for writing) until
+/// the job timeout. So a job's VA space and the physical map stay unchanged while a command
+/// runs; between two commands a bind of another file may come. `command` in the result counts
+/// over the whole stream, as engine::run's.
+inline exec_result run_stream(engine_slot& slot, device_memory& mem, std::span<const std::byte> stream, const vm& space) {
+    page_table_mmu<page_table> mmu(space.tables());
+    exec_result r;
+    u32 index = 0;
+    for (std::size_t off = 0; off < stream.size(); ++index) {
+        vdnn_cmd_header h;
+        std::memcpy(&h, stream.data() + off, sizeof h);
+        const std::size_t size = h.length_bytes; // validated at SUBMIT: a whole command
+        const std::span<const std::byte> cmd = stream.subspan(off, size);
+        off += size;
+        if (h.op == VDNN_OP_DEBUG_HANG) {
+            r = slot.exec.run(cmd, mmu, mem.phys, &slot.control);
+        } else {
+            std::shared_lock lock(mem.mmu_lock);
+            r = slot.exec.run(cmd, mmu, mem.phys, &slot.control);
+        }
+        if (r.error) {
+            r.command = index;
+            return r;
+        }
+    }
+    r.command = index;
+    return r;
+}
 
 inline accel::result<accel::fence_ptr> engine_ops::run_job(job& j) {
     // A job that already carries an error (the hung job of a reset being resubmitted, a job of
@@ -203,12 +254,7 @@ inline accel::result<accel::fence_ptr> engine_ops::run_job(job& j) {
     slot.hw.submit(
         [&slot, d = dev, stream = j.stream, space = j.space, record = j.record, bos = j.bos]() -> int {
             slot.control.reset();
-            exec_result r;
-            {
-                std::shared_lock lock(d->mem.mmu_lock);
-                page_table_mmu<page_table> mmu(space->tables());
-                r = slot.exec.run(*stream, mmu, d->mem.phys, &slot.control);
-            }
+            const exec_result r = run_stream(slot, d->mem, *stream, *space);
             // The device wrote the job's objects (those SUBMIT named): before the job's fences
             // signal, so a client that waits or reads the event then sees the results through
             // its mapping (a FUSE client's cached pages of them are dropped at that answer).

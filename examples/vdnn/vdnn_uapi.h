@@ -131,7 +131,7 @@ struct vdnn_wait {
 	__u32 flags;           /* in: exactly one of VDNN_WAIT_JOB, VDNN_WAIT_BO */
 	__u32 pad;             /* must be 0 */
 	__u64 handle_or_seqno; /* in */
-	__s64 timeout_ns;      /* in: absolute CLOCK_MONOTONIC deadline; past it: -ETIMEDOUT */
+	__s64 timeout_ns;      /* in: absolute CLOCK_MONOTONIC deadline; past it: -ETIME */
 	__u32 status;          /* out: VDNN_STATUS_* of the job (VDNN_WAIT_BO: of the last job that
 				* ended with an error, else OK) */
 	__s32 error;           /* out: 0 or the job's negative errno: -EFAULT (MMU_FAULT), -EINVAL or
