@@ -143,6 +143,9 @@ struct engine_slot {
     explicit engine_slot(unsigned kind, bool debug_hang) : exec(kind, debug_hang) {}
     engine exec;
     exec_control control;
+    /// Hardware resets of this engine so far: a job submitted before a reset must not run
+    /// after it (its hardware fence was detached; a resubmit runs it again under the new one).
+    std::atomic<std::uint64_t> generation{0};
     accel::sim_engine hw;
     std::unique_ptr<scheduler_type> sched;
 };
@@ -184,8 +187,12 @@ struct device_state {
     int reset_hardware() noexcept {
         for (auto& e : engines)
             e->hw.hang(); // start nothing new while the running job is being stopped
-        for (auto& e : engines)
+        for (auto& e : engines) {
+            // The generation goes first: a job just starting on the engine either sees it (and
+            // does not run) or cleared its control before this stop (and sees the stop).
+            e->generation.fetch_add(1);
             e->control.stop(VDNN_STATUS_TIMEOUT); // a hung job (DEBUG_HANG) returns now
+        }
         for (auto& e : engines)
             e->hw.reset(-ECANCELED); // drops the rest; fences of detached jobs matter to no one
         return fail_next_reset.exchange(0);
@@ -252,8 +259,12 @@ inline accel::result<accel::fence_ptr> engine_ops::run_job(job& j) {
     // The work owns what it uses: a reset may complete and free the job while a hung engine is
     // still inside the work.
     slot.hw.submit(
-        [&slot, d = dev, stream = j.stream, space = j.space, record = j.record, bos = j.bos]() -> int {
+        [&slot, d = dev, stream = j.stream, space = j.space, record = j.record, bos = j.bos,
+         gen = slot.generation.load()]() -> int {
             slot.control.reset();
+            if (slot.generation.load() != gen)
+                return -ECANCELED; // submitted before a reset that has stopped this engine since
+
             const exec_result r = run_stream(slot, d->mem, *stream, *space);
             // The device wrote the job's objects (those SUBMIT named): before the job's fences
             // signal, so a client that waits or reads the event then sees the results through
