@@ -105,8 +105,14 @@ public:
         cv_.notify_all();
     }
     /// While hung: lets up to n queued jobs complete and waits until they have; how many did.
+    /// Jobs the scheduler is about to hand over count too: it waits (up to 10 s) until n are
+    /// queued, as the KUnit mock's timeline counts jobs submitted by then (a worker thread may
+    /// still be on its way to run_job when a test advances).
     unsigned advance(unsigned n) {
         std::unique_lock lk(mu_);
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (queue_.size() < n && !stop_ && std::chrono::steady_clock::now() < until)
+            done_cv_.wait_for(lk, std::chrono::milliseconds(1));
         const auto k = static_cast<unsigned>(std::min<std::size_t>(n, queue_.size()));
         permits_ += k;
         const std::uint64_t target = completed_ + k;
