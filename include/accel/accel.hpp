@@ -3,6 +3,7 @@
 /// \file Umbrella header: the whole accel library.
 #include <accel/backend/client_backend.hpp>
 #include <accel/backend/mock.hpp>
+#include <accel/core/descriptors.hpp>
 #include <accel/core/device.hpp>
 #include <accel/core/parked_call.hpp>
 #include <accel/core/wait_queue.hpp>

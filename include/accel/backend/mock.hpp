@@ -26,6 +26,10 @@
 /// mapping outlives its handle, its file and an unplug, as a kernel VMA does; munmap drops them.
 /// Unlike munmap(2), the mock unmaps whole mappings only (the address and length mmap gave).
 ///
+/// Descriptors made by a call (core/descriptors.hpp): fd_install reserves the lowest free number
+/// now and fills its slot only when the call succeeds; a failed call gives the number back and
+/// drops the file. fget names any open descriptor of the mock: the mock is one process.
+///
 /// Caller identity: each thread acts as the process's real uid/pid unless a `mock::identity`
 /// scope says otherwise (a test that wants an unprivileged caller opens one).
 #include <accel/backend/client_backend.hpp>
@@ -34,6 +38,7 @@
 #include <accel/base/errno.hpp>
 #include <accel/base/fault_injection.hpp>
 #include <accel/core/call.hpp>
+#include <accel/core/descriptors.hpp>
 #include <accel/core/open_file.hpp>
 #include <accel/core/subsystem.hpp>
 #include <accel/core/user_memory.hpp>
@@ -57,6 +62,7 @@
 #include <sys/mman.h>
 #include <thread>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 namespace accel::backend {
@@ -376,15 +382,80 @@ private:
         if (!f)
             return -EBADF;
         mock_call c;
+        pending_descriptors fds(*this);
         c.ctx = call_context{&memory_, current()};
         c.ctx.async = &c;
+        c.ctx.files = &fds;
         long r;
         {
             call_scope scope(c.ctx);
             r = op(*f);
         }
-        return r == call_parked ? c.wait() : r;
+        if (r == call_parked) {
+            fds.parked();
+            r = c.wait();
+        }
+        return fds.finish(r);
     }
+
+    /// The descriptor table a call sees: installs wait for the call's result (see the file
+    /// comment), lookups see every open descriptor.
+    class pending_descriptors final : public descriptor_table {
+    public:
+        explicit pending_descriptors(mock& m) noexcept : m_(&m) {}
+        pending_descriptors(const pending_descriptors&) = delete;
+        pending_descriptors& operator=(const pending_descriptors&) = delete;
+        ~pending_descriptors() { (void)finish(-EINVAL); }
+
+        result<int> install(open_file_ref file, int) noexcept override {
+            if (!file)
+                return result<int>::failure(-EINVAL);
+            if (n_ == reserved_.size())
+                return result<int>::failure(-ENOMEM); // no call of ours returns more than one
+            int fd = m_->reserve_fd();
+            if (fd < 0)
+                return result<int>::failure(fd);
+            reserved_[n_++] = {fd, file.detach()};
+            return fd;
+        }
+        result<open_file_ref> get(int fd) noexcept override {
+            slot* s = m_->find_slot(fd);
+            if (!s)
+                return result<open_file_ref>::failure(-EBADF);
+            slot_use use(*s);
+            open_file* f = use.file();
+            if (!f)
+                return result<open_file_ref>::failure(-EBADF);
+            return open_file_ref(f); // a reference taken while the slot's use keeps it
+        }
+        /// A handler parked after installing: accel's rule says the call fails.
+        void parked() noexcept { parked_with_installs_ = n_ != 0; }
+        /// Commits the reserved descriptors when `r` >= 0, else gives them back. The result.
+        long finish(long r) noexcept {
+            if (r >= 0 && parked_with_installs_)
+                r = -EINVAL;
+            for (std::size_t i = 0; i < n_; ++i) {
+                auto [fd, f] = reserved_[i];
+                if (r >= 0) {
+                    m_->find_slot(fd)->file.store(f, std::memory_order_release);
+                } else {
+                    {
+                        as_caller scope(*m_);
+                        f->put();
+                    }
+                    m_->unreserve_fd(fd);
+                }
+            }
+            n_ = 0;
+            return r;
+        }
+
+    private:
+        mock* m_;
+        std::array<std::pair<int, open_file*>, 4> reserved_{};
+        std::size_t n_ = 0;
+        bool parked_with_installs_ = false;
+    };
 
     /// poll()'s waiter: joins every queue the files' poll operations name (joined_queues); a
     /// wake-up on any of them bumps a generation the sleeping thread waits on.

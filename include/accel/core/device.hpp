@@ -155,7 +155,7 @@ private:
     static constexpr driver_ops ops{
         &D::info,          driver_is_exclusive<D>(), driver_has_objects<D>, &make_file, &free_file,
         &postclose_cb,     &probe_cb,                &remove_cb,            &destroy,    dispatch::table.data(),
-        &info_cb,          &poll_cb,
+        &info_cb,          &poll_cb,                 driver_features<D>(),
     };
 
     typename D::device_data data_;

@@ -60,6 +60,7 @@ struct driver_ops {
     /// Serialises INFO item `id` into `out`; -EINVAL for an id the device does not answer.
     int (*info_item)(device_base&, file_base&, std::uint32_t id, std::vector<unsigned char>& out);
     unsigned (*poll)(device_base&, file_base&); // the driver's poll mask bits, or 0
+    unsigned features;                          // driver_feature bits (core/driver.hpp)
 };
 
 class device_base {
@@ -258,8 +259,8 @@ inline void device_base::close(file_base* f) noexcept {
         std::lock_guard lock(files_mutex_);
         files_.erase(files_.iterator_to(*f));
     }
-    // Handles go before postclose, as in drm_file_free (PRIME entries and events will join
-    // them).
+    // Handles, then the sharing layer's per-file state (syncobjs, the PRIME cache), go before
+    // postclose, as in drm_file_free.
     f->release_objects();
     ops_->postclose(*this, *f);
     if (f->kind() == node_kind::compute)

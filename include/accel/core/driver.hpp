@@ -73,6 +73,27 @@ concept driver_has_poll = requires(device<D>& d, file<D>& f) { { D::poll(d, f) }
 template <class D>
 concept driver_has_objects = requires { typename D::object_data; } && std::is_object_v<typename D::object_data>;
 
+/// Optional features a driver declares, as drm_driver.driver_features does:
+///   static constexpr unsigned features = accel::driver_feature::syncobj | accel::driver_feature::syncobj_timeline;
+/// Buffer objects (DRIVER_GEM) need no flag: declaring `object_data` is the declaration.
+namespace driver_feature {
+inline constexpr unsigned syncobj = 1u << 0;          ///< DRIVER_SYNCOBJ: the syncobj ioctls
+inline constexpr unsigned syncobj_timeline = 1u << 1; ///< DRIVER_SYNCOBJ_TIMELINE: the timeline ones too
+inline constexpr unsigned known = syncobj | syncobj_timeline;
+} // namespace driver_feature
+
+template <class D>
+constexpr unsigned driver_features() {
+    if constexpr (requires { { D::features } -> std::convertible_to<unsigned>; }) {
+        static_assert((D::features & ~driver_feature::known) == 0, "accel driver: unknown bits in `features`");
+        static_assert(!(D::features & driver_feature::syncobj_timeline) || (D::features & driver_feature::syncobj),
+                      "accel driver: driver_feature::syncobj_timeline needs driver_feature::syncobj");
+        return D::features;
+    } else {
+        return 0;
+    }
+}
+
 template <class D>
 constexpr bool driver_is_exclusive() {
     if constexpr (requires { { D::exclusive } -> std::convertible_to<bool>; })

@@ -37,6 +37,15 @@ namespace detail {
 inline std::atomic<std::uint64_t> next_client_id{1};
 } // namespace detail
 
+/// Per-file state of a layer above core (share/: the PRIME import cache, the syncobj handle
+/// table), which core cannot name. Made on first use (file_base::extension); destroyed at close
+/// after the file's handles are released (so a handle's release may still reach it) and before
+/// the driver's postclose, last slot first.
+struct file_extension {
+    virtual ~file_extension() = default;
+};
+enum class file_extension_slot : unsigned { prime, syncobj, count };
+
 class file_base : public open_file,
                   public boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>> {
 public:
@@ -126,6 +135,29 @@ public:
     handle_table& handles() noexcept { return handles_; }
     const handle_table& handles() const noexcept { return handles_; }
 
+    /// The extension in `slot`, or null when none was made.
+    file_extension* extension(file_extension_slot slot) const noexcept {
+        return extensions_[static_cast<unsigned>(slot)].load(std::memory_order_acquire);
+    }
+    /// The extension in `slot` of type T, made by `make()` (returning T* from new, or null when
+    /// out of memory) if there is none yet; two threads racing keep one. Null: out of memory.
+    template <class T, class Make>
+    T* extension(file_extension_slot slot, Make&& make) {
+        auto& cell = extensions_[static_cast<unsigned>(slot)];
+        if (file_extension* e = cell.load(std::memory_order_acquire))
+            return static_cast<T*>(e);
+        if (detail::alloc_may_fail())
+            return nullptr;
+        T* fresh = make();
+        if (!fresh)
+            return nullptr;
+        file_extension* expected = nullptr;
+        if (cell.compare_exchange_strong(expected, fresh, std::memory_order_acq_rel))
+            return fresh;
+        delete fresh;
+        return static_cast<T*>(expected);
+    }
+
     /// Replaces the client name (no validation here: SET_CLIENT_NAME validates).
     void set_client_name(std::string name) noexcept {
         std::lock_guard lock(name_mutex_);
@@ -141,8 +173,12 @@ protected:
 
 private:
     friend class accel::device_base;
-    /// At close, before postclose: the handles (drm_gem_release).
-    void release_objects() noexcept { handles_.release_all(); }
+    /// At close, before postclose: the handles (drm_gem_release), then the upper layers' state.
+    void release_objects() noexcept {
+        handles_.release_all();
+        for (unsigned i = static_cast<unsigned>(file_extension_slot::count); i-- > 0;)
+            delete extensions_[i].exchange(nullptr, std::memory_order_acq_rel);
+    }
 
     accel::device_base* dev_;
     node_kind kind_;
@@ -155,6 +191,7 @@ private:
     mutable std::mutex name_mutex_;
     std::string client_name_;
     handle_table handles_{*this};
+    std::atomic<file_extension*> extensions_[static_cast<unsigned>(file_extension_slot::count)] = {};
 };
 
 } // namespace accel

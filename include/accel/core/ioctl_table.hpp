@@ -83,6 +83,10 @@ struct ioctl_slot {
     unsigned flags = 0;
     ioctl_fn fn = nullptr;
     std::string_view name{};
+    /// Offset in the argument of the __s32 field through which the call returns a new
+    /// descriptor (core/descriptors.hpp), or -1: backends that cannot create a descriptor in
+    /// the caller (FUSE) complete such calls with the client's help.
+    int fd_field = -1;
 };
 
 namespace detail {

@@ -76,6 +76,7 @@ protected:
 
 class call;
 struct park_request;
+class descriptor_table;
 
 /// What a backend installs for the duration of one call (ioctl, open, close).
 struct call_context {
@@ -87,6 +88,9 @@ struct call_context {
     accel::call* async = nullptr;
     /// Set by the dispatcher while a handler runs that may park (core/parked_call.hpp).
     park_request* park = nullptr;
+    /// The caller's descriptor table (core/descriptors.hpp: fd_install, fget); null: the
+    /// caller cannot receive or name descriptors.
+    descriptor_table* files = nullptr;
 };
 
 namespace detail {
