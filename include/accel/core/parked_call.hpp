@@ -28,7 +28,8 @@
 ///
 /// A wait ends without the condition when:
 ///   - the timeout passes: the check runs a last time, then the request gets `timeout_result`
-///     (-ETIME by default, as DRM wait ioctls answer; a negative timeout waits for ever);
+///     (-ETIME by default, as DRM wait ioctls answer; a negative timeout, or one too long for
+///     the clock such as nanoseconds::max(), waits for ever);
 ///   - the device is unplugged: -ENODEV (unplug ends every parked request, then proceeds: it
 ///     never waits for a sleeping wait, since no wait holds the device guard);
 ///   - the backend cancels it: -EINTR when the FUSE caller gets a signal; on the mock, closing
@@ -128,8 +129,14 @@ public:
             if (!pc->done_) {
                 dev.parked().add(*pc);
                 pc->queue_->add(*pc);
-                if (pc->timeout_.count() >= 0 &&
-                    deadline_timer::instance().schedule(*pc, deadline_timer::clock::now() + pc->timeout_) != 0) {
+                // A timeout beyond the clock's range is no timeout (MAX_SCHEDULE_TIMEOUT), not
+                // an overflow into a deadline in the past.
+                const auto now = deadline_timer::clock::now();
+                const bool timed = pc->timeout_.count() >= 0 &&
+                                   pc->timeout_ < std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                      deadline_timer::clock::time_point::max() - now);
+                if (timed && deadline_timer::instance().schedule(
+                                 *pc, now + std::chrono::duration_cast<deadline_timer::clock::duration>(pc->timeout_)) != 0) {
                     int none = 0;
                     pc->cancel_error_.compare_exchange_strong(none, -ENOMEM); // ended by the attempt below
                 }
