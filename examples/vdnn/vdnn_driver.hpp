@@ -15,6 +15,7 @@
 
 #include <accel/accel.hpp>
 #include <accel/exec/fence_wait.hpp>
+#include <accel/share/syncobj.hpp>
 #include <accel/uapi/accel_info.h>
 
 #include <fcntl.h>
@@ -35,6 +36,8 @@ using bo = accel::bo<driver>;
 
 struct driver {
     static constexpr accel::driver_info info{1, 0, 0, "vdnn", "virtual DNN accelerator (accel example)", "20261205"};
+    /// DRM syncobjs (binary and timeline): SUBMIT's in- and out-fences name them.
+    static constexpr unsigned features = accel::driver_feature::syncobj | accel::driver_feature::syncobj_timeline;
 
     struct device_data : device_state {
         explicit device_data(const device_config& c = {}) : device_state(c) {}
@@ -217,7 +220,9 @@ struct driver {
     }
 
     static int submit(device& d, file& f, vdnn_submit& a) {
-        if ((a.flags & ~VDNN_SUBMIT_EVENT) || a.pad || a.engine >= num_engines)
+        if ((a.flags & ~VDNN_SUBMIT_EVENT) || a.pad || a.pad2 || a.engine >= num_engines)
+            return -EINVAL;
+        if (a.in_sync_count > max_deps || a.out_sync.flags || a.out_sync.point)
             return -EINVAL;
         if (a.cmd_size == 0 || a.cmd_size > VDNN_MAX_CMD_SIZE || a.cmd_size % 8 || a.cmd_offset % 8)
             return -EINVAL;
@@ -247,6 +252,20 @@ struct driver {
         std::uint64_t deps[max_deps];
         if (a.dep_count && accel::copy_from_user(deps, a.deps, a.dep_count * sizeof deps[0]))
             return -EFAULT;
+        vdnn_sync in_syncs[max_deps];
+        if (a.in_sync_count && accel::copy_from_user(in_syncs, a.in_syncs, a.in_sync_count * sizeof in_syncs[0]))
+            return -EFAULT;
+        for (std::uint32_t i = 0; i < a.in_sync_count; ++i)
+            if (in_syncs[i].flags)
+                return -EINVAL;
+        // The out-fence's syncobj is looked up now: once the job is armed nothing may fail.
+        accel::syncobj_ref out_sync;
+        if (a.out_sync.handle) {
+            auto s = accel::syncobj_lookup(f, a.out_sync.handle);
+            if (!s)
+                return s.error();
+            out_sync = std::move(*s);
+        }
         // The command BO is not one of the job's objects: its stream was copied above, so the
         // job neither waits for earlier users of it nor holds later ones back (one command
         // buffer can serve every job, as vdnn_client.hpp's does). bo_handles may name it.
@@ -261,6 +280,14 @@ struct driver {
         j->space = f->st->space;
         if (int e = j->init(*f->st->entities[a.engine], 1))
             return e;
+        // Explicit sync: each in-fence is a dependency (drm_sched_job_add_syncobj_dependency).
+        for (std::uint32_t i = 0; i < a.in_sync_count; ++i) {
+            auto fence = accel::syncobj_find_fence(f, in_syncs[i].handle, in_syncs[i].point, 0);
+            if (!fence)
+                return fence.error();
+            if (int e = j->add_dependency(std::move(*fence)))
+                return e;
+        }
 
         std::lock_guard lock(f->st->mutex);
         for (std::uint32_t i = 0; i < a.dep_count; ++i) {
@@ -303,6 +330,8 @@ struct driver {
         // the event; it frees it when it runs).
         if (event && j->finished()->add_callback(*event, &send_done_event) == 0)
             (void)event.release();
+        if (out_sync)
+            out_sync->replace_fence(j->finished());
         f->st->jobs.emplace(record->seqno, record);
         trim_history(*f.data().st);
         a.seqno = record->seqno;

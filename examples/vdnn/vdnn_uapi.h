@@ -96,6 +96,15 @@ struct vdnn_vm_unbind {
 
 #define VDNN_SUBMIT_EVENT 0x1 /* queue a VDNN_EVENT_JOB_DONE event on this file when the job ends */
 
+/* A DRM syncobj of this file (SYNCOBJ_CREATE, SYNCOBJ_FD_TO_HANDLE) and a timeline point, as
+ * SUBMIT's explicit in- and out-fences name them (the shape of rocket's and ethos-u's submits). */
+struct vdnn_sync {
+	__u32 handle; /* a syncobj handle */
+	__u32 flags;  /* must be 0 */
+	__u64 point;  /* in-fence: the timeline point to wait for (0: the syncobj's fence, binary);
+		       * out-fence: must be 0 (binary: a timeline gets its point by SYNCOBJ_TRANSFER) */
+};
+
 struct vdnn_submit {
 	__u32 engine;     /* in: VDNN_ENGINE_* */
 	__u32 flags;      /* in: VDNN_SUBMIT_* */
@@ -113,6 +122,15 @@ struct vdnn_submit {
 	__u32 pad;        /* must be 0 */
 	__u64 user_data;  /* in: copied into the job's event */
 	__u64 seqno;      /* out: the job's sequence number in this file (from 1, never reused) */
+	/* Explicit sync (fields a client built against the first version of this struct leaves
+	 * out: the kernel's size rules give them zeros, so its SUBMIT keeps working). */
+	__u64 in_syncs;      /* in: user pointer to struct vdnn_sync[in_sync_count]: the job waits
+			      * for each one's fence (drm_syncobj_find_fence: unknown handle -ENOENT,
+			      * no fence or a point not yet submitted -EINVAL) */
+	__u32 in_sync_count; /* in: at most VDNN_PARAM_MAX_DEPS */
+	__u32 pad2;          /* must be 0 */
+	struct vdnn_sync out_sync; /* in: handle 0: none; else the job's finished fence replaces the
+				    * syncobj's fence when SUBMIT succeeds (unknown handle -ENOENT) */
 };
 
 /* ---- waiting ----------------------------------------------------------------------------------- */

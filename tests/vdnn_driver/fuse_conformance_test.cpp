@@ -27,6 +27,7 @@ TEST_CASE_TEMPLATE_APPLY(vdnn_vm_bind_t, fixtures);
 TEST_CASE_TEMPLATE_APPLY(vdnn_vm_unbind_t, fixtures);
 TEST_CASE_TEMPLATE_APPLY(vdnn_submit_fields_t, fixtures);
 TEST_CASE_TEMPLATE_APPLY(vdnn_submit_streams_t, fixtures);
+TEST_CASE_TEMPLATE_APPLY(vdnn_submit_syncobj_t, fixtures);
 TEST_CASE_TEMPLATE_APPLY(vdnn_wait_t, fixtures);
 TEST_CASE_TEMPLATE_APPLY(vdnn_wait_min_t, fixtures);
 TEST_CASE_TEMPLATE_APPLY(vdnn_wait_bo_t, fixtures);
