@@ -7,12 +7,15 @@
 #include <accel/core/device.hpp>
 #include <accel/core/parked_call.hpp>
 #include <accel/core/wait_queue.hpp>
+#include <accel/exec/dma_resv.hpp>
+#include <accel/exec/drm_exec.hpp>
 #include <accel/exec/fence.hpp>
 #include <accel/exec/fence_array.hpp>
 #include <accel/exec/fence_wait.hpp>
 #include <accel/exec/reset_domain.hpp>
 #include <accel/exec/scheduler.hpp>
 #include <accel/exec/sim_hw.hpp>
+#include <accel/exec/ww_mutex.hpp>
 #include <accel/core/driver.hpp>
 #include <accel/base/errno.hpp>
 #include <accel/base/fault_injection.hpp>
