@@ -91,6 +91,45 @@ TEST_CASE("sched job: dependencies are de-duplicated per context, keeping the la
     e.destroy();
 }
 
+TEST_CASE("sched job: implicit dependencies from a reservation object follow the usage rules") {
+    fixture<> f(config());
+    fixture<>::entity e(f.sched);
+    const auto c = accel::fence_context_alloc(4);
+    fence_ptr kernel = accel::make_fence(c, 1), writer = accel::make_fence(c + 1, 1);
+    fence_ptr reader = accel::make_fence(c + 2, 1), bookkeep = accel::make_fence(c + 3, 1);
+    accel::dma_resv resv;
+    REQUIRE(resv.lock(nullptr) == 0);
+    REQUIRE(resv.reserve_fences(4) == 0);
+    REQUIRE(resv.add_fence(kernel, accel::resv_usage::kernel) == 0);
+    REQUIRE(resv.add_fence(writer, accel::resv_usage::write) == 0);
+    REQUIRE(resv.add_fence(reader, accel::resv_usage::read) == 0);
+    REQUIRE(resv.add_fence(bookkeep, accel::resv_usage::bookkeep) == 0);
+
+    auto deps_of = [&](bool write) {
+        auto j = std::make_unique<mock_job>();
+        REQUIRE(j->init(e, 1) == 0);
+        REQUIRE(j->add_implicit_dependencies(resv, write) == 0);
+        std::vector<accel::fence*> d;
+        for (const auto& x : j->dependencies())
+            d.push_back(x.get());
+        return d;
+    };
+    // A reader waits for the kernel's and the writers' fences; a writer for the readers' too;
+    // nobody for bookkeeping fences (explicit sync).
+    CHECK(deps_of(false) == std::vector<accel::fence*>{kernel.get(), writer.get()});
+    CHECK(deps_of(true) == std::vector<accel::fence*>{kernel.get(), writer.get(), reader.get()});
+
+    accel::fail_nth_allocation(2);
+    auto j = std::make_unique<mock_job>();
+    REQUIRE(j->init(e, 1) == 0);
+    CHECK(j->add_implicit_dependencies(resv, true) == -ENOMEM);
+    accel::disarm_allocation_faults();
+    resv.unlock();
+    for (auto& x : {kernel, writer, reader, bookkeep})
+        x->signal();
+    e.destroy();
+}
+
 TEST_CASE("sched job: init fails with -ENOMEM when its fences cannot be reserved") {
     fixture<> f(config());
     fixture<>::entity e(f.sched);

@@ -22,6 +22,7 @@
 /// `sched_base` (accel/exec/scheduler.hpp; this header pulls in the entity's and the scheduler's
 /// at its end, so any of the three may be included first).
 #include <accel/base/fault_injection.hpp>
+#include <accel/exec/dma_resv.hpp>
 #include <accel/exec/fence.hpp>
 #include <accel/exec/sched_fence.hpp>
 #include <accel/exec/sched_ops.hpp>
@@ -75,6 +76,27 @@ public:
             return -ENOMEM;
         }
         return 0;
+    }
+
+    /// drm_sched_job_add_resv_dependencies: every fence of `resv` with a usage up to `usage`
+    /// becomes a dependency (implicit sync). The caller holds the reservation lock, as in the
+    /// kernel, so that no fence is added between this and the job's own add_fence. 0 or -ENOMEM.
+    int add_resv_dependencies(const dma_resv& resv, resv_usage usage) noexcept {
+        std::vector<fence_ptr> fences;
+        try {
+            fences = resv.get_fences(usage);
+        } catch (...) {
+            return -ENOMEM;
+        }
+        for (fence_ptr& f : fences)
+            if (int e = add_dependency(std::move(f)))
+                return e;
+        return 0;
+    }
+    /// drm_sched_job_add_implicit_dependencies: a writer waits for every reader and writer, a
+    /// reader for the writers (dma_resv_usage_rw).
+    int add_implicit_dependencies(const dma_resv& resv, bool write) noexcept {
+        return add_resv_dependencies(resv, resv_usage_rw(write));
     }
 
     /// drm_sched_job_arm: id and fences; a no-op when not initialised or already armed.
