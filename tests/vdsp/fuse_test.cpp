@@ -27,7 +27,7 @@ TEST_CASE_TEMPLATE_APPLY(vdsp_fir_t, fixtures);
 TEST_CASE_TEMPLATE_APPLY(vdsp_fft_t, fixtures);
 TEST_CASE_TEMPLATE_APPLY(vdsp_recovery_t, fixtures);
 
-TEST_CASE("accel-serve's defaults: minimal, vdnn, vdsp; vdsp finds the build's firmware next to it") {
+TEST_CASE("accel-serve's defaults: minimal, vdnn and vdsp, which finds the build's firmware next to the executable") {
     fuse_vdsp_fixture fx(fw::server_default);
     auto& c = fx.client();
     const char* names[] = {"minimal", "vdnn", "vdsp"};
