@@ -226,6 +226,42 @@ TEST_CASE("reset: a reload of a firmware without FFT takes FFT away") {
     CHECK(fx.c().fft(in, out, 1024, 1024) == -EOPNOTSUPP);
 }
 
+TEST_CASE("reset: a job on the engine ends with -ECANCELED, and the device runs again") {
+    auto good = shipped_image();
+    custom_fw fx(&good);
+    client_buffer in, out;
+    REQUIRE(fx.c().create(8192, in) == 0);
+    REQUIRE(fx.c().create(8192, out) == 0);
+    fx.dev->data().hw.hang();
+    const std::int64_t q = fx.c().fft(in, out, 1024, 1024);
+    REQUIRE(q > 0);
+    CHECK(reset_wait(fx.mock, fx.fd) == 0);
+    CHECK(fx.run(q) == -ECANCELED);
+    CHECK(fx.run(fx.c().fft(in, out, 1024, 1024)) == 0);
+    CHECK(fx.dev->status().reset_count() == 1);
+}
+
+TEST_CASE("a job is checked again against the firmware it runs with") {
+    fw_image fft_only;
+    fft_only.has_fft = true;
+    fft_only.fft_max = 256;
+    fft_only.twiddle.assign(256, 0.0f);
+    job_desc d;
+    d.op = VDSP_OP_FIR;
+    CHECK(check_firmware(fft_only, d) == -EOPNOTSUPP);
+    CHECK(execute(fft_only, d) == -EOPNOTSUPP);
+    d.op = VDSP_OP_FFT;
+    d.fft_size = 512;
+    CHECK(check_firmware(fft_only, d) == -EINVAL);
+    d.fft_size = 256;
+    d.fft_flags = VDSP_FFT_WINDOW;
+    CHECK(check_firmware(fft_only, d) == -EOPNOTSUPP); // no window table
+    d.fft_flags = 0;
+    CHECK(check_firmware(fft_only, d) == 0);
+    d.op = VDSP_OP_NOP;
+    CHECK(execute(fw_image{}, d) == 0);
+}
+
 TEST_CASE("unplug with jobs queued: they end, nothing leaks") {
     auto good = shipped_image();
     auto fx = std::make_unique<custom_fw>(&good);
