@@ -18,6 +18,7 @@
 
 #include <accel/accel.hpp>
 #include <accel/exec/fence_wait.hpp>
+#include <accel/share/syncobj.hpp>
 
 #include <fcntl.h>
 
@@ -36,6 +37,8 @@ using bo = accel::bo<driver>;
 
 struct driver {
     static constexpr accel::driver_info info{1, 0, 0, "vdsp", "virtual firmware-loaded DSP (accel example)", "20261205"};
+    /// DRM syncobjs: SUBMIT's in_syncobj and out_syncobj name them.
+    static constexpr unsigned features = accel::driver_feature::syncobj | accel::driver_feature::syncobj_timeline;
 
     struct device_data : device_state {
         explicit device_data(device_config c = {}) : device_state(std::move(c)) {}
@@ -163,8 +166,6 @@ struct driver {
     static int submit(device& d, file& f, vdsp_submit& a) {
         if (a.flags)
             return -EINVAL;
-        if (a.in_syncobj || a.out_syncobj)
-            return -EOPNOTSUPP; // reserved for syncobjs (the sharing layer)
         if (int e = check_fields(a))
             return e;
         const auto fw = d->firmware();
@@ -215,16 +216,33 @@ struct driver {
                 }
             }
         }
+        // The out-fence's syncobj is looked up before the point of no return.
+        accel::syncobj_ref out_sync;
+        if (a.out_syncobj) {
+            auto s = accel::syncobj_lookup(f, a.out_syncobj);
+            if (!s)
+                return s.error();
+            out_sync = std::move(*s);
+        }
         auto j = std::make_unique<job>();
         j->desc = std::move(desc);
         if (int e = j->init(*f->st->entity, 1))
             return e;
+        if (a.in_syncobj) { // explicit sync: the job waits for the syncobj's fence
+            auto fence = accel::syncobj_find_fence(f, a.in_syncobj, 0, 0);
+            if (!fence)
+                return fence.error();
+            if (int e = j->add_dependency(std::move(*fence)))
+                return e;
+        }
         auto record = std::make_shared<job_record>();
         std::lock_guard lock(f->st->mutex);
         // Nothing can fail from here on.
         j->arm();
         record->seqno = f->st->next_seqno++;
         record->finished = j->finished();
+        if (out_sync)
+            out_sync->replace_fence(j->finished());
         f->st->jobs.emplace(record->seqno, record);
         trim_history(*f->st);
         a.seqno = record->seqno;

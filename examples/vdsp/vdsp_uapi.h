@@ -101,8 +101,10 @@ struct vdsp_submit {
 	__u64 coef;        /* in: FIR: byte offset in coef_handle, or the user pointer */
 	__u32 fft_size;    /* in: FFT: a power of two, 2..VDSP_PARAM_FFT_MAX_SIZE */
 	__u32 fft_flags;   /* in: FFT: VDSP_FFT_* */
-	__u32 in_syncobj;  /* in: reserved for a syncobj to wait for: must be 0 (-EOPNOTSUPP) */
-	__u32 out_syncobj; /* in: reserved for a syncobj to signal: must be 0 (-EOPNOTSUPP) */
+	__u32 in_syncobj;  /* in: 0, or a syncobj of this file whose fence the job waits for
+			    * (drm_syncobj_find_fence: unknown -ENOENT, no fence -EINVAL) */
+	__u32 out_syncobj; /* in: 0, or a syncobj of this file whose fence becomes the job's
+			    * finished fence when SUBMIT succeeds (unknown -ENOENT) */
 	__u64 seqno;       /* out: the job's number in this file (from 1, never reused) */
 };
 

@@ -117,8 +117,25 @@ TEST_CASE_TEMPLATE_DEFINE("submit: every bad field has its errno", F, vdsp_submi
     };
     // Fields.
     CHECK(with(fir(), [](auto& x) { x.flags = 1; }) == -EINVAL);
-    CHECK(with(fir(), [](auto& x) { x.in_syncobj = 1; }) == -EOPNOTSUPP);
-    CHECK(with(fir(), [](auto& x) { x.out_syncobj = 1; }) == -EOPNOTSUPP);
+    // Syncobjs: unknown handles -ENOENT (drm_syncobj_find), an in-syncobj without a fence
+    // -EINVAL (nothing submitted for it yet); then a signalled one holds nothing back, and the
+    // out-syncobj gets the job's fence.
+    CHECK(with(fir(), [](auto& x) { x.in_syncobj = 1; }) == -ENOENT);
+    CHECK(with(fir(), [](auto& x) { x.out_syncobj = 1; }) == -ENOENT);
+    {
+        auto& cl = s.fx.client();
+        accel_syncobj_create empty{0, 0}, done{0, ACCEL_SYNCOBJ_CREATE_SIGNALED}, out{0, 0};
+        REQUIRE(cl.ioctl(s.fd, ACCEL_IOCTL_SYNCOBJ_CREATE, &empty) == 0);
+        REQUIRE(cl.ioctl(s.fd, ACCEL_IOCTL_SYNCOBJ_CREATE, &done) == 0);
+        REQUIRE(cl.ioctl(s.fd, ACCEL_IOCTL_SYNCOBJ_CREATE, &out) == 0);
+        CHECK(with(fir(), [&](auto& x) { x.in_syncobj = empty.handle; }) == -EINVAL);
+        CHECK(s.run(with(fir(), [&](auto& x) { x.in_syncobj = done.handle, x.out_syncobj = out.handle; })) == 0);
+        accel_syncobj_wait w{};
+        w.handles = static_cast<__u64>(reinterpret_cast<std::uintptr_t>(&out.handle));
+        w.count_handles = 1;
+        w.timeout_nsec = accel::monotonic_ns() + 10'000'000'000;
+        CHECK(cl.ioctl(s.fd, ACCEL_IOCTL_SYNCOBJ_WAIT, &w) == 0);
+    }
     CHECK(with(fir(), [](auto& x) { x.op = 3; }) == -EINVAL);
     CHECK(with(nop, [](auto& x) { x.count = 1; }) == -EINVAL);
     CHECK(with(nop, [&](auto& x) { x.in_handle = a.handle; }) == -EINVAL);
@@ -155,7 +172,7 @@ TEST_CASE_TEMPLATE_DEFINE("submit: every bad field has its errno", F, vdsp_submi
     CHECK(with(fir(), [](auto& x) { x.coef = ~std::uint64_t{0} - 3; }) == -EFAULT);
     // After all that, the file still works and numbers its jobs on.
     const std::int64_t last = s.c.submit(nop);
-    CHECK(last == 5);
+    CHECK(last == 6); // fir, fft, nop, the syncobj job, the disjoint FIR, this
     CHECK(s.run(last) == 0);
 }
 
