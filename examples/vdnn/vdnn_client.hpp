@@ -118,6 +118,30 @@ public:
         return static_cast<std::int64_t>(s.seqno);
     }
 
+    /// SUBMIT with explicit sync: the job waits for each of `in` (syncobj, point) and, when
+    /// `out_syncobj` is not 0, its finished fence becomes that syncobj's. The seqno, or -errno.
+    std::int64_t submit_synced(std::uint32_t engine, std::span<const std::byte> stream, std::span<const std::uint32_t> bos,
+                               std::span<const vdnn_sync> in, std::uint32_t out_syncobj) {
+        if (!cmd_.map)
+            if (int r = create(VDNN_MAX_CMD_SIZE, VDNN_REGION_HOST, cmd_))
+                return r;
+        if (stream.size() > cmd_.size)
+            return -EINVAL;
+        std::memcpy(cmd_.map, stream.data(), stream.size());
+        vdnn_submit s{};
+        s.engine = engine;
+        s.cmd_handle = cmd_.handle;
+        s.cmd_size = stream.size();
+        s.bo_count = static_cast<std::uint32_t>(bos.size());
+        s.bo_handles = reinterpret_cast<std::uintptr_t>(bos.data());
+        s.in_syncs = reinterpret_cast<std::uintptr_t>(in.data());
+        s.in_sync_count = static_cast<std::uint32_t>(in.size());
+        s.out_sync.handle = out_syncobj;
+        if (int r = b_->ioctl(fd_, VDNN_IOCTL_SUBMIT, &s))
+            return r;
+        return static_cast<std::int64_t>(s.seqno);
+    }
+
     /// Waits for a job (VDNN_WAIT_JOB) or for the jobs using a buffer (VDNN_WAIT_BO), at most
     /// `timeout_ns` from now; -ETIME when that passes.
     int wait(std::uint32_t flags, std::uint64_t what, std::int64_t timeout_ns, vdnn_wait& out) {
