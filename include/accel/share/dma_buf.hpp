@@ -1,0 +1,508 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file The dma-buf (drivers/dma-buf/dma-buf.c): a buffer shared between devices and processes
+/// as an open file of its own kind ("dma_buf"), with an exporter policy (dma_buf_exporter.hpp).
+///
+/// Exporting: `dma_buf_export(exporter, {exp_name, size, flags})` makes the buffer; the new
+/// open_file holds one reference, the creator's (fd_install hands it to a descriptor). Its flags
+/// are `flags & (O_ACCMODE | O_NONBLOCK)`, as dma_buf_export gives the anon file.
+///
+/// Importing (the kernel's importer API, used by share/prime.hpp and by drivers):
+///   dma_buf_get(fd)                  the caller's descriptor's dma-buf: -EBADF (no such fd),
+///                                    -EINVAL (an fd of another kind)
+///   buf.attach(importer_device)      an attachment, holding a reference to the buffer
+///   att.map(dir) / att.unmap()       the buffer's memory as host-address ranges for that
+///                                    device (one mapping per attachment at a time: -EBUSY)
+///   buf.vmap() / buf.vunmap()        the CPU view, counted: the exporter's vmap runs for the
+///                                    first user only, its vunmap when the count returns to 0
+///   buf.begin/end_cpu_access(dir)    the exporter's hooks, 0 without them
+///   buf.mmap(offset, len, prot, fl)  dma_buf_mmap: the exporter's memory for a mapping
+///
+/// Lifetime: the buffer lives while anything holds a reference: a descriptor in any process,
+/// an attachment, an importer's object (its `dma_buf` and cache entries), an in-flight call.
+/// The last one runs the exporter's release (which drops what export took, e.g. the exported
+/// object and its device), then frees the buffer. Attachments hold the buffer, so an importer's
+/// object keeps the exporter's object and its memory alive, through unplug of the exporter's
+/// device too (the default GEM exporter then answers -ENODEV to new attach, map, mmap and vmap:
+/// share/gem_exporter.hpp).
+///
+/// File operations (dma_buf_fops):
+///   mmap       mmap(2)'s checks (-EINVAL length 0 or unaligned offset; -EACCES writable shared
+///              mapping of a read-only dma-buf, or any mapping of a write-only one), then
+///              -EINVAL without an exporter mmap, -EINVAL when offset pages + length pages
+///              exceed the size, else the exporter's mmap
+///   llseek     SEEK_END -> size, SEEK_SET -> 0, offset 0 only; anything else -EINVAL
+///   ioctl      DMA_BUF_IOCTL_SYNC (unknown flag bits or neither READ nor WRITE -EINVAL; START
+///              -> begin_cpu_access, END -> end_cpu_access; no fence wait), DMA_BUF_SET_NAME_A /
+///              _B (a user string shorter than DMA_BUF_NAME_LEN, else -EINVAL; a bad pointer
+///              -EFAULT; replaces the name), anything else -ENOTTY
+///   show_fdinfo  size, count (references), exp_name, name when set
+///   poll       the default mask until reservation objects exist (accel's difference: the kernel
+///              answers from the buffer's dma_resv)
+///   release    the last reference: see Lifetime
+#include <accel/base/errno.hpp>
+#include <accel/base/fault_injection.hpp>
+#include <accel/core/descriptors.hpp>
+#include <accel/core/device_base.hpp>
+#include <accel/core/gem/dma_domain.hpp>
+#include <accel/core/open_file.hpp>
+#include <accel/core/user_memory.hpp>
+#include <accel/share/dma_buf_exporter.hpp>
+
+#include <boost/intrusive_ptr.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <fcntl.h>
+#include <linux/dma-buf.h>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string>
+#include <string_view>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <utility>
+
+namespace accel {
+
+// linux/dma-buf.h's numbers, as KERNEL-EXEC.md lists them.
+static_assert(DMA_BUF_IOCTL_SYNC == 0x40086200u);
+static_assert(DMA_BUF_SET_NAME_A == 0x40046201u);
+static_assert(DMA_BUF_SET_NAME_B == 0x40086201u);
+static_assert(DMA_BUF_IOCTL_EXPORT_SYNC_FILE == 0xC0086202u);
+static_assert(DMA_BUF_IOCTL_IMPORT_SYNC_FILE == 0x40086203u);
+static_assert(DMA_BUF_SYNC_VALID_FLAGS_MASK == 7 && DMA_BUF_NAME_LEN == 32);
+
+class dma_buf;
+using dma_buf_ref = boost::intrusive_ptr<dma_buf>;
+
+/// What dma_buf_export takes besides the exporter (struct dma_buf_export_info).
+struct dma_buf_export_info {
+    std::string_view exp_name; ///< the exporter's name (static storage: a driver's name)
+    std::uint64_t size = 0;    ///< bytes, > 0
+    int flags = O_RDWR;        ///< the file's flags: O_ACCMODE and O_NONBLOCK are kept
+};
+
+/// One device's attachment to a dma-buf (struct dma_buf_attachment). Owned by the importer;
+/// holds a reference to the buffer and to the importing device; destroying it unmaps, detaches
+/// (the exporter's detach) and drops the reference (dma_buf_detach + dma_buf_put).
+class dma_buf_attachment {
+public:
+    dma_buf_attachment(const dma_buf_attachment&) = delete;
+    dma_buf_attachment& operator=(const dma_buf_attachment&) = delete;
+    inline ~dma_buf_attachment();
+
+    dma_buf& buf() const noexcept { return *buf_; }
+    /// The importing device (struct dma_buf_attachment.dev).
+    device_base& device() const noexcept { return *dev_; }
+    /// dma_buf_map_attachment: the buffer's memory for this device as host-address ranges
+    /// (the exporter's map). -EINVAL for dma_direction::none, -EBUSY when already mapped, or
+    /// the exporter's error (-ENODEV, -ENOMEM, ...). The ranges stay valid until unmap().
+    inline result<const dma_ranges*> map(dma_direction dir);
+    /// dma_buf_unmap_attachment (nothing when not mapped).
+    inline void unmap() noexcept;
+    bool mapped() const noexcept { return mapped_; }
+
+    /// The exporter's per-attachment data (attach may set it; detach frees it).
+    void* exporter_priv = nullptr;
+
+private:
+    friend class dma_buf;
+    dma_buf_attachment(dma_buf_ref buf, device_ref dev) noexcept : buf_(std::move(buf)), dev_(std::move(dev)) {}
+    dma_buf_ref buf_;
+    device_ref dev_;
+    dma_ranges ranges_;
+    dma_direction dir_ = dma_direction::none;
+    bool mapped_ = false;
+};
+using dma_buf_attachment_ptr = std::unique_ptr<dma_buf_attachment>;
+
+class dma_buf : public open_file {
+public:
+    std::uint64_t size() const noexcept { return size_; }
+    std::string_view exp_name() const noexcept { return exp_name_; }
+    /// DMA_BUF_SET_NAME's name ("" when unset).
+    std::string name() const {
+        std::lock_guard lock(name_mutex_);
+        return name_;
+    }
+    /// Replaces the name. -ENOMEM.
+    int set_name(std::string_view name) noexcept {
+        if (detail::alloc_may_fail())
+            return -ENOMEM;
+        try {
+            std::string n(name);
+            std::lock_guard lock(name_mutex_);
+            name_.swap(n);
+        } catch (...) {
+            return -ENOMEM;
+        }
+        return 0;
+    }
+
+    /// dma_buf_attach: a new attachment of `importer` (a reference to the buffer comes with
+    /// it). -ENOMEM, or the exporter's attach error (-ENODEV once its device is unplugged).
+    result<dma_buf_attachment_ptr> attach(device_base& importer) {
+        using out = result<dma_buf_attachment_ptr>;
+        if (detail::alloc_may_fail())
+            return out::failure(-ENOMEM);
+        dma_buf_attachment_ptr a(new (std::nothrow) dma_buf_attachment(dma_buf_ref(this), device_ref(&importer)));
+        if (!a)
+            return out::failure(-ENOMEM);
+        if (int e = do_attach(*a)) {
+            a->buf_.reset(); // no detach for an attachment the exporter refused
+            a.reset();
+            return out::failure(e < 0 ? e : -EINVAL);
+        }
+        attachments_.fetch_add(1, std::memory_order_relaxed);
+        return a;
+    }
+    /// Attachments now.
+    unsigned attachments() const noexcept { return attachments_.load(std::memory_order_relaxed); }
+
+    /// dma_buf_vmap: the CPU view; -EINVAL when the exporter has none, else its error.
+    result<std::byte*> vmap() {
+        std::lock_guard lock(vmap_mutex_);
+        if (vmap_count_ > 0) {
+            ++vmap_count_;
+            return vaddr_;
+        }
+        auto p = do_vmap();
+        if (!p)
+            return p;
+        vaddr_ = *p;
+        vmap_count_ = 1;
+        return vaddr_;
+    }
+    /// dma_buf_vunmap: one user fewer; the exporter's vunmap at 0 (an unmatched call is ignored).
+    void vunmap() noexcept {
+        std::lock_guard lock(vmap_mutex_);
+        if (vmap_count_ == 0)
+            return;
+        if (--vmap_count_ == 0) {
+            do_vunmap(vaddr_);
+            vaddr_ = nullptr;
+        }
+    }
+    unsigned vmap_count() const {
+        std::lock_guard lock(vmap_mutex_);
+        return vmap_count_;
+    }
+
+    /// dma_buf_begin_cpu_access / dma_buf_end_cpu_access: the exporter's hooks, else 0.
+    int begin_cpu_access(dma_direction dir) noexcept { return guarded([&] { return do_begin_cpu_access(dir); }); }
+    int end_cpu_access(dma_direction dir) noexcept { return guarded([&] { return do_end_cpu_access(dir); }); }
+
+    /// dma_buf_mmap for an importer (`offset` bytes into the buffer): -EINVAL without an
+    /// exporter mmap, for an unaligned offset or a range past the end (-EOVERFLOW when it
+    /// wraps), else the exporter's answer.
+    result<mmap_target> mmap(std::uint64_t offset, std::uint64_t length, int prot, int flags) {
+        const std::uint64_t page = host_page_size();
+        if (!has_mmap() || offset % page != 0 || length == 0)
+            return result<mmap_target>::failure(-EINVAL);
+        const std::uint64_t pages = length / page + (length % page != 0);
+        if (offset / page + pages < pages)
+            return result<mmap_target>::failure(-EOVERFLOW);
+        if (offset / page + pages > size_ / page + (size_ % page != 0))
+            return result<mmap_target>::failure(-EINVAL);
+        return do_mmap(offset, length, prot, flags);
+    }
+
+    /// The buffer object exported, when the exporter says (self-import), else null.
+    virtual gem_object* object() noexcept = 0;
+
+    friend void intrusive_ptr_add_ref(dma_buf* b) noexcept { b->get(); }
+    friend void intrusive_ptr_release(dma_buf* b) noexcept { b->put(); }
+
+    /// The open file is a dma-buf (by its operations, as is_dma_buf_file compares f_op).
+    static inline bool is(const open_file& f) noexcept;
+
+protected:
+    dma_buf(const file_operations& fops, const dma_buf_export_info& info) noexcept
+        : open_file(fops, info.flags & (O_ACCMODE | O_NONBLOCK)), exp_name_(info.exp_name), size_(info.size) {}
+    virtual ~dma_buf() = default;
+
+    virtual int do_attach(dma_buf_attachment&) = 0;
+    virtual void do_detach(dma_buf_attachment&) noexcept = 0;
+    virtual result<dma_ranges> do_map(dma_buf_attachment&, dma_direction) = 0;
+    virtual void do_unmap(dma_buf_attachment&, dma_ranges&, dma_direction) noexcept = 0;
+    virtual void do_release() noexcept = 0;
+    virtual bool has_mmap() const noexcept = 0;
+    virtual result<mmap_target> do_mmap(std::uint64_t, std::uint64_t, int, int) = 0;
+    virtual result<std::byte*> do_vmap() = 0;
+    virtual void do_vunmap(std::byte*) noexcept = 0;
+    virtual int do_begin_cpu_access(dma_direction) = 0;
+    virtual int do_end_cpu_access(dma_direction) = 0;
+
+    template <class Fn>
+    static int guarded(Fn&& fn) noexcept {
+        try {
+            return fn();
+        } catch (...) {
+            return exception_errno();
+        }
+    }
+
+private:
+    friend class dma_buf_attachment;
+    friend struct dma_buf_file;
+
+    /// The last reference went (dma_buf_release): an unbalanced vmap is undone (the kernel
+    /// BUGs), then the exporter releases, then the buffer goes.
+    void release() noexcept {
+        {
+            std::lock_guard lock(vmap_mutex_);
+            if (vmap_count_) {
+                do_vunmap(vaddr_);
+                vmap_count_ = 0;
+            }
+        }
+        do_release();
+        delete this;
+    }
+
+    std::string_view exp_name_;
+    std::uint64_t size_;
+    mutable std::mutex name_mutex_;
+    std::string name_;
+    mutable std::mutex vmap_mutex_;
+    unsigned vmap_count_ = 0;
+    std::byte* vaddr_ = nullptr;
+    std::atomic<unsigned> attachments_{0};
+};
+
+inline result<const dma_ranges*> dma_buf_attachment::map(dma_direction dir) {
+    using out = result<const dma_ranges*>;
+    if (dir == dma_direction::none)
+        return out::failure(-EINVAL);
+    if (mapped_)
+        return out::failure(-EBUSY);
+    auto r = buf_->do_map(*this, dir);
+    if (!r)
+        return out::failure(r.error());
+    ranges_ = std::move(*r);
+    dir_ = dir;
+    mapped_ = true;
+    return &ranges_;
+}
+
+inline void dma_buf_attachment::unmap() noexcept {
+    if (!mapped_)
+        return;
+    buf_->do_unmap(*this, ranges_, dir_);
+    ranges_.clear();
+    mapped_ = false;
+}
+
+inline dma_buf_attachment::~dma_buf_attachment() {
+    if (!buf_)
+        return;
+    unmap();
+    buf_->do_detach(*this);
+    buf_->attachments_.fetch_sub(1, std::memory_order_relaxed);
+    // buf_ (the buffer's reference) goes with the members, after dev_ ... order does not
+    // matter: neither needs the other.
+}
+
+/// The file operations of every dma-buf (dma_buf_fops).
+struct dma_buf_file {
+    static dma_buf& of(open_file& f) noexcept { return static_cast<dma_buf&>(f); }
+    static const dma_buf& of(const open_file& f) noexcept { return static_cast<const dma_buf&>(f); }
+
+    static int sync(dma_buf& b, std::uint64_t arg) noexcept {
+        dma_buf_sync s{};
+        if (copy_from_user(&s, arg, sizeof s))
+            return -EFAULT;
+        if (s.flags & ~static_cast<std::uint64_t>(DMA_BUF_SYNC_VALID_FLAGS_MASK))
+            return -EINVAL;
+        dma_direction dir;
+        switch (s.flags & DMA_BUF_SYNC_RW) {
+        case DMA_BUF_SYNC_READ:
+            dir = dma_direction::from_device;
+            break;
+        case DMA_BUF_SYNC_WRITE:
+            dir = dma_direction::to_device;
+            break;
+        case DMA_BUF_SYNC_RW:
+            dir = dma_direction::bidirectional;
+            break;
+        default:
+            return -EINVAL;
+        }
+        return (s.flags & DMA_BUF_SYNC_END) ? b.end_cpu_access(dir) : b.begin_cpu_access(dir);
+    }
+
+    /// strndup_user(arg, DMA_BUF_NAME_LEN): the string must end within 32 bytes.
+    static int set_name(dma_buf& b, std::uint64_t arg) noexcept {
+        char name[DMA_BUF_NAME_LEN];
+        for (std::size_t i = 0; i < sizeof name; ++i) {
+            if (copy_from_user(&name[i], arg + i, 1)) // byte by byte: never read past the end
+                return -EFAULT;
+            if (name[i] == '\0')
+                return b.set_name(std::string_view(name, i));
+        }
+        return -EINVAL;
+    }
+
+    static constexpr file_operations fops{
+        .kind = "dma_buf",
+        .ioctl = [](open_file& f, ioctl_cmd cmd, std::uint64_t arg) noexcept -> int {
+            switch (static_cast<unsigned long>(cmd)) {
+            case DMA_BUF_IOCTL_SYNC:
+                return sync(of(f), arg);
+            case DMA_BUF_SET_NAME_A:
+            case DMA_BUF_SET_NAME_B:
+                return set_name(of(f), arg);
+            default:
+                return -ENOTTY;
+            }
+        },
+        .read = nullptr,
+        .write = nullptr,
+        .poll = nullptr,
+        .mmap = [](open_file& f, std::uint64_t offset, std::uint64_t length, int prot, int flags) -> result<mmap_target> {
+            dma_buf& b = of(f);
+            const std::uint64_t page = host_page_size();
+            if (length == 0 || offset % page != 0)
+                return result<mmap_target>::failure(-EINVAL); // mmap(2)
+            if (((prot & PROT_WRITE) && (flags & MAP_SHARED) && !f.writable()) || !f.readable())
+                return result<mmap_target>::failure(-EACCES); // mmap(2): FMODE_WRITE, FMODE_READ
+            auto r = b.mmap(offset, length, prot, flags);
+            if (!r && r.error() == -EOVERFLOW)
+                return result<mmap_target>::failure(-EINVAL); // dma_buf_mmap_internal has no overflow case
+            return r;
+        },
+        .llseek = [](open_file& f, long long offset, int whence) noexcept -> long long {
+            long long base;
+            if (whence == SEEK_END)
+                base = static_cast<long long>(of(f).size());
+            else if (whence == SEEK_SET)
+                base = 0;
+            else
+                return -EINVAL;
+            if (offset != 0)
+                return -EINVAL;
+            return base;
+        },
+        .flush = nullptr,
+        .release = [](open_file& f) noexcept { of(f).release(); },
+        .show_fdinfo = [](const open_file& f, std::string& out) {
+            const dma_buf& b = of(f);
+            out += "size:\t" + std::to_string(b.size()) + "\n";
+            out += "count:\t" + std::to_string(b.ref_count()) + "\n";
+            out += "exp_name:\t";
+            out += b.exp_name();
+            out += "\n";
+            if (std::string n = b.name(); !n.empty())
+                out += "name:\t" + n + "\n";
+        },
+        .cancel_waits = nullptr,
+    };
+};
+
+inline bool dma_buf::is(const open_file& f) noexcept { return &f.fops() == &dma_buf_file::fops; }
+
+/// A dma-buf whose exporter is E (the ops table computed from E's members).
+template <dma_buf_exporter E>
+class dma_buf_of final : public dma_buf {
+public:
+    dma_buf_of(E exporter, const dma_buf_export_info& info) noexcept(std::is_nothrow_move_constructible_v<E>)
+        : dma_buf(dma_buf_file::fops, info), e_(std::move(exporter)) {}
+    E& exporter() noexcept { return e_; }
+
+    gem_object* object() noexcept override {
+        if constexpr (exporter_has_object<E>)
+            return e_.object();
+        else
+            return nullptr;
+    }
+
+private:
+    int do_attach(dma_buf_attachment& a) override {
+        if constexpr (exporter_has_attach<E>)
+            return e_.attach(a);
+        else
+            return (void)a, 0;
+    }
+    void do_detach(dma_buf_attachment& a) noexcept override {
+        if constexpr (exporter_has_detach<E>)
+            guarded([&] { e_.detach(a); return 0; });
+        else
+            (void)a;
+    }
+    result<dma_ranges> do_map(dma_buf_attachment& a, dma_direction d) override {
+        try {
+            return e_.map(a, d);
+        } catch (...) {
+            return result<dma_ranges>::failure(exception_errno());
+        }
+    }
+    void do_unmap(dma_buf_attachment& a, dma_ranges& r, dma_direction d) noexcept override {
+        guarded([&] { e_.unmap(a, r, d); return 0; });
+    }
+    void do_release() noexcept override {
+        guarded([&] { e_.release(); return 0; });
+    }
+    bool has_mmap() const noexcept override { return exporter_has_mmap<E>; }
+    result<mmap_target> do_mmap(std::uint64_t off, std::uint64_t len, int prot, int flags) override {
+        if constexpr (exporter_has_mmap<E>)
+            return e_.mmap(off, len, prot, flags);
+        else
+            return (void)off, (void)len, (void)prot, (void)flags, result<mmap_target>::failure(-EINVAL);
+    }
+    result<std::byte*> do_vmap() override {
+        if constexpr (exporter_has_vmap<E>)
+            return e_.vmap();
+        else
+            return result<std::byte*>::failure(-EINVAL);
+    }
+    void do_vunmap(std::byte* p) noexcept override {
+        if constexpr (exporter_has_vmap<E>)
+            guarded([&] { e_.vunmap(p); return 0; });
+        else
+            (void)p;
+    }
+    int do_begin_cpu_access(dma_direction d) override {
+        if constexpr (exporter_has_begin_cpu_access<E>)
+            return e_.begin_cpu_access(d);
+        else
+            return (void)d, 0;
+    }
+    int do_end_cpu_access(dma_direction d) override {
+        if constexpr (exporter_has_end_cpu_access<E>)
+            return e_.end_cpu_access(d);
+        else
+            return (void)d, 0;
+    }
+
+    E e_;
+};
+
+/// dma_buf_export: a new dma-buf owning `exporter`, one reference held by the caller.
+/// -EINVAL (size 0), -ENOMEM (the exporter is destroyed, never released: export took nothing).
+template <class E>
+result<dma_buf_ref> dma_buf_export(E exporter, const dma_buf_export_info& info) {
+    static_assert(diagnose_exporter<E>());
+    if (info.size == 0)
+        return result<dma_buf_ref>::failure(-EINVAL);
+    if (detail::alloc_may_fail())
+        return result<dma_buf_ref>::failure(-ENOMEM);
+    auto* b = new (std::nothrow) dma_buf_of<E>(std::move(exporter), info);
+    if (!b)
+        return result<dma_buf_ref>::failure(-ENOMEM);
+    return dma_buf_ref(b, false); // adopts the creator's reference
+}
+
+/// dma_buf_get: the dma-buf behind the current caller's descriptor `fd` (a new reference).
+/// -EBADF: not an open descriptor; -EINVAL: a descriptor of another kind.
+inline result<dma_buf_ref> dma_buf_get(int fd) noexcept {
+    auto f = fget(fd);
+    if (!f)
+        return result<dma_buf_ref>::failure(f.error());
+    if (!dma_buf::is(**f))
+        return result<dma_buf_ref>::failure(-EINVAL);
+    return dma_buf_ref(static_cast<dma_buf*>(f->get())); // f's reference goes, this one stays
+}
+
+} // namespace accel
