@@ -31,6 +31,44 @@ SAME(ACCEL_CAP_TIMESTAMP_MONOTONIC, DRM_CAP_TIMESTAMP_MONOTONIC);
 SAME(ACCEL_CAP_SYNCOBJ, DRM_CAP_SYNCOBJ);
 SAME(ACCEL_CAP_SYNCOBJ_TIMELINE, DRM_CAP_SYNCOBJ_TIMELINE);
 
+/* Syncobjs. libdrm's drm.h may predate Linux 6.4's deadline_nsec: the wait structs are compared
+ * field by field, and the request numbers of the older, shorter structs must be what the
+ * dispatcher's size rules accept (same number, smaller size). */
+SAME(ACCEL_IOCTL_SYNCOBJ_CREATE, DRM_IOCTL_SYNCOBJ_CREATE);
+SAME(ACCEL_IOCTL_SYNCOBJ_DESTROY, DRM_IOCTL_SYNCOBJ_DESTROY);
+/* drm_syncobj_handle gained `point` (timeline import/export) after libdrm 2.4.114's header. */
+SAME(_IOC_NR(ACCEL_IOCTL_SYNCOBJ_HANDLE_TO_FD), _IOC_NR(DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD));
+SAME(_IOC_NR(ACCEL_IOCTL_SYNCOBJ_FD_TO_HANDLE), _IOC_NR(DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE));
+_Static_assert(sizeof(struct drm_syncobj_handle) <= sizeof(struct accel_syncobj_handle), "handle size");
+SAME(ACCEL_IOCTL_SYNCOBJ_RESET, DRM_IOCTL_SYNCOBJ_RESET);
+SAME(ACCEL_IOCTL_SYNCOBJ_SIGNAL, DRM_IOCTL_SYNCOBJ_SIGNAL);
+SAME(ACCEL_IOCTL_SYNCOBJ_QUERY, DRM_IOCTL_SYNCOBJ_QUERY);
+SAME(ACCEL_IOCTL_SYNCOBJ_TRANSFER, DRM_IOCTL_SYNCOBJ_TRANSFER);
+SAME(ACCEL_IOCTL_SYNCOBJ_TIMELINE_SIGNAL, DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL);
+SAME(_IOC_NR(ACCEL_IOCTL_SYNCOBJ_WAIT), _IOC_NR(DRM_IOCTL_SYNCOBJ_WAIT));
+SAME(_IOC_NR(ACCEL_IOCTL_SYNCOBJ_TIMELINE_WAIT), _IOC_NR(DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT));
+_Static_assert(sizeof(struct drm_syncobj_wait) <= sizeof(struct accel_syncobj_wait), "wait size");
+_Static_assert(sizeof(struct drm_syncobj_timeline_wait) <= sizeof(struct accel_syncobj_timeline_wait), "timeline wait size");
+SAME(ACCEL_SYNCOBJ_CREATE_SIGNALED, DRM_SYNCOBJ_CREATE_SIGNALED);
+SAME(ACCEL_SYNCOBJ_FD_TO_HANDLE_FLAGS_IMPORT_SYNC_FILE, DRM_SYNCOBJ_FD_TO_HANDLE_FLAGS_IMPORT_SYNC_FILE);
+SAME(ACCEL_SYNCOBJ_HANDLE_TO_FD_FLAGS_EXPORT_SYNC_FILE, DRM_SYNCOBJ_HANDLE_TO_FD_FLAGS_EXPORT_SYNC_FILE);
+SAME(ACCEL_SYNCOBJ_WAIT_FLAGS_WAIT_ALL, DRM_SYNCOBJ_WAIT_FLAGS_WAIT_ALL);
+SAME(ACCEL_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT, DRM_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT);
+SAME(ACCEL_SYNCOBJ_WAIT_FLAGS_WAIT_AVAILABLE, DRM_SYNCOBJ_WAIT_FLAGS_WAIT_AVAILABLE);
+SAME(ACCEL_SYNCOBJ_QUERY_FLAGS_LAST_SUBMITTED, DRM_SYNCOBJ_QUERY_FLAGS_LAST_SUBMITTED);
+SAME_SIZE(accel_syncobj_create, drm_syncobj_create);
+SAME_FIELD(accel_syncobj_handle, drm_syncobj_handle, flags, flags);
+SAME_FIELD(accel_syncobj_handle, drm_syncobj_handle, fd, fd);
+SAME_SIZE(accel_syncobj_transfer, drm_syncobj_transfer);
+SAME_FIELD(accel_syncobj_transfer, drm_syncobj_transfer, dst_point, dst_point);
+SAME_FIELD(accel_syncobj_wait, drm_syncobj_wait, count_handles, count_handles);
+SAME_FIELD(accel_syncobj_wait, drm_syncobj_wait, first_signaled, first_signaled);
+SAME_FIELD(accel_syncobj_timeline_wait, drm_syncobj_timeline_wait, points, points);
+SAME_FIELD(accel_syncobj_timeline_wait, drm_syncobj_timeline_wait, first_signaled, first_signaled);
+SAME_SIZE(accel_syncobj_array, drm_syncobj_array);
+SAME_SIZE(accel_syncobj_timeline_array, drm_syncobj_timeline_array);
+SAME_FIELD(accel_syncobj_timeline_array, drm_syncobj_timeline_array, flags, flags);
+
 /* struct drm_version holds size_t and pointers: equal to accel_version on LP64 only. */
 #if defined(__LP64__) || defined(_LP64)
 SAME(ACCEL_IOCTL_VERSION, DRM_IOCTL_VERSION);

@@ -191,9 +191,10 @@ inline constexpr std::array<ioctl_slot, table_size> table = [] {
     };
     syncobj(0xBF, 8, &syncobj_row<0xBF, false>, "SYNCOBJ_CREATE");
     syncobj(0xC0, 8, &syncobj_row<0xC0, false>, "SYNCOBJ_DESTROY");
-    // drm_syncobj_handle {u32 handle; u32 flags; s32 fd; u32 pad; u64 point}: the fd at 8
-    syncobj(0xC1, 16, &syncobj_row<0xC1, false>, "SYNCOBJ_HANDLE_TO_FD", 8);
-    syncobj(0xC2, 16, &syncobj_row<0xC2, false>, "SYNCOBJ_FD_TO_HANDLE");
+    // drm_syncobj_handle {u32 handle; u32 flags; s32 fd; u32 pad; u64 point}: the fd at 8; 24
+    // bytes since `point` came (timeline import/export), older callers send the first 16
+    syncobj(0xC1, 24, &syncobj_row<0xC1, false>, "SYNCOBJ_HANDLE_TO_FD", 8);
+    syncobj(0xC2, 24, &syncobj_row<0xC2, false>, "SYNCOBJ_FD_TO_HANDLE");
     syncobj(0xC3, 40, &syncobj_row<0xC3, false>, "SYNCOBJ_WAIT");
     syncobj(0xC4, 16, &syncobj_row<0xC4, false>, "SYNCOBJ_RESET");
     syncobj(0xC5, 16, &syncobj_row<0xC5, false>, "SYNCOBJ_SIGNAL");

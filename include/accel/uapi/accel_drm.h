@@ -88,6 +88,101 @@ struct accel_set_client_name {
 #define ACCEL_IOCTL_PRIME_FD_TO_HANDLE ACCEL_IOWR(0x2e, struct accel_prime_handle)
 #define ACCEL_IOCTL_SET_CLIENT_NAME ACCEL_IOWR(0xD1, struct accel_set_client_name)
 
+/* Syncobjs (drm_syncobj_*): DRM's layouts, numbers and flag values. A driver that declares
+ * DRIVER_SYNCOBJ (and DRIVER_SYNCOBJ_TIMELINE for the timeline calls) answers them; others
+ * answer -EOPNOTSUPP. Timeouts are absolute CLOCK_MONOTONIC nanoseconds. */
+struct accel_syncobj_create {
+	__u32 handle;
+#define ACCEL_SYNCOBJ_CREATE_SIGNALED (1 << 0)
+	__u32 flags;
+};
+
+struct accel_syncobj_destroy {
+	__u32 handle;
+	__u32 pad;
+};
+
+#define ACCEL_SYNCOBJ_FD_TO_HANDLE_FLAGS_IMPORT_SYNC_FILE (1 << 0)
+#define ACCEL_SYNCOBJ_FD_TO_HANDLE_FLAGS_TIMELINE (1 << 1)
+#define ACCEL_SYNCOBJ_HANDLE_TO_FD_FLAGS_EXPORT_SYNC_FILE (1 << 0)
+#define ACCEL_SYNCOBJ_HANDLE_TO_FD_FLAGS_TIMELINE (1 << 1)
+struct accel_syncobj_handle {
+	__u32 handle;
+	__u32 flags;
+	__s32 fd;
+	__u32 pad;
+	__u64 point;
+};
+
+struct accel_syncobj_transfer {
+	__u32 src_handle;
+	__u32 dst_handle;
+	__u64 src_point;
+	__u64 dst_point;
+	__u32 flags;
+	__u32 pad;
+};
+
+#define ACCEL_SYNCOBJ_WAIT_FLAGS_WAIT_ALL (1 << 0)
+#define ACCEL_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT (1 << 1)
+#define ACCEL_SYNCOBJ_WAIT_FLAGS_WAIT_AVAILABLE (1 << 2) /* wait for the point to be submitted */
+#define ACCEL_SYNCOBJ_WAIT_FLAGS_WAIT_DEADLINE (1 << 3)  /* set the fences' deadline */
+struct accel_syncobj_wait {
+	__u64 handles; /* __u32 __user * */
+	__s64 timeout_nsec;
+	__u32 count_handles;
+	__u32 flags;
+	__u32 first_signaled; /* out: the first satisfied entry */
+	__u32 pad;
+	__u64 deadline_nsec; /* since Linux 6.4; older callers send the 32 bytes before it */
+};
+
+struct accel_syncobj_timeline_wait {
+	__u64 handles; /* __u32 __user * */
+	__u64 points;  /* __u64 __user *, or 0: every point 0 */
+	__s64 timeout_nsec;
+	__u32 count_handles;
+	__u32 flags;
+	__u32 first_signaled;
+	__u32 pad;
+	__u64 deadline_nsec; /* since Linux 6.4 */
+};
+
+struct accel_syncobj_eventfd {
+	__u32 handle;
+	__u32 flags;
+	__u64 point;
+	__s32 fd;
+	__u32 pad;
+};
+
+struct accel_syncobj_array {
+	__u64 handles; /* __u32 __user * */
+	__u32 count_handles;
+	__u32 pad;
+};
+
+#define ACCEL_SYNCOBJ_QUERY_FLAGS_LAST_SUBMITTED (1 << 0) /* the last submitted point */
+struct accel_syncobj_timeline_array {
+	__u64 handles; /* __u32 __user * */
+	__u64 points;  /* __u64 __user * */
+	__u32 count_handles;
+	__u32 flags;
+};
+
+#define ACCEL_IOCTL_SYNCOBJ_CREATE ACCEL_IOWR(0xBF, struct accel_syncobj_create)
+#define ACCEL_IOCTL_SYNCOBJ_DESTROY ACCEL_IOWR(0xC0, struct accel_syncobj_destroy)
+#define ACCEL_IOCTL_SYNCOBJ_HANDLE_TO_FD ACCEL_IOWR(0xC1, struct accel_syncobj_handle)
+#define ACCEL_IOCTL_SYNCOBJ_FD_TO_HANDLE ACCEL_IOWR(0xC2, struct accel_syncobj_handle)
+#define ACCEL_IOCTL_SYNCOBJ_WAIT ACCEL_IOWR(0xC3, struct accel_syncobj_wait)
+#define ACCEL_IOCTL_SYNCOBJ_RESET ACCEL_IOWR(0xC4, struct accel_syncobj_array)
+#define ACCEL_IOCTL_SYNCOBJ_SIGNAL ACCEL_IOWR(0xC5, struct accel_syncobj_array)
+#define ACCEL_IOCTL_SYNCOBJ_TIMELINE_WAIT ACCEL_IOWR(0xCA, struct accel_syncobj_timeline_wait)
+#define ACCEL_IOCTL_SYNCOBJ_QUERY ACCEL_IOWR(0xCB, struct accel_syncobj_timeline_array)
+#define ACCEL_IOCTL_SYNCOBJ_TRANSFER ACCEL_IOWR(0xCC, struct accel_syncobj_transfer)
+#define ACCEL_IOCTL_SYNCOBJ_TIMELINE_SIGNAL ACCEL_IOWR(0xCD, struct accel_syncobj_timeline_array)
+#define ACCEL_IOCTL_SYNCOBJ_EVENTFD ACCEL_IOWR(0xCF, struct accel_syncobj_eventfd)
+
 /* Device numbers of accel nodes, as the kernel assigns them. */
 #define ACCEL_MAJOR 261
 #define ACCEL_MAX_MINORS 256
