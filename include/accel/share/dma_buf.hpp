@@ -484,14 +484,18 @@ private:
 template <class E>
 result<dma_buf_ref> dma_buf_export(E exporter, const dma_buf_export_info& info) {
     static_assert(diagnose_exporter<E>());
-    if (info.size == 0)
+    if constexpr (dma_buf_exporter<E>) { // (else only the message above, no cascade)
+        if (info.size == 0)
+            return result<dma_buf_ref>::failure(-EINVAL);
+        if (detail::alloc_may_fail())
+            return result<dma_buf_ref>::failure(-ENOMEM);
+        auto* b = new (std::nothrow) dma_buf_of<E>(std::move(exporter), info);
+        if (!b)
+            return result<dma_buf_ref>::failure(-ENOMEM);
+        return dma_buf_ref(b, false); // adopts the creator's reference
+    } else {
         return result<dma_buf_ref>::failure(-EINVAL);
-    if (detail::alloc_may_fail())
-        return result<dma_buf_ref>::failure(-ENOMEM);
-    auto* b = new (std::nothrow) dma_buf_of<E>(std::move(exporter), info);
-    if (!b)
-        return result<dma_buf_ref>::failure(-ENOMEM);
-    return dma_buf_ref(b, false); // adopts the creator's reference
+    }
 }
 
 /// dma_buf_get: the dma-buf behind the current caller's descriptor `fd` (a new reference).
