@@ -17,6 +17,8 @@
 #include <sys/mman.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <cstdint>
 #include <cstring>
 #include <mutex>
@@ -221,6 +223,7 @@ struct page_exporter {
         return 0;
     }
     gem_object* object() { return base.object(); }
+    dma_resv* resv() { return base.resv(); }
 };
 
 struct custom_export_driver {
@@ -715,4 +718,104 @@ TEST_CASE_FIXTURE(fixture, "a failed fd_install leaves the export but no descrip
     CHECK(mock.close(i) == 0);
     CHECK(mock.close(e) == 0);
     CHECK((*exp_dev)->objects_freed == 1);
+}
+
+TEST_CASE_FIXTURE(fixture, "implicit sync: poll, EXPORT_SYNC_FILE and IMPORT_SYNC_FILE on the shared reservation object") {
+    int c = open(cust_reg);
+    int i = open(imp_reg);
+    auto bo1 = create(c);
+    int buf = export_fd(c, bo1.handle);
+    dma_buf* b = counts.last_buf;
+    REQUIRE(b);
+    REQUIRE(b->object());
+    CHECK(gem_object_resv(*b->object()) == &b->resv()); // exp_info.resv = obj->resv
+    std::uint32_t h = 0;
+    REQUIRE(import(i, buf, h) == 0);
+    pollfd p{buf, POLLIN | POLLOUT, 0};
+    CHECK(mock.poll(&p, 1, 0) == 1);
+    CHECK(p.revents == (POLLIN | POLLOUT)); // nothing pending
+
+    // EXPORT_SYNC_FILE: flags must be a non-empty subset of READ | WRITE.
+    dma_buf_export_sync_file ex{0, -1};
+    CHECK(mock.ioctl(buf, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &ex) == -EINVAL);
+    ex.flags = DMA_BUF_SYNC_RW | DMA_BUF_SYNC_END;
+    CHECK(mock.ioctl(buf, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &ex) == -EINVAL);
+    const int fds_before = mock.open_descriptors();
+    CHECK(mock.ioctl(buf, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, nullptr) == -EFAULT);
+    CHECK(mock.open_descriptors() == fds_before);
+    ex.flags = DMA_BUF_SYNC_WRITE;
+    REQUIRE(mock.ioctl(buf, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &ex) == 0);
+    pollfd sp{ex.fd, POLLIN, 0};
+    CHECK(mock.poll(&sp, 1, 0) == 1); // a signalled stub: nothing was pending
+    CHECK(mock.close(ex.fd) == 0);
+
+    // A pending write: neither direction is ready, and a READ export waits for it.
+    fence_ptr w = make_fence(fence_context_alloc(1), 1);
+    REQUIRE(w);
+    dma_resv& r = b->resv();
+    REQUIRE(r.lock(nullptr) == 0);
+    REQUIRE(r.reserve_fences(1) == 0);
+    REQUIRE(r.add_fence(w, resv_usage::write) == 0);
+    r.unlock();
+    CHECK(mock.poll(&p, 1, 0) == 0);
+    ex = {DMA_BUF_SYNC_READ, -1};
+    REQUIRE(mock.ioctl(buf, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &ex) == 0);
+    sp = {ex.fd, POLLIN, 0};
+    CHECK(mock.poll(&sp, 1, 0) == 0);
+
+    // IMPORT_SYNC_FILE into another buffer as a READ fence: its writers' side stays ready.
+    auto bo2 = create(c);
+    int buf2 = export_fd(c, bo2.handle);
+    dma_buf_import_sync_file im{DMA_BUF_SYNC_READ, ex.fd};
+    dma_buf_import_sync_file bad{0, ex.fd};
+    CHECK(mock.ioctl(buf2, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &bad) == -EINVAL);
+    bad = {DMA_BUF_SYNC_READ | 8, ex.fd};
+    CHECK(mock.ioctl(buf2, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &bad) == -EINVAL);
+    bad = {DMA_BUF_SYNC_READ, buf}; // a dma-buf, not a sync file
+    CHECK(mock.ioctl(buf2, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &bad) == -EINVAL);
+    bad = {DMA_BUF_SYNC_READ, 4000};
+    CHECK(mock.ioctl(buf2, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &bad) == -EBADF);
+    REQUIRE(mock.ioctl(buf2, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &im) == 0);
+    pollfd p2{buf2, POLLIN | POLLOUT, 0};
+    CHECK(mock.poll(&p2, 1, 0) == 1);
+    CHECK(p2.revents == POLLIN);
+
+    // The signal wakes a blocked poll through the fence callback.
+    std::thread signaller([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+        w->signal();
+    });
+    p = {buf, POLLIN, 0};
+    CHECK(mock.poll(&p, 1, 5000) == 1);
+    CHECK(p.revents == POLLIN);
+    signaller.join();
+    p = {buf, POLLIN | POLLOUT, 0};
+    CHECK(mock.poll(&p, 1, 0) == 1);
+    CHECK(p.revents == (POLLIN | POLLOUT));
+    p2 = {buf2, POLLIN | POLLOUT, 0};
+    CHECK(mock.poll(&p2, 1, 0) == 1);
+    CHECK(p2.revents == (POLLIN | POLLOUT));
+    CHECK(mock.close(ex.fd) == 0);
+    CHECK(mock.close(buf2) == 0);
+    CHECK(mock.close(buf) == 0);
+    CHECK(mock.close(i) == 0);
+    CHECK(mock.close(c) == 0);
+}
+
+TEST_CASE_FIXTURE(fixture, "a dma-buf released with a poll callback armed removes it") {
+    int c = open(cust_reg);
+    auto bo1 = create(c);
+    int buf = export_fd(c, bo1.handle);
+    dma_buf* b = counts.last_buf;
+    fence_ptr w = make_fence(fence_context_alloc(1), 1);
+    REQUIRE(b->resv().lock(nullptr) == 0);
+    REQUIRE(b->resv().reserve_fences(1) == 0);
+    REQUIRE(b->resv().add_fence(w, resv_usage::write) == 0);
+    b->resv().unlock();
+    pollfd p{buf, POLLIN | POLLOUT, 0};
+    CHECK(mock.poll(&p, 1, 0) == 0); // arms both directions
+    CHECK(mock.close(buf) == 0);
+    CHECK(mock.close(c) == 0); // the buffer goes here
+    CHECK(counts.release == 1);
+    w->signal(); // no callback left to run on freed memory
 }

@@ -36,10 +36,21 @@
 ///              -> begin_cpu_access, END -> end_cpu_access; no fence wait), DMA_BUF_SET_NAME_A /
 ///              _B (a user string shorter than DMA_BUF_NAME_LEN, else -EINVAL; a bad pointer
 ///              -EFAULT; replaces the name), anything else -ENOTTY
+///              DMA_BUF_IOCTL_EXPORT_SYNC_FILE (flags a non-empty subset of READ|WRITE, else
+///              -EINVAL; READ waits for the writers, WRITE for everyone: one fence, or a signalled
+///              stub when none is pending, in a new O_CLOEXEC sync file through fd_install),
+///              DMA_BUF_IOCTL_IMPORT_SYNC_FILE (same flag check; an fd that is not a sync file
+///              -EINVAL; every leaf of its fence goes into the reservation object as WRITE if
+///              WRITE is set, else READ, slots reserved first: -ENOMEM adds nothing)
 ///   show_fdinfo  size, count (references), exp_name, name when set
-///   poll       the default mask until reservation objects exist (accel's difference: the kernel
-///              answers from the buffer's dma_resv)
+///   poll       dma_buf_poll's implicit-sync meaning: POLLIN when no unsignalled write (or
+///              kernel) fence, POLLOUT when no unsignalled fence at all; at most one callback per
+///              direction is armed on the pending fences (get_singleton), and while it is armed
+///              that direction reports not ready; its firing wakes the pollers
 ///   release    the last reference: see Lifetime
+///
+/// Reservation object: the exporter's (an exporter's optional `dma_resv* resv()`, as
+/// exp_info.resv; the GEM exporter gives the object's), else the buffer's own.
 #include <accel/base/errno.hpp>
 #include <accel/base/fault_injection.hpp>
 #include <accel/core/descriptors.hpp>
@@ -47,7 +58,22 @@
 #include <accel/core/gem/dma_domain.hpp>
 #include <accel/core/open_file.hpp>
 #include <accel/core/user_memory.hpp>
+#include <accel/core/wait_queue.hpp>
+#include <accel/exec/dma_resv.hpp>
+#include <accel/exec/fence.hpp>
 #include <accel/share/dma_buf_exporter.hpp>
+// g++ 12 at -O2 reports a false -Wstringop-overflow inside fence_unwrap_merge (an atomic load
+// through a fence& it cannot prove non-null) when these are inlined into some TUs; the code is
+// fine (clang and the other TUs agree).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstringop-overflow"
+#endif
+#include <accel/exec/fence_unwrap.hpp>
+#include <accel/share/sync_file.hpp>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #include <boost/intrusive_ptr.hpp>
 
@@ -58,6 +84,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <poll.h>
 #include <string>
 #include <string_view>
 #include <sys/mman.h>
@@ -212,6 +239,21 @@ public:
     /// The buffer object exported, when the exporter says (self-import), else null.
     virtual gem_object* object() noexcept = 0;
 
+    /// dma_buf.resv: the exporter's reservation object, or the buffer's own.
+    dma_resv& resv() noexcept { return resv_ ? *resv_ : own_resv_; }
+
+    /// dma_buf_poll (see the file comment): POLLIN | POLLRDNORM, POLLOUT | POLLWRNORM.
+    unsigned poll(poll_table& pt) noexcept {
+        pt.wait(poll_wait_);
+        std::lock_guard g(poll_mutex_); // pollers only: the callbacks never take it
+        unsigned mask = 0;
+        if (poll_ready(poll_in_, resv_usage_rw(false)))
+            mask |= POLLIN | POLLRDNORM;
+        if (poll_ready(poll_out_, resv_usage_rw(true)))
+            mask |= POLLOUT | POLLWRNORM;
+        return mask;
+    }
+
     friend void intrusive_ptr_add_ref(dma_buf* b) noexcept { b->get(); }
     friend void intrusive_ptr_release(dma_buf* b) noexcept { b->put(); }
 
@@ -222,6 +264,9 @@ protected:
     dma_buf(const file_operations& fops, const dma_buf_export_info& info) noexcept
         : open_file(fops, info.flags & (O_ACCMODE | O_NONBLOCK)), exp_name_(info.exp_name), size_(info.size) {}
     virtual ~dma_buf() = default;
+
+    /// The exporter's reservation object (null: the buffer's own); set once, at export.
+    dma_resv* resv_ = nullptr;
 
     virtual int do_attach(dma_buf_attachment&) = 0;
     virtual void do_detach(dma_buf_attachment&) noexcept = 0;
@@ -251,6 +296,13 @@ private:
     /// The last reference went (dma_buf_release): an unbalanced vmap is undone (the kernel
     /// BUGs), then the exporter releases, then the buffer goes.
     void release() noexcept {
+        // An armed poll callback goes first (the kernel BUGs on one): removing it under the
+        // fence's lock also waits for one that is running.
+        for (poll_slot* ps : {&poll_in_, &poll_out_})
+            if (ps->fence) {
+                ps->fence->remove_callback(*ps);
+                ps->fence.reset();
+            }
         {
             std::lock_guard lock(vmap_mutex_);
             if (vmap_count_) {
@@ -262,8 +314,43 @@ private:
         delete this;
     }
 
+    /// One direction's poll callback (dma_buf_poll_cb_t).
+    struct poll_slot : fence_cb {
+        dma_buf* owner = nullptr;
+        fence_ptr fence;                 ///< the fence it is armed on (kept until re-armed)
+        std::atomic<bool> active{false}; ///< armed and not fired
+    };
+    static void poll_fired(fence&, fence_cb& cb) noexcept {
+        auto& ps = static_cast<poll_slot&>(cb);
+        ps.active.store(false, std::memory_order_release);
+        ps.owner->poll_wait_.wake_all();
+    }
+    /// Caller holds poll_mutex_. Ready when nothing of usage <= `u` is pending; otherwise arms
+    /// the slot on the pending fences (out of memory: reported ready, as a failed kernel
+    /// allocation there leaves the direction without a callback).
+    bool poll_ready(poll_slot& ps, resv_usage u) noexcept {
+        if (ps.active.load(std::memory_order_acquire))
+            return false;
+        ps.owner = this;
+        ps.fence.reset(); // its callback has run (the signaller still holds the fence)
+        auto f = resv().get_singleton(u);
+        if (!f || !*f)
+            return true;
+        ps.fence = std::move(*f);
+        ps.active.store(true, std::memory_order_relaxed);
+        if (ps.fence->add_callback(ps, &poll_fired) != 0) { // -ENOENT: signalled meanwhile
+            ps.active.store(false, std::memory_order_relaxed);
+            return true;
+        }
+        return false;
+    }
+
     std::string_view exp_name_;
     std::uint64_t size_;
+    dma_resv own_resv_;
+    wait_queue poll_wait_;
+    std::mutex poll_mutex_;
+    poll_slot poll_in_, poll_out_;
     mutable std::mutex name_mutex_;
     std::string name_;
     mutable std::mutex vmap_mutex_;
@@ -345,6 +432,64 @@ struct dma_buf_file {
         return -EINVAL;
     }
 
+    static int check_sync_file_flags(__u32 flags) noexcept {
+        return (flags & ~static_cast<__u32>(DMA_BUF_SYNC_RW)) || !(flags & DMA_BUF_SYNC_RW) ? -EINVAL : 0;
+    }
+
+    /// dma_buf_export_sync_file.
+    static int export_sync_file(dma_buf& b, std::uint64_t arg) noexcept {
+        dma_buf_export_sync_file a{};
+        if (copy_from_user(&a, arg, sizeof a))
+            return -EFAULT;
+        if (int e = check_sync_file_flags(a.flags))
+            return e;
+        auto f = b.resv().get_singleton(resv_usage_rw(a.flags & DMA_BUF_SYNC_WRITE));
+        if (!f)
+            return f.error();
+        fence_ptr fence = *f ? std::move(*f) : signaled_stub();
+        if (!fence)
+            return -ENOMEM;
+        auto sf = sync_file_create(std::move(fence));
+        if (!sf)
+            return sf.error();
+        auto fd = fd_install(std::move(*sf), O_CLOEXEC);
+        if (!fd)
+            return fd.error();
+        a.fd = *fd;
+        return copy_to_user(arg, &a, sizeof a) ? -EFAULT : 0; // a failed call gives the fd back
+    }
+
+    /// dma_buf_import_sync_file.
+    static int import_sync_file(dma_buf& b, std::uint64_t arg) noexcept {
+        dma_buf_import_sync_file a{};
+        if (copy_from_user(&a, arg, sizeof a))
+            return -EFAULT;
+        if (int e = check_sync_file_flags(a.flags))
+            return e;
+        auto file = fget(a.fd);
+        if (!file)
+            return file.error();
+        fence_ptr fence = sync_file_get_fence(**file);
+        if (!fence)
+            return -EINVAL;
+        const resv_usage usage = (a.flags & DMA_BUF_SYNC_WRITE) ? resv_usage::write : resv_usage::read;
+        unsigned leaves = 0;
+        fence_unwrap_for_each(fence, [&](accel::fence&) { ++leaves; });
+        if (leaves == 0)
+            return 0;
+        dma_resv& r = b.resv();
+        if (int e = r.lock(nullptr))
+            return e;
+        int err = r.reserve_fences(leaves);
+        if (!err)
+            fence_unwrap_for_each(fence, [&](accel::fence& leaf) {
+                if (!err)
+                    err = r.add_fence(fence_ptr(&leaf), usage);
+            });
+        r.unlock();
+        return err;
+    }
+
     static constexpr file_operations fops{
         .kind = "dma_buf",
         .ioctl = [](open_file& f, ioctl_cmd cmd, std::uint64_t arg) noexcept -> int {
@@ -354,13 +499,17 @@ struct dma_buf_file {
             case DMA_BUF_SET_NAME_A:
             case DMA_BUF_SET_NAME_B:
                 return set_name(of(f), arg);
+            case DMA_BUF_IOCTL_EXPORT_SYNC_FILE:
+                return export_sync_file(of(f), arg);
+            case DMA_BUF_IOCTL_IMPORT_SYNC_FILE:
+                return import_sync_file(of(f), arg);
             default:
                 return -ENOTTY;
             }
         },
         .read = nullptr,
         .write = nullptr,
-        .poll = nullptr,
+        .poll = [](open_file& f, poll_table& pt) noexcept -> unsigned { return of(f).poll(pt); },
         .mmap = [](open_file& f, std::uint64_t offset, std::uint64_t length, int prot, int flags) -> result<mmap_target> {
             dma_buf& b = of(f);
             const std::uint64_t page = host_page_size();
@@ -408,7 +557,10 @@ template <dma_buf_exporter E>
 class dma_buf_of final : public dma_buf {
 public:
     dma_buf_of(E exporter, const dma_buf_export_info& info) noexcept(std::is_nothrow_move_constructible_v<E>)
-        : dma_buf(dma_buf_file::fops, info), e_(std::move(exporter)) {}
+        : dma_buf(dma_buf_file::fops, info), e_(std::move(exporter)) {
+        if constexpr (exporter_has_resv<E>)
+            resv_ = e_.resv();
+    }
     E& exporter() noexcept { return e_; }
 
     gem_object* object() noexcept override {

@@ -22,6 +22,8 @@
 ///                        dma-buf: vmap runs for the first user only, vunmap when the count
 ///                        returns to 0; both or neither [-EINVAL]
 ///     int begin_cpu_access(dma_direction); int end_cpu_access(dma_direction);  DMA_BUF_IOCTL_SYNC [0]
+///     dma_resv* resv();       the reservation object the buffer shares (exp_info.resv; null:
+///                        the buffer's own)
 ///     gem_object* object();   the buffer object exported, if it is one: a device importing its
 ///                        own object's dma-buf gets the object back (self-import) [none]
 /// An exporter missing a required operation, declaring one with another signature, or having
@@ -30,6 +32,7 @@
 #include <accel/core/gem/dma_domain.hpp>
 #include <accel/core/gem/object.hpp>
 #include <accel/core/open_file.hpp>
+#include <accel/exec/dma_resv.hpp>
 
 #include <concepts>
 #include <cstddef>
@@ -67,6 +70,8 @@ template <class E>
 concept exporter_has_begin_cpu_access = requires(E& e, dma_direction d) { { e.begin_cpu_access(d) } -> std::same_as<int>; };
 template <class E>
 concept exporter_has_end_cpu_access = requires(E& e, dma_direction d) { { e.end_cpu_access(d) } -> std::same_as<int>; };
+template <class E>
+concept exporter_has_resv = requires(E& e) { { e.resv() } -> std::same_as<dma_resv*>; };
 template <class E>
 concept exporter_has_object = requires(E& e) { { e.object() } -> std::same_as<gem_object*>; };
 

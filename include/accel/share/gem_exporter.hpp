@@ -24,12 +24,14 @@
 /// exported buffer, or for an import the buffer it came from; dropped when the object's last
 /// handle goes, which breaks the object <-> dma-buf cycle as drm_gem_object_handle_free does),
 /// obj->import_attach with the importing device's DMA addresses, and whether the import holds
-/// a vmap. The reservation object joins it later.
+/// a vmap, and the object's reservation object (gem_object_resv: an import shares its buffer's,
+/// which is the exporter's object's).
 #include <accel/base/errno.hpp>
 #include <accel/core/device_base.hpp>
 #include <accel/core/gem/dma_domain.hpp>
 #include <accel/core/gem/extension.hpp>
 #include <accel/core/gem/object.hpp>
+#include <accel/exec/dma_resv.hpp>
 #include <accel/share/dma_buf.hpp>
 
 #include <cstdint>
@@ -40,56 +42,6 @@
 
 namespace accel {
 
-class gem_exporter {
-public:
-    explicit gem_exporter(gem_object& obj) noexcept : dev_(&obj.device()), obj_(&obj) {}
-
-    int attach(dma_buf_attachment&) { return dev_->unplugged() ? -ENODEV : 0; }
-    result<dma_ranges> map(dma_buf_attachment&, dma_direction dir) {
-        if (dir == dma_direction::none)
-            return result<dma_ranges>::failure(-EINVAL);
-        if (dev_->unplugged())
-            return result<dma_ranges>::failure(-ENODEV);
-        std::byte* p = obj_->vaddr();
-        if (!p)
-            return result<dma_ranges>::failure(-ENOMEM);
-        return dma_ranges{dma_range{reinterpret_cast<std::uintptr_t>(p), obj_->size()}};
-    }
-    void unmap(dma_buf_attachment&, dma_ranges&, dma_direction) {}
-    void release() {
-        obj_.reset(); // the object first: its offset lives in the device
-        dev_.reset();
-    }
-    result<mmap_target> mmap(std::uint64_t offset, std::uint64_t, int, int flags) {
-        if (dev_->unplugged())
-            return result<mmap_target>::failure(-ENODEV);
-        if (!(flags & MAP_SHARED))
-            return result<mmap_target>::failure(-EINVAL);
-        return mmap_target{obj_->backing_fd(), obj_->backing_offset() + offset, obj_, dev_};
-    }
-    result<std::byte*> vmap() {
-        if (dev_->unplugged())
-            return result<std::byte*>::failure(-ENODEV);
-        std::byte* p = obj_->vaddr();
-        return p ? result<std::byte*>(p) : result<std::byte*>::failure(-ENOMEM);
-    }
-    void vunmap(std::byte*) {}
-    gem_object* object() { return obj_.get(); }
-
-private:
-    device_ref dev_; // declared first, destroyed last
-    gem_ref obj_;
-};
-static_assert(dma_buf_exporter<gem_exporter>);
-
-/// drm_gem_prime_export / drm_gem_dmabuf_export: `obj` as a new dma-buf with `exporter`
-/// (the default GEM exporter unless given), named after the object's driver. -ENOMEM.
-template <class E = gem_exporter>
-result<dma_buf_ref> gem_prime_export(gem_object& obj, int flags, E exporter) {
-    return dma_buf_export(std::move(exporter), dma_buf_export_info{obj.device().info().name, obj.size(), flags});
-}
-inline result<dma_buf_ref> gem_prime_export(gem_object& obj, int flags) { return gem_prime_export(obj, flags, gem_exporter(obj)); }
-
 /// The sharing layer's per-object state (see the file comment).
 struct gem_share_state final : object_extension {
     std::mutex lock;
@@ -98,6 +50,7 @@ struct gem_share_state final : object_extension {
     dma_domain* domain = nullptr;         ///< the importing device's domain the ranges came from
     dma_ranges device_ranges;             ///< the imported memory in the importing device's addresses
     bool vmapped = false;                 ///< the import holds one vmap of the buffer (the object's CPU view)
+    dma_resv resv;                        ///< obj->_resv (an import uses its buffer's instead)
 
     void handles_gone(gem_object& o) noexcept override {
         dma_buf_ref drop; // released after the lock
@@ -137,6 +90,67 @@ inline const dma_ranges* gem_import_ranges(const gem_object& obj) noexcept {
     const gem_share_state* s = find_share_state(obj);
     return s && s->import_attach ? &s->device_ranges : nullptr;
 }
+
+/// obj->resv: an import's is its buffer's (obj->resv = dma_buf->resv), any other object's its
+/// own, made with the object's sharing state on first use. Null when out of memory.
+inline dma_resv* gem_object_resv(gem_object& obj) {
+    gem_share_state* s = share_state(obj);
+    if (!s)
+        return nullptr;
+    return s->import_attach ? &s->import_attach->buf().resv() : &s->resv;
+}
+
+class gem_exporter {
+public:
+    explicit gem_exporter(gem_object& obj) noexcept : dev_(&obj.device()), obj_(&obj) {}
+
+    int attach(dma_buf_attachment&) { return dev_->unplugged() ? -ENODEV : 0; }
+    result<dma_ranges> map(dma_buf_attachment&, dma_direction dir) {
+        if (dir == dma_direction::none)
+            return result<dma_ranges>::failure(-EINVAL);
+        if (dev_->unplugged())
+            return result<dma_ranges>::failure(-ENODEV);
+        std::byte* p = obj_->vaddr();
+        if (!p)
+            return result<dma_ranges>::failure(-ENOMEM);
+        return dma_ranges{dma_range{reinterpret_cast<std::uintptr_t>(p), obj_->size()}};
+    }
+    void unmap(dma_buf_attachment&, dma_ranges&, dma_direction) {}
+    void release() {
+        obj_.reset(); // the object first: its offset lives in the device
+        dev_.reset();
+    }
+    result<mmap_target> mmap(std::uint64_t offset, std::uint64_t, int, int flags) {
+        if (dev_->unplugged())
+            return result<mmap_target>::failure(-ENODEV);
+        if (!(flags & MAP_SHARED))
+            return result<mmap_target>::failure(-EINVAL);
+        return mmap_target{obj_->backing_fd(), obj_->backing_offset() + offset, obj_, dev_};
+    }
+    result<std::byte*> vmap() {
+        if (dev_->unplugged())
+            return result<std::byte*>::failure(-ENODEV);
+        std::byte* p = obj_->vaddr();
+        return p ? result<std::byte*>(p) : result<std::byte*>::failure(-ENOMEM);
+    }
+    void vunmap(std::byte*) {}
+    gem_object* object() { return obj_.get(); }
+    /// exp_info.resv = obj->resv: the buffer and the object share their fences.
+    dma_resv* resv() { return gem_object_resv(*obj_); }
+
+private:
+    device_ref dev_; // declared first, destroyed last
+    gem_ref obj_;
+};
+static_assert(dma_buf_exporter<gem_exporter>);
+
+/// drm_gem_prime_export / drm_gem_dmabuf_export: `obj` as a new dma-buf with `exporter`
+/// (the default GEM exporter unless given), named after the object's driver. -ENOMEM.
+template <class E = gem_exporter>
+result<dma_buf_ref> gem_prime_export(gem_object& obj, int flags, E exporter) {
+    return dma_buf_export(std::move(exporter), dma_buf_export_info{obj.device().info().name, obj.size(), flags});
+}
+inline result<dma_buf_ref> gem_prime_export(gem_object& obj, int flags) { return gem_prime_export(obj, flags, gem_exporter(obj)); }
 
 /// drm_gem_prime_handle_to_dmabuf's object half: the object's dma-buf (a new reference).
 /// An import re-exports the buffer it came from; an object exported before gives the same
