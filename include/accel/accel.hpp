@@ -35,5 +35,8 @@
 #include <accel/mm/vm/lpae_formats.hpp>
 #include <accel/mm/vm/page_table.hpp>
 #include <accel/mm/vm/va_space.hpp>
+#include <accel/share/dma_buf.hpp>
+#include <accel/share/gem_exporter.hpp>
+#include <accel/share/prime.hpp>
 #include <accel/uapi/accel_drm.h>
 #include <accel/uapi/accel_info.h>

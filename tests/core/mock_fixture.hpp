@@ -13,6 +13,7 @@ namespace accel::test {
 
 struct mock_fixture {
     static constexpr bool maps_objects = true;
+    static constexpr bool passes_descriptors = true;
     subsystem sub;
     registration regs[2];
     backend::mock mock{sub};

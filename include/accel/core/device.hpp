@@ -25,6 +25,12 @@
 
 namespace accel {
 
+namespace detail {
+/// driver_ops::wrap_object of driver D; defined in core/gem/bo.hpp (included at the end).
+template <class D>
+result<gem_ref> wrap_object(device_base&, std::uint64_t size, std::unique_ptr<bo_placement> placement);
+} // namespace detail
+
 template <class D>
 class file final : public file_base {
 public:
@@ -145,6 +151,18 @@ private:
             guarded([&] { D::remove(self(d)); return 0; });
     }
     static void destroy(device_base* d) noexcept { delete static_cast<device*>(d); }
+    static accel::dma_domain& dma_domain_cb(device_base& d) noexcept {
+        if constexpr (driver_has_dma_domain<D>)
+            return D::dma_domain(self(d));
+        else
+            return identity_dma_domain::instance();
+    }
+    static constexpr auto wrap_object_fn() noexcept {
+        if constexpr (driver_has_objects<D>)
+            return &detail::wrap_object<D>;
+        else
+            return static_cast<result<gem_ref> (*)(device_base&, std::uint64_t, std::unique_ptr<bo_placement>)>(nullptr);
+    }
     static int info_cb(device_base& d, file_base& f, std::uint32_t id, std::vector<unsigned char>& out) {
         return detail::info_item<D>(self(d), typed(f), id, out);
     }
@@ -155,10 +173,14 @@ private:
     static constexpr driver_ops ops{
         &D::info,          driver_is_exclusive<D>(), driver_has_objects<D>, &make_file, &free_file,
         &postclose_cb,     &probe_cb,                &remove_cb,            &destroy,    dispatch::table.data(),
-        &info_cb,          &poll_cb,                 driver_features<D>(),
+        &info_cb,          &poll_cb,                 driver_features<D>(),  &dma_domain_cb,
+        wrap_object_fn(),
     };
 
     typename D::device_data data_;
 };
 
 } // namespace accel
+
+// bo<D> and detail::wrap_object<D>: every program that makes a device can wrap memory in objects.
+#include <accel/core/gem/bo.hpp>

@@ -25,6 +25,7 @@
 #include <accel/core/ioctl_number.hpp>
 #include <accel/core/ioctl_table.hpp>
 #include <accel/core/parked_list.hpp>
+#include <accel/core/gem/dma_domain.hpp>
 #include <accel/core/gem/mmap_offsets.hpp>
 #include <accel/core/gem/object.hpp>
 
@@ -35,6 +36,7 @@
 #include <chrono>
 #include <fcntl.h>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <sys/mman.h>
 #include <thread>
@@ -61,6 +63,12 @@ struct driver_ops {
     int (*info_item)(device_base&, file_base&, std::uint32_t id, std::vector<unsigned char>& out);
     unsigned (*poll)(device_base&, file_base&); // the driver's poll mask bits, or 0
     unsigned features;                          // driver_feature bits (core/driver.hpp)
+    /// The device's DMA domain (the driver's dma_domain hook, else the identity).
+    accel::dma_domain& (*dma_domain)(device_base&) noexcept;
+    /// gem_prime_import_sg_table's object half: a new object of this driver of `size` bytes
+    /// whose memory is `placement` (an imported dma-buf's), its object_data default-built;
+    /// -EINVAL when the driver has no objects or its object_data cannot be default-built.
+    result<gem_ref> (*wrap_object)(device_base&, std::uint64_t size, std::unique_ptr<bo_placement>);
 };
 
 class device_base {

@@ -25,6 +25,9 @@
 ///   static constexpr bool exclusive = true;        one open of the compute node at a time
 ///   struct object_data { ... };                    buffer objects (DRIVER_GEM): the driver's
 ///                                                  payload in each bo<D> (core/gem/bo.hpp)
+///   static dma_domain& dma_domain(device<D>&);     how the device reaches host memory
+///                                                  (core/gem/dma_domain.hpp): what an imported
+///                                                  dma-buf's ranges become; default identity
 ///   info callbacks for ACCEL_IOCTL_INFO (see info_items.hpp).
 /// `diagnose_driver<D>()` names the first missing piece instead of listing every constraint, and
 /// a member named like an optional hook whose signature does not match is an error naming the
@@ -32,6 +35,7 @@
 #include <accel/base/errno.hpp>
 #include <accel/core/driver_info.hpp>
 #include <accel/core/fwd.hpp>
+#include <accel/core/gem/dma_domain.hpp>
 #include <accel/core/ioctl_table.hpp>
 
 #include <concepts>
@@ -68,6 +72,9 @@ template <class D>
 concept driver_has_postclose = requires(device<D>& d, file<D>& f) { { D::postclose(d, f) } -> std::same_as<void>; };
 template <class D>
 concept driver_has_poll = requires(device<D>& d, file<D>& f) { { D::poll(d, f) } -> std::same_as<unsigned>; };
+
+template <class D>
+concept driver_has_dma_domain = requires(device<D>& d) { { D::dma_domain(d) } -> std::same_as<accel::dma_domain&>; };
 
 /// DRIVER_GEM: the driver has buffer objects, so GEM_CLOSE and mmap work on its nodes.
 template <class D>
@@ -137,6 +144,10 @@ consteval bool diagnose_driver() {
     } else if constexpr (requires { &D::poll; } && !driver_has_poll<D>) {
         static_assert(sizeof(D) == 0,
                       "accel driver: hook `poll` must be `static unsigned poll(accel::device<D>&, accel::file<D>&)`");
+        return false;
+    } else if constexpr (requires { &D::dma_domain; } && !driver_has_dma_domain<D>) {
+        static_assert(sizeof(D) == 0,
+                      "accel driver: hook `dma_domain` must be `static accel::dma_domain& dma_domain(accel::device<D>&)`");
         return false;
     } else if constexpr (requires { D::exclusive; } && !requires { { D::exclusive } -> std::convertible_to<bool>; }) {
         static_assert(sizeof(D) == 0, "accel driver: `exclusive` must be `static constexpr bool exclusive`");

@@ -16,6 +16,7 @@
 #include <accel/core/open_file.hpp>
 #include <accel/core/wait_queue.hpp>
 #include <accel/core/user_memory.hpp>
+#include <accel/core/gem/extension.hpp>
 #include <accel/core/gem/handle_table.hpp>
 #include <accel/core/gem/object.hpp>
 
@@ -36,15 +37,6 @@ namespace accel {
 namespace detail {
 inline std::atomic<std::uint64_t> next_client_id{1};
 } // namespace detail
-
-/// Per-file state of a layer above core (share/: the PRIME import cache, the syncobj handle
-/// table), which core cannot name. Made on first use (file_base::extension); destroyed at close
-/// after the file's handles are released (so a handle's release may still reach it) and before
-/// the driver's postclose, last slot first.
-struct file_extension {
-    virtual ~file_extension() = default;
-};
-enum class file_extension_slot : unsigned { prime, syncobj, count };
 
 class file_base : public open_file,
                   public boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>> {
@@ -190,7 +182,7 @@ private:
     std::size_t event_space_ = 4096;            // drm_file.event_space
     mutable std::mutex name_mutex_;
     std::string client_name_;
-    handle_table handles_{*this};
+    handle_table handles_{*this, extensions_}; // only the cells' address is taken here
     std::atomic<file_extension*> extensions_[static_cast<unsigned>(file_extension_slot::count)] = {};
 };
 

@@ -8,7 +8,8 @@
 /// and the FUSE host's file handles hold open_files and call their operations, so a new kind
 /// (sync files, dma-buf files, event files, attribute files) needs no backend change.
 ///
-/// Kinds today: the device files of the compute and monitor nodes (core/device_file.hpp).
+/// Kinds today: the device files of the compute and monitor nodes (core/device_file.hpp), and
+/// dma-bufs (share/dma_buf.hpp).
 ///
 /// Operations (null: the default in brackets, which is the kernel's for a missing f_op member):
 ///   ioctl(file, cmd, arg)            result, or call_parked when answered later (core/call.hpp)
@@ -111,6 +112,8 @@ public:
         }
     }
     std::uint64_t& pos() noexcept { return pos_; }
+    /// References now (file_count: what a dma-buf's fdinfo reports as `count`).
+    std::uint32_t ref_count() const noexcept { return refs_.load(std::memory_order_relaxed); }
 
     void get() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
     void put() noexcept {

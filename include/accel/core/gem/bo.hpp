@@ -26,7 +26,13 @@
 ///   static void close(bo<D>&, file<D>&);   a handle in the file is going (GEM_CLOSE, or the
 ///                                          file's close): e.g. unbind the file's VA mappings
 ///   static void free(bo<D>&);              the last reference went, before the memory goes
+///   static result<open_file_ref> export_dmabuf(bo<D>&, int flags);
+///                                          funcs->export: the driver's own dma-buf of the
+///                                          object (share/dma_buf.hpp's dma_buf_export with the
+///                                          driver's exporter, e.g. for device memory); without
+///                                          it PRIME uses the default GEM exporter
 /// A member with one of these names but another signature is a compile error naming it.
+#include <accel/core/descriptors.hpp>
 #include <accel/core/device.hpp>
 #include <accel/core/driver.hpp>
 #include <accel/base/errno.hpp>
@@ -44,6 +50,7 @@
 #include <cstdint>
 #include <memory>
 #include <new>
+#include <type_traits>
 #include <utility>
 
 namespace accel {
@@ -77,6 +84,11 @@ concept object_has_close = requires(bo<D>& o, file<D>& f) { { D::object_data::cl
 template <class D>
 concept object_has_free = requires(bo<D>& o) { { D::object_data::free(o) } -> std::same_as<void>; };
 
+template <class D>
+concept object_has_export = requires(bo<D>& o, int flags) {
+    { D::object_data::export_dmabuf(o, flags) } -> std::same_as<result<open_file_ref>>;
+};
+
 /// Names the first object hook declared with the wrong signature.
 template <class D>
 consteval bool diagnose_object_hooks() {
@@ -89,6 +101,10 @@ consteval bool diagnose_object_hooks() {
         return false;
     } else if constexpr (requires { &O::free; } && !object_has_free<D>) {
         static_assert(sizeof(D) == 0, "accel object_data: hook `free` must be `static void free(accel::bo<D>&)`");
+        return false;
+    } else if constexpr (requires { &O::export_dmabuf; } && !object_has_export<D>) {
+        static_assert(sizeof(D) == 0, "accel object_data: hook `export_dmabuf` must be "
+                                      "`static accel::result<accel::open_file_ref> export_dmabuf(accel::bo<D>&, int)`");
         return false;
     } else {
         return true;
@@ -128,6 +144,16 @@ public:
         if (!placement)
             return result<ref>::failure(placement.error());
         return make(dev, size, shmem_backing{}, std::move(*placement), std::forward<Args>(args)...);
+    }
+
+    /// An object of `size` bytes (page-granular) whose memory is `placement`, which the object
+    /// owns: what an import wraps (gem_prime_import_sg_table). -EINVAL (size), -ENOMEM, -ENOSPC.
+    template <class... Args>
+    static result<ref> create_wrapped(accel::device<D>& dev, std::uint64_t size, std::unique_ptr<bo_placement> placement,
+                                      Args&&... args) {
+        if (!placement || !round_to_pages(size))
+            return result<ref>::failure(-EINVAL);
+        return make(dev, size, shmem_backing{}, std::move(placement), std::forward<Args>(args)...);
     }
 
     typename D::object_data& data() noexcept { return data_; }
@@ -195,8 +221,21 @@ private:
         }
         delete static_cast<bo*>(o);
     }
+    static result<open_file*> export_hook(gem_object& o, int flags) {
+        if constexpr (object_has_export<D>) {
+            result<open_file_ref> r = D::object_data::export_dmabuf(typed(o), flags);
+            if (!r)
+                return result<open_file*>::failure(r.error());
+            return r->detach(); // the reference travels with the pointer
+        } else {
+            (void)o;
+            (void)flags;
+            return result<open_file*>::failure(-EOPNOTSUPP);
+        }
+    }
     static_assert(diagnose_object_hooks<D>());
-    static constexpr object_funcs funcs{&open_hook, &close_hook, &free_hook};
+    static constexpr object_funcs funcs{&open_hook, &close_hook, &free_hook,
+                                        object_has_export<D> ? &export_hook : nullptr};
 
     typename D::object_data data_;
 };
@@ -216,5 +255,19 @@ bo_ref<D> lookup(file<D>& f, std::uint32_t handle) {
     gem_ref r = f.handles().lookup(handle);
     return bo_ref<D>(static_cast<bo<D>*>(r.detach()), false); // a file holds its driver's objects only
 }
+
+namespace detail {
+template <class D>
+result<gem_ref> wrap_object(device_base& dev, std::uint64_t size, std::unique_ptr<bo_placement> placement) {
+    if constexpr (std::is_default_constructible_v<typename D::object_data>) {
+        auto r = bo<D>::create_wrapped(static_cast<accel::device<D>&>(dev), size, std::move(placement));
+        if (!r)
+            return result<gem_ref>::failure(r.error());
+        return gem_ref(r->detach(), false);
+    } else {
+        return result<gem_ref>::failure(-EINVAL); // the driver cannot make an object from memory alone
+    }
+}
+} // namespace detail
 
 } // namespace accel

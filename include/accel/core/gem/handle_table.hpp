@@ -9,9 +9,11 @@
 /// drm_gem_handle_delete. Another file's numbers mean nothing here: lookups are per table.
 #include <accel/base/errno.hpp>
 #include <accel/base/fault_injection.hpp>
+#include <accel/core/gem/extension.hpp>
 #include <accel/core/gem/object.hpp>
 #include <accel/core/user_memory.hpp>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <mutex>
@@ -22,8 +24,10 @@ namespace accel {
 
 class handle_table {
 public:
-    /// The object and the file whose table this is (its mmap permission is granted per file).
-    explicit handle_table(const file_base& owner) noexcept : owner_(&owner) {}
+    /// The file whose table this is (its mmap permission is granted per file) and its
+    /// extension slots (told of each handle's release: core/gem/extension.hpp).
+    handle_table(const file_base& owner, std::atomic<file_extension*>* extensions) noexcept
+        : owner_(&owner), extensions_(extensions) {}
     handle_table(const handle_table&) = delete;
     handle_table& operator=(const handle_table&) = delete;
     ~handle_table() { release_all(); }
@@ -104,7 +108,7 @@ public:
             slots_[handle - 1] = closing(); // looked up as absent, not reusable yet
             --count_;
         }
-        drop(*o);
+        drop(*o, handle);
         std::lock_guard lock(mutex_);
         slots_[handle - 1] = nullptr;
         if (handle - 1 < lowest_free_)
@@ -121,9 +125,9 @@ public:
             lowest_free_ = 0;
             count_ = 0;
         }
-        for (gem_object* o : objs)
-            if (o && o != closing())
-                drop(*o);
+        for (std::size_t i = 0; i < objs.size(); ++i)
+            if (objs[i] && objs[i] != closing())
+                drop(*objs[i], static_cast<std::uint32_t>(i + 1));
     }
 
     /// Live handles.
@@ -148,16 +152,23 @@ private:
     /// The placeholder of a handle being deleted (lookups miss it; its number is not free yet).
     static gem_object* closing() noexcept { return reinterpret_cast<gem_object*>(alignof(gem_object)); }
 
-    /// drm_gem_object_handle_put's order: the driver's close, then the mmap permission, then
-    /// the reference.
-    void drop(gem_object& o) noexcept {
+    /// drm_gem_object_release_handle's order: the driver's close, the file's PRIME cache entry
+    /// (the extensions hear of it), the mmap permission; then drm_gem_object_handle_put: the
+    /// last handle drops the object's exported dma-buf (handles_gone), then the reference.
+    void drop(gem_object& o, std::uint32_t handle) noexcept {
         o.funcs_->close(o, const_cast<file_base&>(*owner_));
+        for (unsigned i = 0; i < static_cast<unsigned>(file_extension_slot::count); ++i)
+            if (file_extension* e = extensions_[i].load(std::memory_order_acquire))
+                e->handle_released(handle, o);
         o.revoke(*owner_);
-        o.handle_count_.fetch_sub(1, std::memory_order_relaxed);
+        if (o.handle_count_.fetch_sub(1, std::memory_order_acq_rel) == 1)
+            if (object_extension* e = o.extension())
+                e->handles_gone(o);
         intrusive_ptr_release(&o);
     }
 
     const file_base* owner_;
+    std::atomic<file_extension*>* extensions_;
     mutable std::mutex mutex_;
     std::vector<gem_object*> slots_; ///< handle - 1 -> object
     std::size_t lowest_free_ = 0;    ///< no free slot below this index

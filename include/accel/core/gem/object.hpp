@@ -14,6 +14,7 @@
 #include <accel/base/errno.hpp>
 #include <accel/base/fault_injection.hpp>
 #include <accel/core/fwd.hpp>
+#include <accel/core/gem/extension.hpp>
 #include <accel/core/gem/mmap_offsets.hpp>
 #include <accel/core/gem/placement.hpp>
 #include <accel/core/gem/shmem.hpp>
@@ -31,6 +32,7 @@
 namespace accel {
 
 class gem_object;
+class open_file;
 
 /// What the framework calls on an object, per driver (drm_gem_object_funcs): built by bo<D>
 /// from the hooks of the driver's object_data (core/gem/bo.hpp).
@@ -41,6 +43,10 @@ struct object_funcs {
     void (*close)(gem_object&, file_base&) noexcept;
     /// The last reference went: destroys the most derived object (after the driver's free).
     void (*free)(gem_object*) noexcept;
+    /// funcs->export: the driver's own dma-buf export of the object (the open file, carrying a
+    /// reference, or -errno); null: the sharing layer's default GEM exporter
+    /// (share/gem_exporter.hpp). Only the sharing layer calls it.
+    result<open_file*> (*export_dmabuf)(gem_object&, int flags) = nullptr;
 };
 
 class gem_object {
@@ -82,9 +88,34 @@ public:
 
     /// Handles naming the object, in all files (drm_gem_object.handle_count).
     unsigned handle_count() const noexcept { return handle_count_.load(std::memory_order_relaxed); }
-    /// Shared as drm-usage-stats counts it: more than one handle (exported objects will count
-    /// too once dma-buf export exists; nothing exports yet).
-    bool shared() const noexcept { return handle_count() > 1; }
+    /// Shared as drm-usage-stats counts it: more than one handle, or exported / imported as a
+    /// dma-buf (the sharing layer marks it: set_shared()).
+    bool shared() const noexcept { return handle_count() > 1 || shared_.load(std::memory_order_relaxed); }
+    void set_shared() noexcept { shared_.store(true, std::memory_order_relaxed); }
+
+    /// The object's operations (the sharing layer reads export_dmabuf).
+    const object_funcs& funcs() const noexcept { return *funcs_; }
+
+    /// The sharing layer's state of this object (exported dma-buf, import attachment), or null
+    /// when none was made (core/gem/extension.hpp).
+    object_extension* extension() const noexcept { return extension_.load(std::memory_order_acquire); }
+    /// The extension of type T, made by `make()` (T* from new, or null when out of memory) if
+    /// there is none yet; two threads racing keep one. Null: out of memory.
+    template <class T, class Make>
+    T* extension(Make&& make) {
+        if (object_extension* e = extension_.load(std::memory_order_acquire))
+            return static_cast<T*>(e);
+        if (detail::alloc_may_fail())
+            return nullptr;
+        T* fresh = make();
+        if (!fresh)
+            return nullptr;
+        object_extension* expected = nullptr;
+        if (extension_.compare_exchange_strong(expected, fresh, std::memory_order_acq_rel))
+            return fresh;
+        delete fresh;
+        return static_cast<T*>(expected);
+    }
 
     /// drm_vma_node_is_allowed: may `f` mmap this object?
     bool mmap_allowed(const file_base& f) const {
@@ -125,7 +156,12 @@ protected:
                std::unique_ptr<bo_placement> placement, const object_funcs& funcs) noexcept
         : dev_(&dev), offsets_(&offsets), size_(size), backing_(std::move(backing)), placement_(std::move(placement)),
           funcs_(&funcs) {}
-    ~gem_object() { offsets_->remove(offset_); }
+    /// The extension goes first: it may hold what the object's memory is (an import's
+    /// attachment), and the placement below only points into it.
+    ~gem_object() {
+        delete extension_.exchange(nullptr, std::memory_order_acq_rel);
+        offsets_->remove(offset_);
+    }
 
     /// Second construction step: the offset (-ENOSPC when the offset space is full).
     int add_offset() { return offsets_->add(offset_, size() / host_page_size()); }
@@ -174,6 +210,8 @@ private:
     std::atomic<std::uint32_t> refs_{1};
     std::atomic<std::uint32_t> handle_count_{0};
     std::atomic<std::uint64_t> device_writes_{0};
+    std::atomic<bool> shared_{false};
+    std::atomic<object_extension*> extension_{nullptr};
     mmap_offset_node offset_{this};
     mutable std::mutex acl_mutex_;
     std::vector<acl_entry> acl_;
