@@ -169,26 +169,29 @@ public:
     /// by it. Fails on a lock held by anyone, `ctx` included.
     bool trylock(ww_acquire_ctx* ctx = nullptr) noexcept {
         check_ctx(ctx);
-        std::lock_guard g(m_);
-        if (locked_.load(std::memory_order_relaxed))
-            return false;
-        acquire(ctx);
-        return true;
+        return take_fast(ctx);
     }
 
     void unlock() noexcept {
-        std::lock_guard g(m_);
-        assert(locked_.load(std::memory_order_relaxed) && "ww_mutex_unlock of an unlocked mutex");
+        assert(is_locked() && "ww_mutex_unlock of an unlocked mutex");
         if (ww_acquire_ctx* ctx = owner_.load(std::memory_order_relaxed))
             ctx->acquired_.fetch_sub(1, std::memory_order_relaxed);
         owner_.store(nullptr, std::memory_order_relaxed);
+        // acq_rel: a waiter that gave up (and cleared waiters_bit, releasing) may have read this
+        // owner's context; those reads happen before anything this thread does next with it.
+        std::uint32_t expected = locked_bit;
+        if (state_.compare_exchange_strong(expected, 0, std::memory_order_acq_rel, std::memory_order_relaxed))
+            return; // nobody queued
+        std::lock_guard g(m_);
         if (waiters_.empty()) {
-            locked_.store(false, std::memory_order_release);
+            state_.store(0, std::memory_order_release);
             return;
         }
         // Hand-off: the first waiter owns the lock from now on (it stays locked).
         waiter& w = waiters_.front();
         waiters_.pop_front();
+        if (waiters_.empty())
+            state_.fetch_and(~waiters_bit, std::memory_order_relaxed);
         w.granted = true;
         acquire(w.ctx);
         if (w.ctx)
@@ -196,7 +199,7 @@ public:
         w.sleeper->wake();
     }
 
-    bool is_locked() const noexcept { return locked_.load(std::memory_order_acquire); }
+    bool is_locked() const noexcept { return (state_.load(std::memory_order_acquire) & locked_bit) != 0; }
     /// The context holding the lock, or null (unlocked, or locked without one): ww->ctx.
     ww_acquire_ctx* owner_ctx() const noexcept { return owner_.load(std::memory_order_acquire); }
     const ww_class& lock_class() const noexcept { return *class_; }
@@ -216,12 +219,50 @@ private:
         assert((!ctx || !ctx->done_) && "ww_mutex locked after ww_acquire_done");
     }
 
-    /// The lock becomes `ctx`'s (m_ held).
+    /// The lock, locked_bit set by the caller, becomes `ctx`'s. The store is sequentially
+    /// consistent against a waiter's setting of waiters_bit: either the waiter sees this owner,
+    /// or the owner sees the waiter (take_fast) and checks it (ww_mutex_set_context_fastpath).
     void acquire(ww_acquire_ctx* ctx) noexcept {
-        locked_.store(true, std::memory_order_relaxed);
-        owner_.store(ctx, std::memory_order_relaxed);
+        owner_.store(ctx, std::memory_order_seq_cst);
         if (ctx)
             ctx->acquired_.fetch_add(1, std::memory_order_relaxed);
+    }
+
+    /// Takes the lock if it is free, without m_ (the fast path): true if taken. A context that
+    /// finds waiters queued meanwhile checks them under m_ (die or wound, as at a hand-off).
+    bool take_fast(ww_acquire_ctx* ctx) noexcept {
+        std::uint32_t s = state_.load(std::memory_order_relaxed);
+        while (!(s & locked_bit))
+            if (state_.compare_exchange_weak(s, s | locked_bit, std::memory_order_acquire, std::memory_order_relaxed)) {
+                acquire(ctx);
+                if (ctx && (state_.load(std::memory_order_seq_cst) & waiters_bit)) {
+                    std::lock_guard g(m_);
+                    check_waiters(*ctx);
+                }
+                return true;
+            }
+        return false;
+    }
+
+    /// Under m_: announces a waiter (waiters_bit) or, when the lock turns out free, takes it.
+    bool take_or_announce(ww_acquire_ctx* ctx) noexcept {
+        for (;;) {
+            std::uint32_t s = state_.fetch_or(waiters_bit, std::memory_order_seq_cst);
+            if (s & locked_bit)
+                return false;
+            // Free (so nobody is queued: a hand-off keeps it locked while anyone is).
+            std::uint32_t expected = s | waiters_bit;
+            if (state_.compare_exchange_strong(expected, locked_bit, std::memory_order_acquire, std::memory_order_relaxed)) {
+                acquire(ctx);
+                return true;
+            }
+        }
+    }
+
+    /// Under m_: the waiter bit follows the waiter list.
+    void waiter_left() noexcept {
+        if (waiters_.empty())
+            state_.fetch_and(~waiters_bit, std::memory_order_release);
     }
 
     /// After -EDEADLK the context must release everything and come back for the contended lock
@@ -237,8 +278,8 @@ private:
 
     int lock_common(ww_acquire_ctx* ctx, [[maybe_unused]] bool slow) noexcept {
         check_ctx(ctx);
-        std::unique_lock g(m_);
         if (ctx) {
+            // Only this context's own thread (or a hand-off to it, before waking it) stores it.
             if (owner_.load(std::memory_order_relaxed) == ctx)
                 return -EALREADY;
             // Nobody wounds a context holding nothing (it cannot be in a cycle): a wound from
@@ -246,8 +287,15 @@ private:
             if (ctx->acquired() == 0)
                 ctx->wounded_.store(false, std::memory_order_relaxed);
         }
-        if (!locked_.load(std::memory_order_relaxed)) { // free implies no waiters (hand-off)
-            acquire(ctx);
+        if (take_fast(ctx)) {
+            note_acquired(ctx);
+            return 0;
+        }
+        std::unique_lock g(m_);
+        if (take_or_announce(ctx)) {
+            if (ctx && !waiters_.empty())
+                check_waiters(*ctx);
+            waiter_left();
             note_acquired(ctx);
             return 0;
         }
@@ -255,8 +303,10 @@ private:
         waiter w;
         w.ctx = ctx;
         w.sleeper = ctx ? &ctx->sleeper_ : &own;
-        if (int r = add_waiter(w))
+        if (int r = add_waiter(w)) {
+            waiter_left();
             return killed(ctx, r);
+        }
         for (;;) {
             if (w.granted) {
                 note_acquired(ctx);
@@ -265,6 +315,7 @@ private:
             if (ctx) {
                 if (int r = check_kill(w)) {
                     waiters_.erase(waiters_.iterator_to(w));
+                    waiter_left();
                     return killed(ctx, r);
                 }
             }
@@ -290,7 +341,7 @@ private:
             return 0;
         if (!wait_die())
             return ctx.wounded_.load(std::memory_order_relaxed) ? -EDEADLK : 0;
-        if (const ww_acquire_ctx* holder = owner_.load(std::memory_order_relaxed); holder && ctx.younger_than(*holder))
+        if (const ww_acquire_ctx* holder = owner_.load(std::memory_order_seq_cst); holder && ctx.younger_than(*holder))
             return -EDEADLK;
         // A context queued ahead of us is older (stamp order): it takes the lock first, and we
         // would have to die then.
@@ -324,7 +375,7 @@ private:
         }
         waiters_.insert(pos, w);
         if (!wait_die())
-            if (ww_acquire_ctx* holder = owner_.load(std::memory_order_relaxed))
+            if (ww_acquire_ctx* holder = owner_.load(std::memory_order_seq_cst))
                 wound(ctx, *holder);
         return 0;
     }
@@ -359,8 +410,11 @@ private:
 
     const ww_class* class_;
     std::mutex m_; // the state below and the waiter list (the kernel's wait_lock)
-    std::atomic<bool> locked_{false};
-    std::atomic<ww_acquire_ctx*> owner_{nullptr};
+    // The lock word: locked_bit, and waiters_bit while anyone is queued (set and cleared under
+    // m_). The fast paths (free lock, unlock with nobody queued) touch only this word.
+    static constexpr std::uint32_t locked_bit = 1, waiters_bit = 2;
+    std::atomic<std::uint32_t> state_{0};
+    std::atomic<ww_acquire_ctx*> owner_{nullptr}; // the holder's context (ww->ctx)
     waiter_list waiters_;
 };
 
