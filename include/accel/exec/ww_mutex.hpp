@@ -36,8 +36,10 @@
 ///     after -EDEADLK taking any lock other than the contended one before backing off) are
 ///     `assert`s, active in debug builds.
 ///
-/// Implementation: each ww_mutex has a small std::mutex guarding its state and its waiter list
-/// (the kernel's wait_lock). A waiting thread sleeps on a sleeper of its own (in its context, or
+/// Implementation: a lock word holds the holder's context, a locked bit and a waiters bit; a free
+/// lock is taken, and a lock nobody waits for released, with one atomic operation on it. Waiting
+/// goes through a small std::mutex guarding the waiter list (the kernel's wait_lock). A waiting
+/// thread sleeps on a sleeper of its own (in its context, or
 /// on its stack without one): whoever changes what it waits for (unlock, a wound, an older waiter)
 /// wakes exactly that thread, holding the ww_mutex's state lock, so the sleeper (and a wounded
 /// holder's context, which cannot release the lock without that state lock) is alive.
@@ -133,6 +135,13 @@ public:
 private:
     friend class ww_mutex;
 
+    /// Counts a lock taken (+1) or released (-1). Never concurrent: the owning thread changes
+    /// it, or the thread handing it a lock while it sleeps in lock(); others only read it. So a
+    /// plain load and store, not a locked read-modify-write.
+    void add_acquired(int d) noexcept {
+        acquired_.store(acquired_.load(std::memory_order_relaxed) + static_cast<unsigned>(d), std::memory_order_relaxed);
+    }
+
     /// Whether this context is younger than `other` (the kernel's __ww_ctx_less).
     bool younger_than(const ww_acquire_ctx& other) const noexcept { return stamp_ > other.stamp_; }
 
@@ -169,36 +178,37 @@ public:
     /// by it. Fails on a lock held by anyone, `ctx` included.
     bool trylock(ww_acquire_ctx* ctx = nullptr) noexcept {
         check_ctx(ctx);
-        std::lock_guard g(m_);
-        if (locked_.load(std::memory_order_relaxed))
-            return false;
-        acquire(ctx);
-        return true;
+        return take_fast(ctx);
     }
 
     void unlock() noexcept {
+        const std::uintptr_t s = state_.load(std::memory_order_relaxed);
+        assert((s & locked_bit) && "ww_mutex_unlock of an unlocked mutex");
+        if (ww_acquire_ctx* ctx = ctx_of(s))
+            ctx->add_acquired(-1);
+        // acq_rel: a waiter that gave up (and cleared waiters_bit, releasing) may have read this
+        // owner's context; those reads happen before anything this thread does next with it.
+        std::uintptr_t expected = (s & ~waiters_bit);
+        if (state_.compare_exchange_strong(expected, 0, std::memory_order_acq_rel, std::memory_order_relaxed))
+            return; // nobody queued
         std::lock_guard g(m_);
-        assert(locked_.load(std::memory_order_relaxed) && "ww_mutex_unlock of an unlocked mutex");
-        if (ww_acquire_ctx* ctx = owner_.load(std::memory_order_relaxed))
-            ctx->acquired_.fetch_sub(1, std::memory_order_relaxed);
-        owner_.store(nullptr, std::memory_order_relaxed);
         if (waiters_.empty()) {
-            locked_.store(false, std::memory_order_release);
+            state_.store(0, std::memory_order_release);
             return;
         }
         // Hand-off: the first waiter owns the lock from now on (it stays locked).
         waiter& w = waiters_.front();
         waiters_.pop_front();
         w.granted = true;
-        acquire(w.ctx);
+        acquire(w.ctx, waiters_.empty() ? 0 : waiters_bit);
         if (w.ctx)
             check_waiters(*w.ctx);
         w.sleeper->wake();
     }
 
-    bool is_locked() const noexcept { return locked_.load(std::memory_order_acquire); }
+    bool is_locked() const noexcept { return (state_.load(std::memory_order_acquire) & locked_bit) != 0; }
     /// The context holding the lock, or null (unlocked, or locked without one): ww->ctx.
-    ww_acquire_ctx* owner_ctx() const noexcept { return owner_.load(std::memory_order_acquire); }
+    ww_acquire_ctx* owner_ctx() const noexcept { return ctx_of(state_.load(std::memory_order_acquire)); }
     const ww_class& lock_class() const noexcept { return *class_; }
 
 private:
@@ -216,12 +226,64 @@ private:
         assert((!ctx || !ctx->done_) && "ww_mutex locked after ww_acquire_done");
     }
 
-    /// The lock becomes `ctx`'s (m_ held).
-    void acquire(ww_acquire_ctx* ctx) noexcept {
-        locked_.store(true, std::memory_order_relaxed);
-        owner_.store(ctx, std::memory_order_relaxed);
+    static ww_acquire_ctx* ctx_of(std::uintptr_t s) noexcept {
+        return reinterpret_cast<ww_acquire_ctx*>(s & ~(locked_bit | waiters_bit));
+    }
+    static std::uintptr_t word(ww_acquire_ctx* ctx) noexcept { return reinterpret_cast<std::uintptr_t>(ctx) | locked_bit; }
+    /// The holder's context as seen under m_ (stable then: with waiters_bit set nobody takes or
+    /// releases the lock without m_).
+    ww_acquire_ctx* holder() const noexcept { return ctx_of(state_.load(std::memory_order_relaxed)); }
+
+    /// A hand-off under m_: the lock, still locked, becomes `ctx`'s; nobody else may change the
+    /// word meanwhile (locked, and waiters_bit changes only under m_).
+    void acquire(ww_acquire_ctx* ctx, std::uintptr_t waiters) noexcept {
+        state_.store(word(ctx) | waiters, std::memory_order_release);
         if (ctx)
-            ctx->acquired_.fetch_add(1, std::memory_order_relaxed);
+            ctx->add_acquired(1);
+    }
+
+    /// Takes the lock if it is free, without m_ (the fast path): true if taken. Owner and lock bit
+    /// change in one atomic step, so a waiter announcing itself either sees this owner in the
+    /// word it swapped, or made this swap see waiters_bit: then the new owner checks the waiters
+    /// under m_ (die or wound, as at a hand-off; ww_mutex_set_context_fastpath).
+    bool take_fast(ww_acquire_ctx* ctx) noexcept {
+        std::uintptr_t s = state_.load(std::memory_order_relaxed);
+        while (!(s & locked_bit))
+            // acq_rel: the word publishes the context (its stamp) to waiters that read it.
+            if (state_.compare_exchange_weak(s, word(ctx) | (s & waiters_bit), std::memory_order_acq_rel,
+                                             std::memory_order_relaxed)) {
+                if (ctx) {
+                    ctx->add_acquired(1);
+                    if (s & waiters_bit) {
+                        std::lock_guard g(m_);
+                        check_waiters(*ctx);
+                    }
+                }
+                return true;
+            }
+        return false;
+    }
+
+    /// Under m_: announces a waiter (waiters_bit) or, when the lock turns out free, takes it.
+    bool take_or_announce(ww_acquire_ctx* ctx) noexcept {
+        for (;;) {
+            const std::uintptr_t s = state_.fetch_or(waiters_bit, std::memory_order_acq_rel);
+            if (s & locked_bit)
+                return false;
+            // Free (so nobody is queued: a hand-off keeps it locked while anyone is).
+            std::uintptr_t expected = s | waiters_bit;
+            if (state_.compare_exchange_strong(expected, word(ctx), std::memory_order_acq_rel, std::memory_order_relaxed)) {
+                if (ctx)
+                    ctx->add_acquired(1);
+                return true;
+            }
+        }
+    }
+
+    /// Under m_: the waiter bit follows the waiter list.
+    void waiter_left() noexcept {
+        if (waiters_.empty())
+            state_.fetch_and(~waiters_bit, std::memory_order_release);
     }
 
     /// After -EDEADLK the context must release everything and come back for the contended lock
@@ -237,17 +299,24 @@ private:
 
     int lock_common(ww_acquire_ctx* ctx, [[maybe_unused]] bool slow) noexcept {
         check_ctx(ctx);
-        std::unique_lock g(m_);
         if (ctx) {
-            if (owner_.load(std::memory_order_relaxed) == ctx)
+            // Only this context's own thread (or a hand-off to it, before waking it) stores it.
+            if (ctx_of(state_.load(std::memory_order_relaxed)) == ctx)
                 return -EALREADY;
             // Nobody wounds a context holding nothing (it cannot be in a cycle): a wound from
             // before the back-off is spent.
             if (ctx->acquired() == 0)
                 ctx->wounded_.store(false, std::memory_order_relaxed);
         }
-        if (!locked_.load(std::memory_order_relaxed)) { // free implies no waiters (hand-off)
-            acquire(ctx);
+        if (take_fast(ctx)) {
+            note_acquired(ctx);
+            return 0;
+        }
+        std::unique_lock g(m_);
+        if (take_or_announce(ctx)) {
+            if (ctx && !waiters_.empty())
+                check_waiters(*ctx);
+            waiter_left();
             note_acquired(ctx);
             return 0;
         }
@@ -255,8 +324,10 @@ private:
         waiter w;
         w.ctx = ctx;
         w.sleeper = ctx ? &ctx->sleeper_ : &own;
-        if (int r = add_waiter(w))
+        if (int r = add_waiter(w)) {
+            waiter_left();
             return killed(ctx, r);
+        }
         for (;;) {
             if (w.granted) {
                 note_acquired(ctx);
@@ -265,6 +336,7 @@ private:
             if (ctx) {
                 if (int r = check_kill(w)) {
                     waiters_.erase(waiters_.iterator_to(w));
+                    waiter_left();
                     return killed(ctx, r);
                 }
             }
@@ -290,7 +362,7 @@ private:
             return 0;
         if (!wait_die())
             return ctx.wounded_.load(std::memory_order_relaxed) ? -EDEADLK : 0;
-        if (const ww_acquire_ctx* holder = owner_.load(std::memory_order_relaxed); holder && ctx.younger_than(*holder))
+        if (const ww_acquire_ctx* h = holder(); h && ctx.younger_than(*h))
             return -EDEADLK;
         // A context queued ahead of us is older (stamp order): it takes the lock first, and we
         // would have to die then.
@@ -324,8 +396,8 @@ private:
         }
         waiters_.insert(pos, w);
         if (!wait_die())
-            if (ww_acquire_ctx* holder = owner_.load(std::memory_order_relaxed))
-                wound(ctx, *holder);
+            if (ww_acquire_ctx* h = holder())
+                wound(ctx, *h);
         return 0;
     }
 
@@ -359,8 +431,12 @@ private:
 
     const ww_class* class_;
     std::mutex m_; // the state below and the waiter list (the kernel's wait_lock)
-    std::atomic<bool> locked_{false};
-    std::atomic<ww_acquire_ctx*> owner_{nullptr};
+    // The lock word: the holder's context (ww->ctx; null without one) | locked_bit, and
+    // waiters_bit while anyone is queued (set and cleared under m_). The fast paths (a free lock
+    // taken, an unlock with nobody queued) touch only this word, in one atomic step each.
+    static constexpr std::uintptr_t locked_bit = 1, waiters_bit = 2;
+    static_assert(alignof(ww_acquire_ctx) >= 4, "the low bits of a context's address are the lock's flags");
+    std::atomic<std::uintptr_t> state_{0};
     waiter_list waiters_;
 };
 
