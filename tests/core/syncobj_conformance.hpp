@@ -319,6 +319,12 @@ TEST_CASE_TEMPLATE_DEFINE("syncobj conformance", E, syncobj_conformance) {
         CHECK(fx.twait({t}, {5}, 0, 0) == 0);
         // Null points: every point 0 (the whole fence).
         CHECK(fx.twait({t}, {}, 0, 0) == 0);
+        // An out-of-order point (3 after 5) starts a new context and keeps the head at 5; QUERY
+        // walks the head's context only.
+        CHECK(fx.tsignal(t, 3) == 0);
+        CHECK(fx.query(t, ACCEL_SYNCOBJ_QUERY_FLAGS_LAST_SUBMITTED) == 5);
+        CHECK(fx.query(t) == 5);
+        CHECK(fx.twait({t}, {5}, 0, 0) == 0);
     }
 
     SUBCASE("syncobj: QUERY and TIMELINE_SIGNAL errors (invalid-query-*, invalid-signal-*)") {
