@@ -7,9 +7,15 @@
 // serves device 0 = test_driver, 1 = exclusive_test_driver, 2 = gate_driver; writes mount()'s
 // result (an int, 0 or -errno) to <ready fd>, serves until SIGTERM/SIGINT, unmounts, exits 0.
 // SIGUSR1 unregisters (unplugs) device 0 while serving, for the hot-unplug tests.
+// With ACCEL_TEST_SERVE_SYNCOBJ=1 in the environment (inherited by the re-executed server), it
+// also serves device 3 = syncobj_driver (tests/core/syncobj_driver.hpp), for the syncobj tests;
+// the other tests see the three devices only.
 #pragma once
 #include "gate_driver.hpp"
+#include "syncobj_driver.hpp"
 #include "test_drivers.hpp"
+
+#include <cstdlib>
 
 #include <accel/fuse/serve.hpp>
 
@@ -29,6 +35,7 @@ inline constexpr const char* serve_flag = "--accel-fuse-serve";
 inline int serve_test_devices(const std::string& mount_point, int ready_fd) {
     subsystem sub;
     registration regs[3];
+    registration syncobj_reg;
     {
         auto d0 = device<test_driver>::create();
         auto d1 = device<exclusive_test_driver>::create();
@@ -43,6 +50,15 @@ inline int serve_test_devices(const std::string& mount_point, int ready_fd) {
         regs[0] = std::move(*r0);
         regs[1] = std::move(*r1);
         regs[2] = std::move(*r2);
+        if (const char* e = std::getenv("ACCEL_TEST_SERVE_SYNCOBJ"); e && e[0] == '1') {
+            auto d3 = device<syncobj_driver>::create();
+            if (!d3)
+                return 2;
+            auto r3 = sub.register_device(*d3);
+            if (!r3)
+                return 2;
+            syncobj_reg = std::move(*r3);
+        }
     }
     // Unregistering waits for calls in flight, so it runs on its own thread, which takes SIGUSR1
     // with sigtimedwait: the signal is blocked in every thread (they all start after this), so
