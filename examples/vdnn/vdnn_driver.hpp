@@ -15,6 +15,9 @@
 
 #include <accel/accel.hpp>
 #include <accel/exec/fence_wait.hpp>
+#include <accel/exec/drm_exec.hpp>
+#include <accel/share/gem_exporter.hpp>
+#include <accel/share/prime.hpp>
 #include <accel/share/syncobj.hpp>
 #include <accel/uapi/accel_info.h>
 
@@ -298,14 +301,27 @@ struct driver {
                     return e;
             // (a seqno no longer remembered ended long ago)
         }
-        {
-            // Implicit sync: after every earlier job that used one of its objects.
-            std::lock_guard bl(d->bo_fences);
-            for (const auto& o : j->bos)
-                if (const auto& last = static_cast<bo&>(*o)->last_job)
-                    if (int e = j->add_dependency(last->finished))
-                        return e;
-        }
+        // Implicit sync through the objects' reservation objects (shared with their dma-bufs
+        // and with every importer, so other drivers' jobs order against this one): all of them
+        // locked at once (drm_exec: deadlock avoidance when two submits name the same objects in
+        // another order), a slot reserved in each, and the job after every fence there. vdnn
+        // does not know which objects a job only reads, so each is a write: the job waits for
+        // earlier readers and writers, and later jobs wait for it.
+        accel::drm_exec<accel::dma_resv> exec(accel::drm_exec_flags::ignore_duplicates, static_cast<unsigned>(j->bos.size()));
+        accel::dma_resv* resvs[max_bo_handles];
+        for (std::size_t i = 0; i < j->bos.size(); ++i)
+            if (!(resvs[i] = accel::gem_object_resv(*j->bos[i])))
+                return -ENOMEM;
+        if (int e = exec.lock_all([&](auto& x) {
+                for (std::size_t i = 0; i < j->bos.size(); ++i)
+                    if (int r = x.prepare_obj(*resvs[i], 1))
+                        return r;
+                return 0;
+            }))
+            return e;
+        for (std::size_t i = 0; i < j->bos.size(); ++i)
+            if (int e = j->add_implicit_dependencies(*resvs[i], true))
+                return e;
         auto record = std::make_shared<job_record>();
         std::unique_ptr<done_event> event;
         if (a.flags & VDNN_SUBMIT_EVENT) {
@@ -326,6 +342,8 @@ struct driver {
             for (const auto& o : j->bos)
                 static_cast<bo&>(*o)->last_job = record;
         }
+        for (std::size_t i = 0; i < j->bos.size(); ++i)
+            (void)resvs[i]->add_fence(j->finished(), accel::resv_usage::write); // the slot was reserved
         // Armed, not yet pushed: the fence is pending, so the callback is taken (and then owns
         // the event; it frees it when it runs).
         if (event && j->finished()->add_callback(*event, &send_done_event) == 0)

@@ -114,8 +114,9 @@ struct vdnn_submit {
 	__u64 cmd_size;   /* in: stream bytes (8-byte multiple, 1..VDNN_MAX_CMD_SIZE); copied and
 			   * validated at SUBMIT: a bad stream fails the ioctl with -EINVAL */
 	__u64 bo_handles; /* in: user pointer to __u32[bo_count]: the BOs the job reads or writes
-			   * (kept alive until it ends; implicit sync: the job waits for earlier jobs
-			   * writing them) */
+			   * (kept alive until it ends; implicit sync through their reservation
+			   * objects, shared with their dma-bufs and importers: the job waits for every
+			   * earlier job of any driver using them, and later ones wait for it) */
 	__u64 deps;       /* in: user pointer to __u64[dep_count]: seqnos of this file's jobs that
 			   * must end first (any engine) */
 	__u32 dep_count;  /* in: at most VDNN_PARAM_MAX_DEPS */

@@ -18,6 +18,9 @@
 
 #include <accel/accel.hpp>
 #include <accel/exec/fence_wait.hpp>
+#include <accel/exec/drm_exec.hpp>
+#include <accel/share/gem_exporter.hpp>
+#include <accel/share/prime.hpp>
 #include <accel/share/syncobj.hpp>
 
 #include <fcntl.h>
@@ -235,6 +238,42 @@ struct driver {
             if (int e = j->add_dependency(std::move(*fence)))
                 return e;
         }
+        // Implicit sync through the objects' reservation objects (an imported buffer's is its
+        // exporter's, so a vdnn job writing it orders before this one): the input and the taps
+        // are read (the job waits for their writers and is added as a reader), the output is
+        // written (it waits for everyone and is added as the writer). All locked at once.
+        struct access {
+            accel::dma_resv* resv;
+            bool write;
+        } objs[3];
+        std::size_t n = 0;
+        auto note = [&](const accel::gem_ref& o, bool write) {
+            if (!o)
+                return 0;
+            accel::dma_resv* r = accel::gem_object_resv(*o);
+            if (!r)
+                return -ENOMEM;
+            for (std::size_t i = 0; i < n; ++i)
+                if (objs[i].resv == r) {
+                    objs[i].write |= write;
+                    return 0;
+                }
+            objs[n++] = {r, write};
+            return 0;
+        };
+        if (int e = note(j->desc->in, false); e || (e = note(j->desc->coef, false)) || (e = note(j->desc->out, true)))
+            return e;
+        accel::drm_exec<accel::dma_resv> exec(accel::drm_exec_flags::none, 3);
+        if (int e = exec.lock_all([&](auto& x) {
+                for (std::size_t i = 0; i < n; ++i)
+                    if (int r = x.prepare_obj(*objs[i].resv, 1))
+                        return r;
+                return 0;
+            }))
+            return e;
+        for (std::size_t i = 0; i < n; ++i)
+            if (int e = j->add_implicit_dependencies(*objs[i].resv, objs[i].write))
+                return e;
         auto record = std::make_shared<job_record>();
         std::lock_guard lock(f->st->mutex);
         // Nothing can fail from here on.
@@ -243,6 +282,8 @@ struct driver {
         record->finished = j->finished();
         if (out_sync)
             out_sync->replace_fence(j->finished());
+        for (std::size_t i = 0; i < n; ++i) // the slots were reserved
+            (void)objs[i].resv->add_fence(j->finished(), objs[i].write ? accel::resv_usage::write : accel::resv_usage::read);
         f->st->jobs.emplace(record->seqno, record);
         trim_history(*f->st);
         a.seqno = record->seqno;
