@@ -50,6 +50,7 @@
 ///   - `get_fences` returns a std::vector (std::bad_alloc when out of memory, as any container)
 ///     instead of -ENOMEM through an out-parameter; `get_singleton` reports -ENOMEM.
 #include <accel/base/errno.hpp>
+#include <accel/base/fault_injection.hpp>
 #include <accel/exec/fence.hpp>
 #include <accel/exec/fence_array.hpp>
 #include <accel/exec/ww_mutex.hpp>
@@ -128,7 +129,7 @@ public:
             return 0;
         }
         const unsigned cap = std::max({need, capacity_ * 2, 4u});
-        std::unique_ptr<entry[]> table(new (std::nothrow) entry[cap]);
+        std::unique_ptr<entry[]> table(detail::alloc_may_fail() ? nullptr : new (std::nothrow) entry[cap]);
         if (!table)
             return -ENOMEM;
         const unsigned free_before = slots_ - num_;
