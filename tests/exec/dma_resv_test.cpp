@@ -458,3 +458,16 @@ TEST_CASE("dma-resv: reserve_fences out of memory is -ENOMEM and changes nothing
     CHECK(resv.reserve_fences(100) == 0);
     resv.unlock();
 }
+
+TEST_CASE("dma-resv: wait_timeout waits for every fence: one left pending is a timeout") {
+    dma_resv resv;
+    auto a = alloc_fence(), b = alloc_fence();
+    add_locked(resv, a, resv_usage::write);
+    add_locked(resv, b, resv_usage::read);
+    std::thread signaller([&] { a->signal(); });
+    CHECK(resv.wait_timeout(resv_usage::read, 20ms) == 0); // b never signals in time
+    signaller.join();
+    CHECK(resv.wait_timeout(resv_usage::write, 20ms) > 0); // a alone is done
+    b->signal();
+    CHECK(resv.wait_timeout(resv_usage::read, 0ns) == 1);
+}

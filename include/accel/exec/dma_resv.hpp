@@ -267,11 +267,13 @@ public:
         const auto deadline = detail::deadline_after(timeout, clock::now());
         unlocked_iter it(*this, u);
         for (fence_ptr f = it.first(); f; f = it.next()) {
+            if (f->is_signaled())
+                continue;
             std::chrono::nanoseconds left(-1);
             if (deadline) {
                 left = std::chrono::duration_cast<std::chrono::nanoseconds>(*deadline - clock::now());
                 if (left.count() <= 0)
-                    return f->is_signaled() ? 1 : 0; // no time left: only a look
+                    return 0; // a fence still pending and no time left
             }
             if (f->wait(left) != 0)
                 return 0;
