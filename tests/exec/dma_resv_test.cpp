@@ -443,3 +443,31 @@ TEST_CASE("dma-resv: unlocked readers race a writer") {
     CHECK(seen.load() > 0);
     MESSAGE("fences seen: " << seen.load() << ", restarts mid-walk: " << restarts.load());
 }
+
+TEST_CASE("dma-resv: reserve_fences out of memory is -ENOMEM and changes nothing") {
+    dma_resv resv;
+    auto f = alloc_fence();
+    add_locked(resv, f, resv_usage::read);
+    REQUIRE(resv.lock(nullptr) == 0);
+    accel::fail_nth_allocation(1);
+    CHECK(resv.reserve_fences(100) == -ENOMEM);
+    accel::disarm_allocation_faults();
+    CHECK(resv.add_fence(alloc_fence(), resv_usage::read) == -ENOSPC); // nothing reserved
+    CHECK(resv.num_fences() == 1);
+    CHECK(resv.get_fences(resv_usage::read).at(0) == f);
+    CHECK(resv.reserve_fences(100) == 0);
+    resv.unlock();
+}
+
+TEST_CASE("dma-resv: wait_timeout waits for every fence: one left pending is a timeout") {
+    dma_resv resv;
+    auto a = alloc_fence(), b = alloc_fence();
+    add_locked(resv, a, resv_usage::write);
+    add_locked(resv, b, resv_usage::read);
+    std::thread signaller([&] { a->signal(); });
+    CHECK(resv.wait_timeout(resv_usage::read, 20ms) == 0); // b never signals in time
+    signaller.join();
+    CHECK(resv.wait_timeout(resv_usage::write, 20ms) > 0); // a alone is done
+    b->signal();
+    CHECK(resv.wait_timeout(resv_usage::read, 0ns) == 1);
+}

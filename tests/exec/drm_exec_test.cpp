@@ -362,3 +362,42 @@ TEST_CASE("drm_exec: threads locking overlapping sets in different orders") {
     }
     MESSAGE("back-offs: " << retries.load());
 }
+
+TEST_CASE("drm_exec: out of memory: a failed reservation or a failed array growth unlocks the object") {
+    SUBCASE("prepare_obj: the reservation fails") {
+        test_obj gobj;
+        drm_exec<test_obj> exec;
+        int r = 0;
+        while (exec.cleanup()) {
+            accel::fail_nth_allocation(1); // the fence table of gobj's reservation object
+            r = exec.prepare_obj(gobj, 1);
+            accel::disarm_allocation_faults();
+            if (exec.retry_on_contention())
+                continue;
+        }
+        CHECK(r == -ENOMEM);
+        CHECK_FALSE(gobj.r.is_locked());
+        CHECK(exec.num_objects() == 0);
+    }
+    SUBCASE("lock_obj: the object array cannot grow") {
+        accel::fail_nth_allocation(1); // the initial array: the first lock must grow it
+        drm_exec<test_obj> exec(drm_exec_flags::none, 1);
+        test_obj a, b;
+        int ra = 0, rb = 0;
+        while (exec.cleanup()) {
+            accel::fail_nth_allocation(1);
+            ra = exec.lock_obj(a); // the growth fails: -ENOMEM, a unlocked again
+            accel::disarm_allocation_faults();
+            rb = exec.lock_obj(b); // grows now
+            if (exec.retry_on_contention())
+                continue;
+        }
+        CHECK(ra == -ENOMEM);
+        CHECK(rb == 0);
+        CHECK_FALSE(a.r.is_locked());
+        CHECK(b.r.is_locked());
+        CHECK(exec.num_objects() == 1);
+        exec.fini();
+        CHECK_FALSE(b.r.is_locked());
+    }
+}

@@ -50,6 +50,7 @@
 ///   - `get_fences` returns a std::vector (std::bad_alloc when out of memory, as any container)
 ///     instead of -ENOMEM through an out-parameter; `get_singleton` reports -ENOMEM.
 #include <accel/base/errno.hpp>
+#include <accel/base/fault_injection.hpp>
 #include <accel/exec/fence.hpp>
 #include <accel/exec/fence_array.hpp>
 #include <accel/exec/ww_mutex.hpp>
@@ -128,7 +129,7 @@ public:
             return 0;
         }
         const unsigned cap = std::max({need, capacity_ * 2, 4u});
-        std::unique_ptr<entry[]> table(new (std::nothrow) entry[cap]);
+        std::unique_ptr<entry[]> table(detail::alloc_may_fail() ? nullptr : new (std::nothrow) entry[cap]);
         if (!table)
             return -ENOMEM;
         const unsigned free_before = slots_ - num_;
@@ -266,11 +267,13 @@ public:
         const auto deadline = detail::deadline_after(timeout, clock::now());
         unlocked_iter it(*this, u);
         for (fence_ptr f = it.first(); f; f = it.next()) {
+            if (f->is_signaled())
+                continue;
             std::chrono::nanoseconds left(-1);
             if (deadline) {
                 left = std::chrono::duration_cast<std::chrono::nanoseconds>(*deadline - clock::now());
                 if (left.count() <= 0)
-                    return f->is_signaled() ? 1 : 0; // no time left: only a look
+                    return 0; // a fence still pending and no time left
             }
             if (f->wait(left) != 0)
                 return 0;

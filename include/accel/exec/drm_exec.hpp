@@ -35,6 +35,7 @@
 /// accel's differences: one object type per drm_exec (a template) instead of drm_gem_object;
 /// `interruptible_wait` is accepted and has no effect (a user-space lock wait has no signal to
 /// end it, see exec/ww_mutex.hpp); the destructor finishes an exec not finished yet.
+#include <accel/base/fault_injection.hpp>
 #include <accel/base/page_size.hpp>
 #include <accel/exec/dma_resv.hpp>
 #include <accel/exec/ww_mutex.hpp>
@@ -118,7 +119,7 @@ public:
         flags_ = flags;
         first_pass_ = true;
         const unsigned n = nr ? nr : page_objects();
-        objects_.reset(new (std::nothrow) ref[n]); // on failure the first lock grows it
+        objects_.reset(detail::alloc_may_fail() ? nullptr : new (std::nothrow) ref[n]); // on failure the first lock grows it
         max_ = objects_ ? n : 0;
         num_ = 0;
         live_ = true;
@@ -274,7 +275,7 @@ private:
     int obj_locked(T& obj) noexcept {
         if (num_ == max_) {
             const unsigned n = max_ + page_objects();
-            std::unique_ptr<ref[]> grown(new (std::nothrow) ref[n]);
+            std::unique_ptr<ref[]> grown(detail::alloc_may_fail() ? nullptr : new (std::nothrow) ref[n]);
             if (!grown)
                 return -ENOMEM;
             for (unsigned i = 0; i < num_; ++i)
