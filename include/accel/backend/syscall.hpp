@@ -271,11 +271,19 @@ private:
         w.cmd = request;
         w.arg = static_cast<__u64>(reinterpret_cast<std::uintptr_t>(arg));
         w.fd_offset = off;
+        const std::size_t size = _IOC_SIZE(request);
+        const bool inline_arg = size <= sizeof w.data && arg; // the server then reads no memory of ours
+        if (inline_arg) {
+            w.flags = ACCEL_FD_CALL_INLINE;
+            std::memcpy(w.data, arg, size);
+        }
         const int r = plain_ioctl(fd, ACCEL_IOCTL_FD_CALL, &w);
         if (r == -ENOTTY) { // not an accel server after all (a stale cache entry)
             forget_mount(dev);
             return plain_ioctl(fd, request, arg);
         }
+        if (inline_arg && r != -EINVAL) // the argument as the call left it (copied out on failure too)
+            std::memcpy(arg, w.data, size);
         if (r < 0 || w.name[0] == '\0')
             return r;
         w.name[sizeof w.name - 1] = '\0';

@@ -172,7 +172,7 @@ public:
             log_refused(*file_, cmd_);
             return result<int>::failure(-EOPNOTSUPP);
         }
-        if (!token_.empty())
+        if (token_.id)
             return result<int>::failure(-EOPNOTSUPP); // one name per wrapper
         open_flags_ = (file->flags() & O_ACCMODE) | (flags & O_CLOEXEC);
         auto name = host_.published->reserve(std::move(file), tid_);
@@ -212,7 +212,7 @@ public:
     /// and writes its name into the wrapper's reply through `mem`, or gives it back. `parked`:
     /// the call was answered after waiting. Returns the call's result.
     long finish(long r, user_access& mem, bool parked) noexcept {
-        if (token_.empty())
+        if (!token_.id)
             return r;
         if (r >= 0 && parked)
             r = -EINVAL; // installed, then parked: core's rule
@@ -222,11 +222,11 @@ public:
                 char name[ACCEL_FD_NAME_LEN];
             } out{};
             out.open_flags = static_cast<__u32>(open_flags_);
-            std::snprintf(out.name, sizeof out.name, "%s/%s", ACCEL_FD_DIR, token_.c_str());
+            std::snprintf(out.name, sizeof out.name, "%s/%s", ACCEL_FD_DIR, token_.name.c_str());
             static_assert(offsetof(accel_fd_call, name) - offsetof(accel_fd_call, open_flags) == 8);
             if (mem.write(flags_at_, &out, sizeof out) == 0) {
-                host_.published->commit(token_);
-                token_.clear();
+                host_.published->commit(token_.id);
+                token_ = {};
                 return r;
             }
             r = -EFAULT;
@@ -253,9 +253,9 @@ public:
 
 private:
     void give_back() noexcept {
-        if (!token_.empty()) {
-            host_.published->give_back(token_);
-            token_.clear();
+        if (token_.id) {
+            host_.published->give_back(token_.id);
+            token_ = {};
         }
     }
 
@@ -265,7 +265,7 @@ private:
     std::uint64_t flags_at_;
     accel::open_file* file_;
     unsigned cmd_;
-    std::string token_;  // reserved, not yet committed
+    publications::reservation token_; // reserved, not yet committed
     int open_flags_ = 0;
 };
 

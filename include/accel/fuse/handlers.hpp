@@ -163,8 +163,10 @@ struct requests {
         }
     }
 
-    /// LOOKUP of a token in .accel/fd (published_files.hpp). Never cached: the name is valid
-    /// once, and ENOENT must not stick either.
+    /// LOOKUP of a published file's name in .accel/fd (published_files.hpp). The answer is
+    /// cached (the name means that inode until the file goes, when the housekeeping thread
+    /// drops it), so a later export of the same file costs an OPEN only; OPEN checks the
+    /// caller's token itself. ENOENT is not cached.
     static void lookup_published(fuse_req_t req, host_state& st, const char* name) {
         auto e = st.published.lookup(name, fuse_req_ctx(req)->pid);
         if (!e) {
@@ -176,7 +178,7 @@ struct requests {
         p.generation = 1; // published numbers are never reused
         p.attr = e->attr;
         p.attr_timeout = 1.0; // the size never changes; st_nlink only after the last close
-        p.entry_timeout = 0.0;
+        p.entry_timeout = 3600.0;
         if (fuse_reply_entry(req, &p) != 0)
             st.published.forget(e->ino, 1);
     }
@@ -341,7 +343,9 @@ struct requests {
             return;
         }
         fi->fh = reinterpret_cast<std::uintptr_t>(*rec);
-        fi->keep_cache = 1; // one page cache for every process: each open must not drop it
+        // One page cache for every process: an open must not drop it, unless the device wrote
+        // the buffer since the inode's last sync point (the kernel then drops it at this open).
+        fi->keep_cache = !(*rec)->fresh_cache;
         fi->noflush = 1;    // close(2) sends no FLUSH: the host's own close never waits for itself
         fi->direct_io = !(*rec)->pub->maps; // read(2) and write(2) reach the file's operations
         fi->nonseekable = !(*rec)->pub->seekable;
@@ -592,7 +596,10 @@ struct requests {
         int ret;
         {
             call_scope scope(c->ctx);
-            ret = rec.served->ioctl(static_cast<ioctl_cmd>(inner), w.arg); // the argument is the caller's
+            // The argument is the caller's, or inside the wrapper's window (INLINE), whose
+            // reads and writes caller_memory serves from the request and the reply.
+            const std::uint64_t at = (w.flags & ACCEL_FD_CALL_INLINE) ? addr + offsetof(accel_fd_call, data) : w.arg;
+            ret = rec.served->ioctl(static_cast<ioctl_cmd>(inner), at);
         }
         if (ret == call_parked)
             return;
@@ -601,9 +608,12 @@ struct requests {
 
     /// The wrapper's own rules (uapi/accel_fd.h): 0 or -EINVAL.
     static int check_fd_call(const open_file& rec, const accel_fd_call& w) noexcept {
-        if (w.flags || w.pad || w.cmd > 0xffffffffu || w.cmd == static_cast<unsigned int>(ACCEL_IOCTL_FD_CALL))
+        if ((w.flags & ~ACCEL_FD_CALL_INLINE) || w.pad || w.cmd > 0xffffffffu ||
+            w.cmd == static_cast<unsigned int>(ACCEL_IOCTL_FD_CALL))
             return -EINVAL;
         const auto inner = static_cast<unsigned int>(w.cmd);
+        if ((w.flags & ACCEL_FD_CALL_INLINE) && ioc_size(static_cast<ioctl_cmd>(inner)) > sizeof w.data)
+            return -EINVAL;
         if (w.fd_offset % 4 != 0 || std::uint64_t{w.fd_offset} + 4 > ioc_size(static_cast<ioctl_cmd>(inner)))
             return -EINVAL;
         if (rec.file) {

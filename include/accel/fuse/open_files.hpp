@@ -50,6 +50,7 @@ struct open_file {
     std::shared_ptr<process_view> view; // compute nodes: the view the file was opened in
     accel::open_file* served;           // the file whose operations serve the calls (`file` for nodes)
     std::shared_ptr<published_file> pub; // published files: what the inode stands for
+    bool fresh_cache = false;            // published files: OPEN without keep_cache (device writes)
     poll_notifier* poll = nullptr;      // poll_notify.hpp; made on the first POLL
     std::mutex poll_mutex;              // guards `poll`'s creation
 };

@@ -89,12 +89,21 @@ inline constexpr bool is_published_ino(fuse_ino_t ino) noexcept { return ino >= 
 
 /// One exported accel::open_file (see the file comment).
 struct published_file {
-    published_file(fuse_ino_t i, open_file_ref f) noexcept : ino(i), file(std::move(f)) {}
+    published_file(fuse_ino_t i, std::string n, open_file_ref f) noexcept : ino(i), name(std::move(n)), file(std::move(f)) {}
     const fuse_ino_t ino;
+    const std::string name;      // its name in .accel/fd: 32 hex digits of randomness
     // Guarded by publications' lock:
-    open_file_ref file;          // while it has holders
+    open_file_ref file;          // while it has holders, or others hold the file too (lingering)
     std::uint64_t holders = 0;   // tokens not yet used or expired + FUSE file handles
     std::uint64_t lookups = 0;   // the kernel's references to the inode
+    struct token {
+        std::uint64_t id;
+        pid_t tid;               // the calling thread
+        std::uint32_t tgid;      // its thread group, once /proc was asked (0: not yet)
+        std::chrono::steady_clock::time_point deadline;
+        bool committed;
+    };
+    std::vector<token> tokens;   // open rights: one open each, by the calling process
     // Set once when published:
     std::uint64_t size = 0;      // llseek(0, SEEK_END); 0 without llseek
     bool maps = false;           // the kind has mmap: page-cache I/O (else direct I/O)
@@ -114,60 +123,85 @@ public:
     publications& operator=(const publications&) = delete;
     ~publications() { close_all(); }
 
-    void set_lifetime(std::chrono::milliseconds l) noexcept { lifetime_ = l; }
+    /// A reserved token: what commit() and give_back() name, and the file's name.
+    struct reservation {
+        std::uint64_t id = 0;
+        std::string name;
+    };
 
-    /// A token for `file`, made by thread `tid`, not usable before commit(): the name (32 hex
-    /// digits). The token holds the file. -ENOMEM, or getrandom's error.
-    result<std::string> reserve(open_file_ref file, pid_t tid) noexcept {
+    /// A token for `file`, made by thread `tid`, not usable before commit(). The token holds
+    /// the file. -ENOMEM, or getrandom's error.
+    result<reservation> reserve(open_file_ref file, pid_t tid) noexcept {
         if (!file)
-            return result<std::string>::failure(-EINVAL);
+            return result<reservation>::failure(-EINVAL);
         try {
-            std::string name;
-            if (int e = random_name(name))
-                return result<std::string>::failure(e);
-            std::lock_guard lock(m_);
+            std::unique_lock lock(m_);
             std::shared_ptr<published_file> p;
             if (auto it = by_file_.find(file.get()); it != by_file_.end()) {
                 p = by_ino_.at(it->second);
+                lingering_.erase(p); // held again
             } else {
-                p = std::make_shared<published_file>(next_ino_, file);
-                describe(*p);
-                by_ino_.emplace(p->ino, p);
-                try {
-                    by_file_.emplace(file.get(), p->ino);
-                } catch (...) {
-                    by_ino_.erase(p->ino);
-                    throw;
+                lock.unlock();
+                std::string name;
+                if (int e = random_name(name))
+                    return result<reservation>::failure(e);
+                lock.lock();
+                if (auto again = by_file_.find(file.get()); again != by_file_.end()) { // published meanwhile
+                    p = by_ino_.at(again->second);
+                    lingering_.erase(p);
+                } else {
+                    p = std::make_shared<published_file>(next_ino_, std::move(name), file);
+                    describe(*p);
+                    by_ino_.emplace(p->ino, p);
+                    try {
+                        by_name_.emplace(p->name, p);
+                        by_file_.emplace(file.get(), p->ino);
+                    } catch (...) {
+                        by_name_.erase(p->name);
+                        by_ino_.erase(p->ino);
+                        throw;
+                    }
+                    ++next_ino_;
                 }
-                ++next_ino_;
             }
-            tokens_.emplace(name, token{p, tid, 0, {}, false});
+            const std::uint64_t id = ++next_token_;
+            p->tokens.push_back({id, tid, 0, {}, false});
             ++p->holders;
-            return name;
+            try {
+                by_token_.emplace(id, p);
+            } catch (...) {
+                p->tokens.pop_back();
+                --p->holders;
+                throw;
+            }
+            return reservation{id, p->name};
         } catch (...) {
-            return result<std::string>::failure(-ENOMEM);
+            return result<reservation>::failure(-ENOMEM);
         }
     }
 
     /// The call succeeded: the token may be used from now on, for the token lifetime.
-    void commit(const std::string& name) noexcept {
+    void commit(std::uint64_t id) noexcept {
         std::lock_guard lock(m_);
-        if (auto it = tokens_.find(name); it != tokens_.end()) {
-            it->second.committed = true;
-            it->second.deadline = std::chrono::steady_clock::now() + lifetime_;
-        }
+        if (auto it = by_token_.find(id); it != by_token_.end())
+            for (auto& t : it->second->tokens)
+                if (t.id == id) {
+                    t.committed = true;
+                    t.deadline = std::chrono::steady_clock::now() + lifetime_;
+                }
     }
 
     /// The call failed: the token goes, and with it its hold on the file (put_unused_fd).
-    void give_back(const std::string& name) noexcept {
+    void give_back(std::uint64_t id) noexcept {
         std::vector<open_file_ref> drop;
         {
             std::lock_guard lock(m_);
-            auto it = tokens_.find(name);
-            if (it == tokens_.end())
+            auto it = by_token_.find(id);
+            if (it == by_token_.end())
                 return;
-            auto p = std::move(it->second.pub);
-            tokens_.erase(it);
+            auto p = it->second;
+            std::erase_if(p->tokens, [&](const auto& t) { return t.id == id; });
+            by_token_.erase(it);
             unhold(*p, drop);
         }
         release_outside(drop);
@@ -178,43 +212,20 @@ public:
         struct stat attr;
     };
     /// LOOKUP of `name` in .accel/fd by thread `tid`: the published file's inode, counting one
-    /// kernel reference. -ENOENT (unknown, used, expired, not committed), -EACCES (another
-    /// process's token).
+    /// kernel reference, when the caller's process holds a token of it. -ENOENT (unknown name,
+    /// no live token), -EACCES (only other processes hold tokens).
     result<entry_answer> lookup(std::string_view name, pid_t tid) {
-        pid_t owner;
-        std::uint32_t owner_tgid;
         std::vector<open_file_ref> drop; // released after the lock (declared before it)
-        {
-            std::lock_guard lock(m_);
-            auto it = tokens_.find(std::string(name));
-            if (it == tokens_.end() || !it->second.committed)
-                return result<entry_answer>::failure(-ENOENT);
-            if (expired(it->second)) {
-                drop_expired_locked(it, drop);
-                return result<entry_answer>::failure(-ENOENT);
-            }
-            if (it->second.tid == tid) {
-                published_file& p = *it->second.pub;
-                ++p.lookups;
-                return entry_answer{p.ino, stat_of(p)};
-            }
-            owner = it->second.tid;
-            owner_tgid = it->second.tgid;
-        }
-        // Another thread: of the owner's process? (/proc, outside the lock)
-        if (!owner_tgid)
-            owner_tgid = thread_group_of(owner);
-        const std::uint32_t caller_tgid = thread_group_of(tid);
-        std::lock_guard lock(m_);
-        auto it = tokens_.find(std::string(name));
-        if (it == tokens_.end() || !it->second.committed || it->second.tid != owner)
+        std::unique_lock lock(m_);
+        auto it = by_name_.find(std::string(name));
+        if (it == by_name_.end())
             return result<entry_answer>::failure(-ENOENT);
-        if (!owner_tgid || owner_tgid != caller_tgid)
-            return result<entry_answer>::failure(-EACCES);
-        it->second.tgid = owner_tgid;
-        published_file& p = *it->second.pub;
-        ++p.lookups;
-        return entry_answer{p.ino, stat_of(p)};
+        std::shared_ptr<published_file> p = it->second;
+        const int e = find_token(*p, tid, lock, drop);
+        if (e < 0)
+            return result<entry_answer>::failure(e);
+        ++p->lookups;
+        return entry_answer{p->ino, stat_of(*p)};
     }
 
     /// FORGET of a published inode.
@@ -225,8 +236,8 @@ public:
             return;
         published_file& p = *it->second;
         p.lookups -= n < p.lookups ? n : p.lookups;
-        if (p.lookups == 0 && p.holders == 0)
-            by_ino_.erase(it);
+        if (p.lookups == 0 && p.holders == 0 && !p.file) // a lingering entry stays
+            erase(p);
     }
 
     /// GETATTR of a published inode: -ENOENT once forgotten.
@@ -239,69 +250,35 @@ public:
     }
 
     /// OPEN of a published inode by thread `tid` with open(2)'s `flags`: consumes a token of
-    /// the inode owned by the caller's process and turns it into a file handle. -ENOENT (the
-    /// file is gone), -EACCES (no token of this process; write access to a read-only file),
+    /// the inode held by the caller's process and turns it into a file handle. -ENOENT (the
+    /// file is gone, or nobody holds a token: a second open, an expired token, a reopen through
+    /// /proc), -EACCES (only other processes hold tokens; write access to a read-only file),
     /// -ENOMEM.
     result<open_file*> open(fuse_ino_t ino, pid_t tid, int flags) {
-        const bool wants_write = (flags & O_ACCMODE) != O_RDONLY;
-        std::uint32_t tgid = 0;
-        for (int pass = 0; pass < 2; ++pass) {
-            std::unique_lock lock(m_);
-            auto it = by_ino_.find(ino);
-            if (it == by_ino_.end() || !it->second->file)
-                return result<open_file*>::failure(-ENOENT);
-            std::shared_ptr<published_file> p = it->second;
-            if (wants_write && p->access == O_RDONLY)
-                return result<open_file*>::failure(-EACCES);
-            // The token: the caller's own first (the usual case), then on the second pass one of
-            // another thread of the caller's process.
-            auto use = tokens_.end();
-            bool others = false;
-            for (auto t = tokens_.begin(); t != tokens_.end(); ++t) { // few live tokens at a time
-                if (t->second.pub != p || !t->second.committed || expired(t->second))
-                    continue;
-                if (t->second.tid == tid || (pass == 1 && tgid && t->second.tgid == tgid)) {
-                    use = t;
-                    break;
-                }
-                others = true;
-            }
-            if (use == tokens_.end()) {
-                if (pass == 0 && others) {
-                    // Learn the thread groups outside the lock, then look again.
-                    std::vector<pid_t> owners;
-                    for (auto& [n, t] : tokens_)
-                        if (t.pub == p && !t.tgid)
-                            owners.push_back(t.tid);
-                    lock.unlock();
-                    tgid = thread_group_of(tid);
-                    std::vector<std::uint32_t> groups;
-                    for (pid_t o : owners)
-                        groups.push_back(thread_group_of(o));
-                    lock.lock();
-                    for (std::size_t i = 0; i < owners.size(); ++i)
-                        for (auto& [n, t] : tokens_)
-                            if (t.pub == p && t.tid == owners[i] && !t.tgid)
-                                t.tgid = groups[i];
-                    continue;
-                }
-                return result<open_file*>::failure(-EACCES);
-            }
-            auto* rec = new (std::nothrow) open_file(*p->file, p);
-            if (!rec)
-                return result<open_file*>::failure(-ENOMEM);
-            try {
-                handles_.insert(rec);
-                stale_.push_back(use->first);
-            } catch (...) {
-                handles_.erase(rec);
-                delete rec;
-                return result<open_file*>::failure(-ENOMEM);
-            }
-            tokens_.erase(use); // its hold on the file passes to the handle
-            return rec;
+        std::vector<open_file_ref> drop; // released after the lock (declared before it)
+        std::unique_lock lock(m_);
+        auto it = by_ino_.find(ino);
+        if (it == by_ino_.end() || !it->second->file)
+            return result<open_file*>::failure(-ENOENT);
+        std::shared_ptr<published_file> p = it->second;
+        if ((flags & O_ACCMODE) != O_RDONLY && p->access == O_RDONLY)
+            return result<open_file*>::failure(-EACCES);
+        const int i = find_token(*p, tid, lock, drop);
+        if (i < 0)
+            return result<open_file*>::failure(i);
+        auto* rec = new (std::nothrow) open_file(*p->file, p);
+        if (!rec)
+            return result<open_file*>::failure(-ENOMEM);
+        rec->fresh_cache = stale_cache(*p);
+        try {
+            handles_.insert(rec);
+        } catch (...) {
+            delete rec;
+            return result<open_file*>::failure(-ENOMEM);
         }
-        return result<open_file*>::failure(-EACCES);
+        by_token_.erase(p->tokens[static_cast<std::size_t>(i)].id);
+        p->tokens.erase(p->tokens.begin() + i); // its hold on the file passes to the handle
+        return rec;
     }
 
     /// RELEASE of a published file's handle (or an OPEN whose reply failed): drops its hold;
@@ -336,17 +313,31 @@ public:
         {
             std::lock_guard lock(m_);
             const auto now = std::chrono::steady_clock::now();
-            for (auto it = tokens_.begin(); it != tokens_.end();) {
+            std::vector<std::shared_ptr<published_file>> touched;
+            for (auto& [id, p] : by_token_)
+                for (const auto& t : p->tokens)
+                    if (t.id == id && t.committed && now >= t.deadline) {
+                        try {
+                            touched.push_back(p);
+                        } catch (...) {
+                        }
+                    }
+            for (auto& p : touched)
+                drop_expired(*p, now, drop);
+            for (auto it = lingering_.begin(); it != lingering_.end();) {
                 auto next = std::next(it);
-                if (it->second.committed && now >= it->second.deadline)
-                    drop_expired_locked(it, drop);
+                std::shared_ptr<published_file> p = *it;
+                if (p->holders == 0 && p->file && p->file->refs() == 1) { // ours is the last reference
+                    lingering_.erase(it);
+                    let_go(*p, drop);
+                }
                 it = next;
             }
         }
         release_outside(drop);
     }
 
-    /// Names the kernel may still have a dentry for (used or expired tokens), for the
+    /// Names the kernel may still have a dentry for (files whose last holder went), for the
     /// housekeeping thread's fuse_lowlevel_notify_inval_entry.
     std::vector<std::string> take_stale_names() {
         std::lock_guard lock(m_);
@@ -360,9 +351,15 @@ public:
         {
             std::lock_guard lock(m_);
             left.swap(handles_);
-            for (auto& [name, t] : tokens_)
-                unhold(*t.pub, drop);
-            tokens_.clear();
+            for (auto& [id, p] : by_token_) {
+                std::erase_if(p->tokens, [&](const auto& t) { return t.id == id; });
+                unhold(*p, drop);
+            }
+            by_token_.clear();
+            for (const auto& p : lingering_)
+                if (p->holders == 0)
+                    let_go(*p, drop);
+            lingering_.clear();
         }
         release_outside(drop);
         for (open_file* rec : left) {
@@ -377,23 +374,64 @@ public:
         }
     }
 
-    /// Live published files (tests and diagnostics).
-    std::size_t published() {
-        std::lock_guard lock(m_);
-        return by_file_.size();
+private:
+    static bool expired(const published_file::token& t, std::chrono::steady_clock::time_point now) noexcept {
+        return now >= t.deadline;
     }
 
-private:
-    struct token {
-        std::shared_ptr<published_file> pub;
-        pid_t tid;                // the calling thread
-        std::uint32_t tgid;       // its thread group, once /proc was asked (0: not yet)
-        std::chrono::steady_clock::time_point deadline;
-        bool committed;
-    };
-    using token_map = std::unordered_map<std::string, token>;
+    /// The index of a committed, live token of `p` held by thread `tid`'s process (m_ held by
+    /// `lock`; released while /proc is read), or -ENOENT / -EACCES (see lookup and open).
+    /// Expired tokens found on the way go (their files into `drop`).
+    int find_token(published_file& p, pid_t tid, std::unique_lock<std::mutex>& lock, std::vector<open_file_ref>& drop) {
+        drop_expired(p, std::chrono::steady_clock::now(), drop);
+        for (std::size_t i = 0; i < p.tokens.size(); ++i) // the calling thread's own: the usual case
+            if (p.tokens[i].committed && p.tokens[i].tid == tid)
+                return static_cast<int>(i);
+        bool others = false;
+        for (const auto& t : p.tokens)
+            others = others || t.committed;
+        if (!others)
+            return -ENOENT;
+        // Another thread of the owner's process? Ask /proc outside the lock, then look again.
+        std::vector<pid_t> owners;
+        for (const auto& t : p.tokens)
+            if (t.committed && !t.tgid)
+                owners.push_back(t.tid);
+        lock.unlock();
+        const std::uint32_t mine = thread_group_of(tid);
+        std::vector<std::uint32_t> groups;
+        for (pid_t o : owners)
+            groups.push_back(thread_group_of(o));
+        lock.lock();
+        for (std::size_t k = 0; k < owners.size(); ++k)
+            for (auto& t : p.tokens)
+                if (t.tid == owners[k] && !t.tgid)
+                    t.tgid = groups[k];
+        drop_expired(p, std::chrono::steady_clock::now(), drop);
+        others = false;
+        for (std::size_t i = 0; i < p.tokens.size(); ++i) {
+            if (!p.tokens[i].committed)
+                continue;
+            if (mine && p.tokens[i].tgid == mine)
+                return static_cast<int>(i);
+            others = true;
+        }
+        return others ? -EACCES : -ENOENT;
+    }
 
-    static bool expired(const token& t) noexcept { return std::chrono::steady_clock::now() >= t.deadline; }
+    /// Drops `p`'s committed tokens past their deadline (m_ held).
+    void drop_expired(published_file& p, std::chrono::steady_clock::time_point now, std::vector<open_file_ref>& drop) noexcept {
+        std::size_t gone = 0;
+        std::erase_if(p.tokens, [&](const published_file::token& t) {
+            if (!t.committed || !expired(t, now))
+                return false;
+            by_token_.erase(t.id);
+            ++gone;
+            return true;
+        });
+        while (gone--)
+            unhold(p, drop);
+    }
 
     /// Fills the constant facts of a new entry from its file.
     static void describe(published_file& p) noexcept {
@@ -422,10 +460,43 @@ private:
         return st;
     }
 
-    /// One holder of `p` goes (m_ held); the file's reference moves to `drop` with the last.
+    /// Whether the device wrote `p`'s object since the inode's last sync: an OPEN then drops
+    /// the kernel's cached pages (no keep_cache) rather than showing them (m_ held).
+    static bool stale_cache(published_file& p) noexcept {
+        if (!p.cached.load(std::memory_order_acquire))
+            return false;
+        std::lock_guard map_lock(p.map_mutex);
+        if (!p.target || !p.target->object)
+            return false;
+        const std::uint64_t w = p.target->object->device_writes();
+        if (w == p.writes_seen.load(std::memory_order_acquire))
+            return false;
+        p.writes_seen.store(w, std::memory_order_release); // the open's invalidation syncs
+        return true;
+    }
+
+    /// One holder of `p` goes (m_ held). With the last, the entry lets the file go - unless
+    /// others hold it too (a driver's export cache: the kernel's GEM object keeps its dma-buf),
+    /// when it lingers, keeping its inode and name, so that the next export of the file is the
+    /// same inode (one dma-buf, one st_ino) and an OPEN of the cached name; the housekeeping
+    /// thread lets it go once its reference is the last (expire()).
     void unhold(published_file& p, std::vector<open_file_ref>& drop) noexcept {
         if (p.holders == 0 || --p.holders != 0)
             return;
+        if (p.file && p.file->refs() > 1) {
+            try {
+                lingering_.insert(by_ino_.at(p.ino));
+                return;
+            } catch (...) {
+                // Cannot remember it: let it go now (a later export gets a new inode).
+            }
+        }
+        let_go(p, drop);
+    }
+
+    /// The file's reference moves to `drop`, and the name to the housekeeping thread (the
+    /// kernel's cached dentry pins the inode) (m_ held).
+    void let_go(published_file& p, std::vector<open_file_ref>& drop) noexcept {
         by_file_.erase(p.file.get());
         try {
             drop.push_back(std::move(p.file));
@@ -436,18 +507,19 @@ private:
             std::lock_guard map_lock(p.map_mutex);
             p.target.reset();
         }
+        try {
+            stale_.push_back(p.name);
+        } catch (...) {
+            // The dentry stays until the kernel drops it: only memory.
+        }
         if (p.lookups == 0)
-            by_ino_.erase(p.ino);
+            erase(p);
     }
 
-    void drop_expired_locked(token_map::iterator it, std::vector<open_file_ref>& drop) noexcept {
-        auto p = std::move(it->second.pub);
-        try {
-            stale_.push_back(it->first); // a LOOKUP may have left a dentry
-        } catch (...) {
-        }
-        tokens_.erase(it);
-        unhold(*p, drop);
+    /// `p` leaves the maps (no holder, no kernel reference).
+    void erase(published_file& p) noexcept {
+        by_name_.erase(p.name);
+        by_ino_.erase(p.ino); // last: it may hold the last reference to `p`
     }
 
     static void release_outside(std::vector<open_file_ref>& drop) noexcept {
@@ -455,7 +527,7 @@ private:
         drop.clear();
     }
 
-    /// 32 hex digits of fresh randomness, from a pool refilled by getrandom 16 tokens at a time.
+    /// 32 hex digits of fresh randomness, from a pool refilled by getrandom 16 names at a time.
     int random_name(std::string& out) {
         unsigned char bytes[16];
         {
@@ -474,7 +546,7 @@ private:
                 pool_used_ = 0;
             }
             std::memcpy(bytes, pool_ + pool_used_, sizeof bytes);
-            std::memset(pool_ + pool_used_, 0, sizeof bytes); // each token's bits serve once
+            std::memset(pool_ + pool_used_, 0, sizeof bytes); // each name's bits serve once
             pool_used_ += sizeof bytes;
         }
         static constexpr char hex[] = "0123456789abcdef";
@@ -489,11 +561,14 @@ private:
     std::chrono::milliseconds lifetime_;
     std::mutex m_;
     std::unordered_map<fuse_ino_t, std::shared_ptr<published_file>> by_ino_;
+    std::unordered_map<std::string, std::shared_ptr<published_file>> by_name_;
     std::unordered_map<const accel::open_file*, fuse_ino_t> by_file_; // files with holders
-    token_map tokens_;
+    std::unordered_map<std::uint64_t, std::shared_ptr<published_file>> by_token_;
     std::unordered_set<open_file*> handles_;
+    std::unordered_set<std::shared_ptr<published_file>> lingering_; // no holders, others hold the file
     std::vector<std::string> stale_;
     fuse_ino_t next_ino_ = published_ino_base;
+    std::uint64_t next_token_ = 0;
     std::time_t started_ = std::time(nullptr);
     std::mutex pool_m_;
     unsigned char pool_[256] = {};

@@ -31,7 +31,12 @@
  * any process closes. Opening a published file without a token (for example by reopening
  * /proc/<pid>/fd/<n>) is refused with EACCES.
  *
- * Errors of the wrapper itself (before the inner call runs): EINVAL for non-zero flags or pad,
+ * With ACCEL_FD_CALL_INLINE the argument travels in `data` instead (the kernel copies the
+ * wrapper in and out): cheaper, as the server then reaches no caller memory for it (the
+ * syscall backend does so for arguments of up to ACCEL_FD_INLINE_MAX bytes).
+ *
+ * Errors of the wrapper itself (before the inner call runs): EINVAL for unknown flags or pad,
+ * an INLINE argument larger than ACCEL_FD_INLINE_MAX,
  * a `cmd` that is ACCEL_IOCTL_FD_CALL itself, a `fd_offset` that is not 4-aligned or not inside
  * _IOC_SIZE(cmd), or (on a device node) a `fd_offset` other than the one the ioctl's table row
  * names. Otherwise the result is the inner call's, with its argument copied back as the kernel
@@ -70,20 +75,27 @@ extern "C" {
 #define ACCEL_FD_DIR ".accel/fd"
 /* Room for ACCEL_FD_DIR "/" and the token (32 hex digits) with its NUL. */
 #define ACCEL_FD_NAME_LEN 64
+/* accel_fd_call.flags: the argument travels inside the wrapper, in `data` (at most
+ * ACCEL_FD_INLINE_MAX bytes; `arg` is ignored): the server then needs no access to the caller's
+ * memory, and the client copies `data` back into its argument afterwards. */
+#define ACCEL_FD_CALL_INLINE (1u << 0)
+#define ACCEL_FD_INLINE_MAX 64
+
 /* What the descriptor field holds after the server ran the call, until the client stores the
  * real descriptor there: above any descriptor number (RLIMIT_NOFILE is at most 2^30). */
 #define ACCEL_FD_CALL_PENDING 0x7fffffff
 
 struct accel_fd_call {
 	__u64 cmd;        /* in: the ioctl request that returns a descriptor */
-	__u64 arg;        /* in: user pointer to its argument (_IOC_SIZE(cmd) bytes) */
+	__u64 arg;        /* in: user pointer to its argument (_IOC_SIZE(cmd) bytes), unless INLINE */
 	__u32 fd_offset;  /* in: byte offset of the __s32 descriptor field in that argument */
-	__u32 flags;      /* in: must be 0 */
+	__u32 flags;      /* in: 0 or ACCEL_FD_CALL_INLINE */
 	__u32 open_flags; /* out: O_RDONLY or O_RDWR (the new file's access mode), | O_CLOEXEC when
 	                     the call asked for it */
 	__u32 pad;        /* must be 0 */
 	char name[ACCEL_FD_NAME_LEN]; /* out: the published file, relative to the mount's root,
 	                                 NUL-terminated; "" when the call made no descriptor */
+	__u8 data[ACCEL_FD_INLINE_MAX]; /* in/out with ACCEL_FD_CALL_INLINE: the argument */
 };
 
 #define ACCEL_IOCTL_FD_CALL _IOWR(ACCEL_INFO_IOCTL_BASE, 0x03, struct accel_fd_call)
