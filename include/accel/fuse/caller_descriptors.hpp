@@ -9,7 +9,9 @@
 ///     writes its name into the wrapper's reply when the whole call succeeds (after the
 ///     copy-out), or gives it back - dropping the file's reference - when it fails, as the mock
 ///     commits or gives back its numbers. One descriptor per call (a second install:
-///     -EOPNOTSUPP); a call that parks after installing fails with -EINVAL (core's rule);
+///     -EOPNOTSUPP); a call that parks after installing fails with -EINVAL (core's rule); a
+///     caller with pid 0 (another PID namespace) gets -EOPNOTSUPP: its token could be used by
+///     any other such caller;
 ///   - in a call without the wrapper (an unmodified program's drmPrimeHandleToFD) the install
 ///     fails with -EOPNOTSUPP, so the handler fails and drops its file: nothing is published,
 ///     nothing leaks; one line on stderr names the ioctl and the remedy. (For device files the
@@ -174,6 +176,8 @@ public:
         }
         if (token_.id)
             return result<int>::failure(-EOPNOTSUPP); // one name per wrapper
+        if (tid_ <= 0) // another PID namespace: its token could not be told from other such callers'
+            return result<int>::failure(-EOPNOTSUPP);
         open_flags_ = (file->flags() & O_ACCMODE) | (flags & O_CLOEXEC);
         auto name = host_.published->reserve(std::move(file), tid_);
         if (!name)
