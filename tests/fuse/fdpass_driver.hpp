@@ -44,6 +44,13 @@ struct blob_info {
 #define BLOB_IOC_SIGNAL _IO('B', 2)         /* POLLIN from now on */
 #define BLOB_IOC_FILL _IOW('B', 3, __u32)   /* "the device" fills the buffer with a byte, then signals */
 #define BLOB_IOC_PEEK _IOR('B', 4, __u32)   /* the buffer's first word, as the driver sees it */
+/* A new blob file (id + 100) on the same buffer, as EXPORT_SYNC_FILE makes a file from a
+ * dma-buf: an fd-returning ioctl of a file that is itself a published descriptor. */
+struct blob_clone {
+	__s32 fd; /* out */
+	__u32 flags; /* O_CLOEXEC */
+};
+#define BLOB_IOC_CLONE _IOWR('B', 5, struct blob_clone)
 
 namespace accel::test {
 
@@ -91,6 +98,22 @@ inline const file_operations blob_file::fops{
             b.obj->device_wrote(); // after the write, before the signal (coherency.hpp)
             b.signal();
             return 0;
+        }
+        case BLOB_IOC_CLONE: {
+            blob_clone c;
+            if (int e = copy_from_user(c, arg))
+                return e;
+            open_file_ref f;
+            try {
+                f = open_file_ref(new blob_file(b.flags() & O_ACCMODE, b.id + 100, b.obj, *b.live), false);
+            } catch (...) {
+                return -ENOMEM;
+            }
+            auto fd = fd_install(std::move(f), static_cast<int>(c.flags) & O_CLOEXEC);
+            if (!fd)
+                return fd.error();
+            c.fd = *fd;
+            return copy_to_user(arg, c);
         }
         case BLOB_IOC_PEEK: {
             __u32 v;

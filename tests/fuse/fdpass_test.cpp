@@ -44,7 +44,8 @@ result<registration> add_fdpass(subsystem& sub) {
 const bool configured = [] {
     extra_device().add = &add_fdpass;
     extra_device().options.token_lifetime = token_lifetime;
-    return backend::syscall::register_fd_ioctl(FDP_IOCTL_MAKE, offsetof(fdp_make, fd)) == 0;
+    return backend::syscall::register_fd_ioctl(FDP_IOCTL_MAKE, offsetof(fdp_make, fd)) == 0 &&
+           backend::syscall::register_fd_ioctl(BLOB_IOC_CLONE, offsetof(blob_clone, fd)) == 0;
 }();
 
 int send_fd(int sock, int fd) {
@@ -244,6 +245,14 @@ TEST_CASE_FIXTURE(fdpass_fixture, "SCM_RIGHTS: another process uses the descript
         if (cm[0] != 111) // the parent's write, at once: one page cache
             ::_exit(13);
         cm[1] = 222;
+        // An fd-returning ioctl of the received descriptor itself, through a syscall backend
+        // that knows nothing of the mount (root /dev): found by the descriptor.
+        backend::syscall other_root;
+        blob_clone cl{-1, O_CLOEXEC};
+        blob_info ci{};
+        if (other_root.ioctl(got, BLOB_IOC_CLONE, &cl) != 0 || cl.fd < 0 || ::ioctl(cl.fd, BLOB_IOC_INFO, &ci) != 0 || ci.id != 104)
+            ::_exit(17);
+        ::close(cl.fd);
         // An import from this process names the same file.
         const int n = ::open(dev_node.c_str(), O_RDWR | O_CLOEXEC);
         fdp_import imp{got, 0};
@@ -448,5 +457,28 @@ TEST_CASE_FIXTURE(fdpass_fixture, "fget never deadlocks the server: device nodes
     if (ex >= 0)
         sys.close(ex);
     CHECK(::close(blob) == 0);
+    CHECK(live_becomes(0));
+}
+
+TEST_CASE_FIXTURE(fdpass_fixture, "an fd-returning ioctl of a published file: wrapped it works, raw it is EOPNOTSUPP") {
+    const int fd = make(0);
+    blob_clone c{-1, O_CLOEXEC};
+    REQUIRE(sys.ioctl(fd, BLOB_IOC_CLONE, &c) == 0);
+    REQUIRE(c.fd >= 0);
+    blob_info i{};
+    REQUIRE(sys.ioctl(c.fd, BLOB_IOC_INFO, &i) == 0);
+    CHECK(i.id == 100);
+    struct stat a {}, b {};
+    REQUIRE(::fstat(fd, &a) == 0);
+    REQUIRE(::fstat(c.fd, &b) == 0);
+    CHECK(a.st_ino != b.st_ino);
+    CHECK(live() == 2);
+    blob_clone raw{-1, 0};
+    CHECK(::ioctl(fd, BLOB_IOC_CLONE, &raw) == -1); // the handler's fd_install fails
+    CHECK(errno == EOPNOTSUPP);
+    CHECK(raw.fd == -1);
+    CHECK(live() == 2); // the file it made is gone again
+    CHECK(::close(c.fd) == 0);
+    CHECK(::close(fd) == 0);
     CHECK(live_becomes(0));
 }

@@ -241,18 +241,18 @@ public:
 
     /// The one stderr line of an fd-returning ioctl issued without the wrapper.
     static void log_refused(accel::open_file& f, unsigned cmd) noexcept {
-        std::string_view name = "?";
+        std::string_view name;
         if (&f.fops() == &device_file_operations) {
             bool not_tty = false;
             if (const ioctl_slot* s = accel::detail::find_slot(static_cast<file_base&>(f).base_device(), cmd, not_tty))
                 name = s->name;
         }
         std::fprintf(stderr,
-                     "accel-fuse: ioctl 0x%08x (%.*s) on a file of kind %.*s returns a descriptor, which FUSE cannot deliver: refused "
-                     "with EOPNOTSUPP. Issue it through ACCEL_IOCTL_FD_CALL (uapi/accel_fd.h; accel's syscall backend "
-                     "does it for you)\n",
-                     cmd, static_cast<int>(name.size()), name.data(), static_cast<int>(f.fops().kind.size()),
-                     f.fops().kind.data());
+                     "accel-fuse: ioctl 0x%08x%s%.*s%s on a file of kind %.*s returns a descriptor, which FUSE cannot deliver: "
+                     "refused with EOPNOTSUPP. Issue it through ACCEL_IOCTL_FD_CALL (uapi/accel_fd.h; accel's syscall "
+                     "backend does it for you)\n",
+                     cmd, name.empty() ? "" : " (", static_cast<int>(name.size()), name.data(), name.empty() ? "" : ")",
+                     static_cast<int>(f.fops().kind.size()), f.fops().kind.data());
     }
 
 private:
