@@ -4,29 +4,35 @@
 ///
 /// No FUSE reply can create a descriptor in the caller (../shared/DESIGN.md, "FUSE facts"). A
 /// call that installs one (core/descriptors.hpp) through ACCEL_IOCTL_FD_CALL (uapi/accel_fd.h)
-/// therefore *publishes* the new file: the host gives it an inode and answers with a token, a
-/// name in the hidden directory `.accel/fd/` that the client opens (backend/syscall.hpp):
+/// therefore *publishes* the new file: the host gives it an inode and a name in the hidden
+/// directory `.accel/fd/`, and a token - the right to open it once - to the calling process;
+/// the client opens the name (backend/syscall.hpp):
 ///   - one inode per exported accel::open_file: a file exported twice (one dma-buf) is one
 ///     inode, so one st_ino and one page cache in every process that opens it (keep_cache);
-///     numbers from `published_ino_base` up, never reused, beside the tree's (device_tree.hpp);
-///   - tokens: 128 random bits, committed only when the call succeeds, usable once, only by
-///     the calling process, for host_options::token_lifetime. LOOKUP checks the token and its
-///     owner (another process: -EACCES; unknown, used or expired: -ENOENT) and answers the
-///     file's inode; OPEN consumes one token of that inode owned by the caller's process (an
-///     OPEN without one - a reopen of /proc/<pid>/fd/<n> - is -EACCES). The owner is the
-///     calling thread: another thread passes when /proc says it is of the same thread group
-///     (read only then: the usual open comes from the thread that made the call);
-///   - references: the entry holds the file while it has *holders* - tokens not yet used or
-///     expired, and FUSE file handles. Each OPEN turns a token into a handle, each RELEASE
-///     drops one; the last holder releases the file (open_file::put: "release when the last
-///     descriptor in any process closes", as the kernel's fput). The inode stays known for the
-///     kernel's lookups until FORGET (attributes with st_nlink 0 then); a file exported again
-///     after its last holder went gets a new inode (the kernel's dma-buf would be a new one too,
-///     unless another reference kept it: then accel's st_ino differs from the kernel's);
-///   - used and expired names are handed to the housekeeping thread (take_stale_names), which
-///     tells the kernel to drop their dentries (fuse_lowlevel_notify_inval_entry takes the
-///     directory's lock, so never from a handler), so the inode is forgotten after its last
-///     close instead of lingering in the dentry cache.
+///     numbers from `published_ino_base` up, never reused, beside the tree's (device_tree.hpp).
+///     Its name is 128 random bits (unguessable), the same for every export of the file;
+///   - tokens: committed only when the call succeeds, one open each, only by the calling
+///     process, for host_options::token_lifetime. LOOKUP of the name answers the inode when the
+///     caller's process holds a token of it (else -EACCES while another process holds one,
+///     -ENOENT when none does); the kernel caches that answer (the name means that inode as
+///     long as it exists), so the next export of the file costs an OPEN only. OPEN consumes a
+///     token of the caller's process (none: -EACCES while another process holds one, else
+///     -ENOENT: a second open, an expired token, a reopen of /proc/<pid>/fd/<n>). The owner is
+///     the calling thread; another thread passes when /proc says it is of the same thread
+///     group (read only then: the usual open comes from the thread that made the call);
+///   - references: the entry holds the file while it has *holders* - unused tokens and FUSE
+///     file handles. Each OPEN turns a token into a handle, each RELEASE drops one; the last
+///     holder lets the file go (open_file::put: "release when the last descriptor in any
+///     process closes", as the kernel's fput) - unless others hold the file too (a driver's
+///     export cache, as a GEM object keeps its dma-buf): then the entry lingers with its inode
+///     and name, so that the next export is the same inode, as the kernel's is the same
+///     dma-buf, and the housekeeping thread lets it go once the entry's reference is the file's
+///     last (open_file::refs(); up to one housekeeping interval after the others went). The
+///     inode stays known for the kernel's lookups until FORGET (st_nlink 0 then);
+///   - the names of files let go are handed to the housekeeping thread (take_stale_names),
+///     which tells the kernel to drop their dentries (fuse_lowlevel_notify_inval_entry takes
+///     the directory's lock, so never from a handler): the kernel then forgets the inode after
+///     its last close instead of keeping it in the dentry cache.
 /// Handles are opened with FOPEN_NOFLUSH: close(2) sends no FLUSH, so the server's own close of
 /// a descriptor it took with pidfd_getfd (caller_descriptors.hpp) never waits for itself. The
 /// file's flush operation is therefore never called through FUSE (dma-buf and sync files have
@@ -39,8 +45,9 @@
 /// dma_buf_llseek reports it) is the inode's size. Coherency (coherency.hpp's contract for
 /// buffer objects, per inode instead of per view): every answer to an ioctl on such a file
 /// (DMA_BUF_IOCTL_SYNC) writes the cached pages back before the handler runs and drops them
-/// after it, and every poll answer, like the ioctl's, drops them when the backing object was
-/// marked gem_object::device_wrote() since the inode's last sync. Costs nothing until a page of
+/// after it; every poll answer drops them when the backing object was marked
+/// gem_object::device_wrote() since the inode's last sync, and so does an OPEN (by answering
+/// without keep_cache: the kernel drops them itself). Costs nothing until a page of
 /// the inode was served (nothing can be cached before). The notification
 /// (fuse_lowlevel_notify_inval_inode) runs on the worker answering the request, holding no
 /// host lock; the writeback it waits for is served by other workers, as for compute nodes.

@@ -18,18 +18,20 @@
  * accel's syscall backend (include/accel/backend/syscall.hpp) does all of this inside its
  * ioctl(): client code never sees the wrapper.
  *
- * The token in `name` (128 random bits) opens the file once, only from the process that made
- * the call (the thread group of the calling thread), and only within a few seconds (the
+ * Each successful call gives the calling process a token: the right to open `name` once (its
+ * last component is 128 random bits, the same for every export of one file), from the process
+ * that made the call (the thread group of the calling thread), within a few seconds (the
  * server's host_options::token_lifetime, 5 s by default):
- *   - another process's lookup of the name: EACCES;
- *   - a second open, or an open after the lifetime: ENOENT (an unopened token's reference to
- *     the file is dropped when it expires, so an abandoned export leaks nothing).
+ *   - another process's open of the name: EACCES (while the token is unused);
+ *   - a second open, an open after the lifetime, or an open without a token (a reopen of
+ *     /proc/<pid>/fd/<n>): ENOENT. An unused token's reference to the file is dropped when it
+ *     expires, so an abandoned export leaks nothing;
+ *   - O_RDWR on a file made read-only: EACCES.
  * One published file per exported file: a file exported twice (a dma-buf) is one inode with
  * one st_ino and one page cache in every process that opens it. Its descriptors behave as the
  * kernel's: ioctl, poll, mmap and close reach the file's operations; they pass to other
  * processes over UNIX sockets (SCM_RIGHTS); the file is released when the last descriptor in
- * any process closes. Opening a published file without a token (for example by reopening
- * /proc/<pid>/fd/<n>) is refused with EACCES.
+ * any process closes (and nothing else holds it).
  *
  * With ACCEL_FD_CALL_INLINE the argument travels in `data` instead (the kernel copies the
  * wrapper in and out): cheaper, as the server then reaches no caller memory for it (the
