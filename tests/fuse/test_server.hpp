@@ -31,6 +31,17 @@ namespace accel::test {
 
 inline constexpr const char* serve_flag = "--accel-fuse-serve";
 
+/// A test program may serve one more device, as minor 3, and choose the host's options: its
+/// static initialiser fills this in (only that program then has the device).
+struct extra_serving {
+    result<registration> (*add)(subsystem&) = nullptr;
+    fuse::host_options options{};
+};
+inline extra_serving& extra_device() {
+    static extra_serving e;
+    return e;
+}
+
 
 inline int serve_test_devices(const std::string& mount_point, int ready_fd) {
     subsystem sub;
@@ -60,6 +71,13 @@ inline int serve_test_devices(const std::string& mount_point, int ready_fd) {
             syncobj_reg = std::move(*r3);
         }
     }
+    registration extra;
+    if (extra_device().add) {
+        auto r = extra_device().add(sub);
+        if (!r)
+            return 2;
+        extra = std::move(*r);
+    }
     // Unregistering waits for calls in flight, so it runs on its own thread, which takes SIGUSR1
     // with sigtimedwait: the signal is blocked in every thread (they all start after this), so
     // no handler runs anywhere.
@@ -74,7 +92,7 @@ inline int serve_test_devices(const std::string& mount_point, int ready_fd) {
             if (sigtimedwait(&usr1, nullptr, &tick) == SIGUSR1)
                 regs[0].reset();
     });
-    fuse::host h(sub, mount_point);
+    fuse::host h(sub, mount_point, extra_device().options);
     int mount_error = 0;
     int rc = fuse::serve_until_signal(h, [&](int e) {
         mount_error = e;

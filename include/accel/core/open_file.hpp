@@ -116,6 +116,9 @@ public:
     std::uint32_t ref_count() const noexcept { return refs_.load(std::memory_order_relaxed); }
 
     void get() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+    /// References now (file_count): only meaningful to a holder that knows nobody can take a
+    /// new one behind its back (the FUSE host keeps a published file while others hold it).
+    std::uint32_t refs() const noexcept { return refs_.load(std::memory_order_acquire); }
     void put() noexcept {
         if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)
             fops_->release(*this);

@@ -70,7 +70,14 @@ public:
         const fuse_ino_t sys = table_.add(FUSE_ROOT_ID, "sys", true, {});
         const fuse_ino_t cls = table_.add(sys, "class", true, {});
         class_accel_dir_ = table_.add(cls, "accel", true, {});
+        // Published files (published_files.hpp) live in .accel/fd: .accel is unlisted (found by
+        // name only), and .accel/fd lists nothing (a token is found by its name only).
+        fd_root_ = table_.add(FUSE_ROOT_ID, ".accel", true, {}, false);
+        fd_dir_ = table_.add(fd_root_, "fd", true, {});
     }
+
+    /// The directory of published files (its LOOKUPs are the host's, handlers.hpp).
+    fuse_ino_t fd_dir() const noexcept { return fd_dir_; }
     device_tree(const device_tree&) = delete;
     device_tree& operator=(const device_tree&) = delete;
 
@@ -95,6 +102,8 @@ public:
         if (!p->dir)
             return result<found>::failure(-ENOTDIR);
         fuse_ino_t ino = table_.child(parent, name);
+        if (!ino && parent == FUSE_ROOT_ID && name == ".accel")
+            ino = fd_root_;
         auto* e = table_.find(ino);
         if (!e || !alive(*e))
             return result<found>::failure(-ENOENT); // not cached by the kernel: a device may appear later
@@ -324,7 +333,7 @@ private:
     std::time_t started_;
     std::mutex m_;
     table table_;
-    fuse_ino_t accel_dir_ = 0, class_accel_dir_ = 0;
+    fuse_ino_t accel_dir_ = 0, class_accel_dir_ = 0, fd_root_ = 0, fd_dir_ = 0;
     std::array<per_device, subsystem::max_devices> known_{};
     std::vector<removal> removals_;
     std::function<void()> on_removals_;

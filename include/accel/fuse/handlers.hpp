@@ -22,6 +22,15 @@
 ///              (page_faults.hpp); the kernel marks a read(2) with a lock owner and writeback
 ///              with FUSE_WRITE_CACHE, which tells them from read(2) and write(2)
 ///   read of sys/class/accel/accel<N>/dev -> its text
+///   lookup, open, getattr, forget in .accel/fd; and every request on a published file (a
+///              descriptor a call made: a dma-buf, a sync file) -> published_files.hpp; its ioctl,
+///              poll, read and write go to the file's own operations as for device nodes, its
+///              page cache is served from the file's mmap target, and its answers are sync
+///              points of that page cache
+///   ioctl ACCEL_IOCTL_FD_CALL on any file -> the wrapped ioctl, whose fd_install publishes
+///              (uapi/accel_fd.h, caller_descriptors.hpp); an fd-returning ioctl without the
+///              wrapper -> EOPNOTSUPP and one line on stderr; fget in any ioctl takes the
+///              caller's descriptor by pidfd_getfd (caller_descriptors.hpp)
 /// The answer to every request on a compute node's file is a sync point between the caller's
 /// mappings and the driver (coherency.hpp).
 /// ioctls take no lock of the host's beyond the view's pin lock for objects they touch: clients
@@ -41,6 +50,7 @@
 #include <accel/core/dispatch.hpp>
 #include <accel/core/subsystem.hpp>
 #include <accel/core/user_memory.hpp>
+#include <accel/fuse/caller_descriptors.hpp>
 #include <accel/fuse/caller_memory.hpp>
 #include <accel/fuse/caller_open_flags.hpp>
 #include <accel/fuse/caller_process.hpp>
@@ -51,8 +61,10 @@
 #include <accel/fuse/lowlevel.hpp>
 #include <accel/fuse/open_files.hpp>
 #include <accel/fuse/page_faults.hpp>
+#include <accel/fuse/published_files.hpp>
 #include <accel/fuse/session.hpp>
 #include <accel/uapi/accel_drm.h>
+#include <accel/uapi/accel_fd.h>
 #include <accel/uapi/accel_mmap.h>
 
 #include <algorithm>
@@ -72,18 +84,21 @@ namespace accel::fuse {
 /// What every handler works on (the FUSE session's userdata).
 struct host_state {
     host_state(subsystem& s, const std::string& mount_point, std::chrono::milliseconds flushed_grace,
-               std::chrono::milliseconds release_grace)
-        : sub(&s), tree(s), files(flushed_grace, release_grace), ses(mount_point) {}
+               std::chrono::milliseconds release_grace, std::chrono::milliseconds token_lifetime = std::chrono::seconds(5))
+        : sub(&s), tree(s), files(flushed_grace, release_grace), published(token_lifetime), ses(mount_point) {}
 
     subsystem* sub;
     device_tree tree;
     open_file_tracker files;
+    publications published; // descriptors calls made, as files of .accel/fd (published_files.hpp)
+    deferred_closer closer;   // closes what fget took, off the request paths (caller_descriptors.hpp)
     call_registry calls; // requests from their start to their reply (request_call.hpp)
     session ses;
     kernel_flags kflags; // the session's custom I/O (kernel_flags.hpp)
     dev_t mount_dev = 0; // the mount's device number, to find its mappings in /proc/<pid>/maps
 
     fuse_session* se() const noexcept { return ses.get(); }
+    descriptor_host descriptors() noexcept { return {&published, &closer, mount_dev}; }
 };
 
 struct requests {
@@ -127,6 +142,10 @@ struct requests {
     static void lookup(fuse_req_t req, fuse_ino_t parent, const char* name) noexcept {
         host_state& st = state(req);
         try {
+            if (parent == st.tree.fd_dir()) {
+                lookup_published(req, st, name);
+                return;
+            }
             auto e = st.tree.lookup(parent, name, [&] { return process_of(fuse_req_ctx(req)->pid); });
             if (!e) {
                 fuse_reply_err(req, -e.error()); // ENOENT is not cached: a device may appear later
@@ -144,9 +163,36 @@ struct requests {
         }
     }
 
+    /// LOOKUP of a published file's name in .accel/fd (published_files.hpp). The answer is
+    /// cached (the name means that inode until the file goes, when the housekeeping thread
+    /// drops it), so a later export of the same file costs an OPEN only; OPEN checks the
+    /// caller's token itself. ENOENT is not cached.
+    static void lookup_published(fuse_req_t req, host_state& st, const char* name) {
+        auto e = st.published.lookup(name, fuse_req_ctx(req)->pid);
+        if (!e) {
+            fuse_reply_err(req, -e.error());
+            return;
+        }
+        fuse_entry_param p{};
+        p.ino = e->ino;
+        p.generation = 1; // published numbers are never reused
+        p.attr = e->attr;
+        p.attr_timeout = 1.0; // the size never changes; st_nlink only after the last close
+        p.entry_timeout = 3600.0;
+        if (fuse_reply_entry(req, &p) != 0)
+            st.published.forget(e->ino, 1);
+    }
+
+    static void forget_one(host_state& st, fuse_ino_t ino, std::uint64_t n) {
+        if (is_published_ino(ino))
+            st.published.forget(ino, n);
+        else
+            st.tree.forget(ino, n);
+    }
+
     static void forget(fuse_req_t req, fuse_ino_t ino, uint64_t n) noexcept {
         try {
-            state(req).tree.forget(ino, n);
+            forget_one(state(req), ino, n);
         } catch (...) {
             // The entry stays: a leak, not an error.
         }
@@ -157,7 +203,7 @@ struct requests {
         host_state& st = state(req);
         for (std::size_t i = 0; i < count; ++i) {
             try {
-                st.tree.forget(forgets[i].ino, forgets[i].nlookup);
+                forget_one(st, forgets[i].ino, forgets[i].nlookup);
             } catch (...) {
             }
         }
@@ -167,12 +213,13 @@ struct requests {
     static void getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) noexcept {
         host_state& st = state(req);
         try {
-            auto a = st.tree.attr(ino);
+            const bool published = is_published_ino(ino);
+            auto a = published ? st.published.attr(ino) : st.tree.attr(ino);
             if (!a) {
                 fuse_reply_err(req, -a.error());
                 return;
             }
-            fuse_reply_attr(req, &*a, st.tree.timeout(ino));
+            fuse_reply_attr(req, &*a, published ? 1.0 : st.tree.timeout(ino));
         } catch (...) {
             fuse_reply_err(req, ENOMEM);
         }
@@ -207,6 +254,10 @@ struct requests {
     static void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) noexcept {
         host_state& st = state(req);
         try {
+            if (is_published_ino(ino)) {
+                open_published(req, st, ino, fi);
+                return;
+            }
             auto n = st.tree.node(ino);
             if (!n) {
                 fuse_reply_err(req, ENOENT);
@@ -278,10 +329,40 @@ struct requests {
             st.files.release(rec, who.pid, st.se());
     }
 
+    /// OPEN of a published file: consumes the caller's token (published_files.hpp).
+    static void open_published(fuse_req_t req, host_state& st, fuse_ino_t ino, fuse_file_info* fi) {
+        const caller_identity who = identity(req);
+        if (who.pid == 0) {
+            log_unidentified_open(ACCEL_FD_DIR, who.uid);
+            fuse_reply_err(req, unidentified_caller_errno);
+            return;
+        }
+        auto rec = st.published.open(ino, who.pid, fi->flags);
+        if (!rec) {
+            fuse_reply_err(req, -rec.error());
+            return;
+        }
+        fi->fh = reinterpret_cast<std::uintptr_t>(*rec);
+        // One page cache for every process: an open must not drop it, unless the device wrote
+        // the buffer since the inode's last sync point (the kernel then drops it at this open).
+        fi->keep_cache = !(*rec)->fresh_cache;
+        fi->noflush = 1;    // close(2) sends no FLUSH: the host's own close never waits for itself
+        fi->direct_io = !(*rec)->pub->maps; // read(2) and write(2) reach the file's operations
+        fi->nonseekable = !(*rec)->pub->seekable;
+        if (fuse_reply_open(req, fi) != 0) // interrupted: the kernel will never release it
+            st.published.release(*rec, who.pid);
+    }
+
     static void flush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) noexcept {
         int err = 0;
-        if (open_file* rec = opened(fi)) {
-            state(req).files.mark_flushed(rec);
+        host_state& st = state(req);
+        const pid_t closer = st.closer.tid();
+        if (closer != 0 && fuse_req_ctx(req)->pid == closer) { // the host closing what fget took
+            fuse_reply_err(req, 0);
+            return;
+        }
+        if (open_file* rec = opened(fi); rec && !rec->pub) {
+            st.files.mark_flushed(rec);
             caller_call_scope as_caller(fuse_req_ctx(req)->pid, identity(req));
             err = rec->file->flush();
         }
@@ -290,14 +371,25 @@ struct requests {
 
     static void release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) noexcept {
         host_state& st = state(req);
-        if (open_file* rec = opened(fi))
-            st.files.release(rec, fuse_req_ctx(req)->pid, st.se());
+        if (open_file* rec = opened(fi)) {
+            if (rec->pub)
+                st.published.release(rec, fuse_req_ctx(req)->pid);
+            else
+                st.files.release(rec, fuse_req_ctx(req)->pid, st.se());
+        }
         fuse_reply_err(req, 0);
     }
 
     static void read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) noexcept {
         try {
             if (open_file* rec = opened(fi)) {
+                if (rec->pub && rec->pub->maps) { // the page cache of a mappable published file
+                    if (off < 0)
+                        fuse_reply_err(req, EINVAL);
+                    else
+                        serve_published_read(req, *rec, static_cast<std::uint64_t>(off), size);
+                    return;
+                }
                 if (!rec->view || kernel_flags::is_read_syscall(fi))
                     file_read(req, *rec, size, off, fi->flags);
                 else if (off >= 0)
@@ -322,6 +414,13 @@ struct requests {
 
     static void write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t off, fuse_file_info* fi) noexcept {
         open_file* rec = opened(fi);
+        if (rec && rec->pub && rec->pub->maps && fi->writepage) {
+            if (off < 0)
+                fuse_reply_err(req, EINVAL);
+            else
+                serve_published_writeback(req, *rec, static_cast<std::uint64_t>(off), buf, size);
+            return;
+        }
         if (rec && (!rec->view || !fi->writepage)) { // write(2), not writeback of a mapping
             file_write(req, *rec, buf, size, off);
             return;
@@ -356,9 +455,9 @@ struct requests {
             call_scope scope(c->ctx);
             // f_flags as fcntl(F_SETFL) left them (O_NONBLOCK) come with each READ; the
             // position is the kernel's (0 on a stream), never stored in the shared file.
-            rec.file->set_status_flags(flags);
+            rec.served->set_status_flags(flags);
             std::uint64_t pos = off < 0 ? 0 : static_cast<std::uint64_t>(off);
-            n = rec.file->read(request_window, size, pos);
+            n = rec.served->read(request_window, size, pos);
         }
         if (n != call_parked)
             c->answer_now(n);
@@ -369,7 +468,7 @@ struct requests {
         call_context ctx{&mem, identity(req)};
         call_scope scope(ctx);
         std::uint64_t pos = off < 0 ? 0 : static_cast<std::uint64_t>(off);
-        const long n = rec.file->write(request_window, size, pos);
+        const long n = rec.served->write(request_window, size, pos);
         if (n < 0)
             fuse_reply_err(req, static_cast<int>(-n));
         else
@@ -396,10 +495,12 @@ struct requests {
         unsigned mask;
         {
             caller_call_scope as_caller(fuse_req_ctx(req)->pid, identity(req));
-            mask = rec->poll->poll(*rec->file, ph);
+            mask = rec->poll->poll(*rec->served, ph);
         }
         if (rec->view) // after the mask: what made it ready was written before (coherency.hpp)
             rec->view->sync_device_writes(state(req).se(), rec->file->base_device());
+        else if (rec->pub)
+            sync_published(state(req).se(), *rec->pub, false);
         fuse_reply_poll(req, mask);
     }
 
@@ -412,6 +513,15 @@ struct requests {
         }
         host_state& st = state(req);
         const auto addr = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(arg));
+        if (cmd == static_cast<unsigned int>(ACCEL_IOCTL_FD_CALL)) {
+            fd_call(req, st, *rec, addr, in_buf, in_bufsz, out_bufsz);
+            return;
+        }
+        if (returns_descriptor(*rec, cmd)) { // a device file's row says so: refuse before it runs
+            caller_descriptors::log_refused(*rec->served, cmd);
+            fuse_reply_err(req, EOPNOTSUPP);
+            return;
+        }
         // On the heap: a parked request outlives this handler (request_call.hpp).
         request_call* c =
             request_call::make(state(req).calls, req, request_call::reply_kind::ioctl, identity(req), addr, in_buf, in_bufsz, out_bufsz);
@@ -419,19 +529,100 @@ struct requests {
             fuse_reply_err(req, ENOMEM);
             return;
         }
-        if (rec->view) // the sync point of the objects the handler touches and of device writes
-            c->sync_in(st.se(), *rec->view, rec->file->base_device());
+        c->use_descriptors(st.descriptors(), caller_descriptors::mode::refusing, 0, *rec->served, cmd);
+        sync_points(st, *rec, *c);
         c->arm();
         int ret;
         {
             call_scope scope(c->ctx);
-            ret = rec->file->ioctl(static_cast<ioctl_cmd>(cmd), addr);
+            ret = rec->served->ioctl(static_cast<ioctl_cmd>(cmd), addr);
         }
         if (ret == call_parked)
             return; // answered when the wait ends, perhaps already; `c` is not ours any more
         if (ret == 0 && rec->view)
             ret = after_object_ioctl(st, *rec, cmd, in_buf, in_bufsz);
         c->answer_now(ret);
+    }
+
+    /// The sync points of an ioctl on `rec` (coherency.hpp, published_files.hpp): on a compute
+    /// node's view the objects the handler touches and the device's writes; on a mappable
+    /// published file its page cache, written back now (the handler sees the client's writes:
+    /// DMA_BUF_IOCTL_SYNC's end) and dropped with the answer (the client sees the handler's
+    /// and the device's: its start).
+    static void sync_points(host_state& st, open_file& rec, request_call& c) noexcept {
+        if (rec.view)
+            c.sync_in(st.se(), *rec.view, rec.file->base_device());
+        else if (rec.pub && rec.pub->maps) {
+            sync_published(st.se(), *rec.pub, true);
+            c.sync_published_in(st.se(), rec.pub);
+        }
+    }
+
+    /// Whether `cmd` on a device file is a table row that returns a descriptor (fd_field).
+    static bool returns_descriptor(const open_file& rec, unsigned int cmd) noexcept {
+        if (!rec.file)
+            return false;
+        bool not_tty = false;
+        const ioctl_slot* s = accel::detail::find_slot(rec.file->base_device(), static_cast<ioctl_cmd>(cmd), not_tty);
+        return s && s->fd_field >= 0;
+    }
+
+    /// ACCEL_IOCTL_FD_CALL (uapi/accel_fd.h): the wrapped ioctl runs on the file with its
+    /// argument in the caller's memory; its fd_install publishes, and the answer names the
+    /// published file.
+    static void fd_call(fuse_req_t req, host_state& st, open_file& rec, std::uint64_t addr, const void* in_buf,
+                        std::size_t in_bufsz, std::size_t out_bufsz) noexcept {
+        accel_fd_call w;
+        if (!in_buf || in_bufsz < sizeof w || out_bufsz < sizeof w) {
+            fuse_reply_err(req, EINVAL);
+            return;
+        }
+        std::memcpy(&w, in_buf, sizeof w);
+        if (int e = check_fd_call(rec, w)) {
+            fuse_reply_err(req, -e);
+            return;
+        }
+        const auto inner = static_cast<unsigned int>(w.cmd);
+        request_call* c =
+            request_call::make(st.calls, req, request_call::reply_kind::ioctl, identity(req), addr, in_buf, in_bufsz, out_bufsz);
+        if (!c) {
+            fuse_reply_err(req, ENOMEM);
+            return;
+        }
+        c->use_descriptors(st.descriptors(), caller_descriptors::mode::wrapped, addr + offsetof(accel_fd_call, open_flags),
+                           *rec.served, inner);
+        sync_points(st, rec, *c);
+        c->arm();
+        int ret;
+        {
+            call_scope scope(c->ctx);
+            // The argument is the caller's, or inside the wrapper's window (INLINE), whose
+            // reads and writes caller_memory serves from the request and the reply.
+            const std::uint64_t at = (w.flags & ACCEL_FD_CALL_INLINE) ? addr + offsetof(accel_fd_call, data) : w.arg;
+            ret = rec.served->ioctl(static_cast<ioctl_cmd>(inner), at);
+        }
+        if (ret == call_parked)
+            return;
+        c->answer_now(ret);
+    }
+
+    /// The wrapper's own rules (uapi/accel_fd.h): 0 or -EINVAL.
+    static int check_fd_call(const open_file& rec, const accel_fd_call& w) noexcept {
+        if ((w.flags & ~ACCEL_FD_CALL_INLINE) || w.pad || w.cmd > 0xffffffffu ||
+            w.cmd == static_cast<unsigned int>(ACCEL_IOCTL_FD_CALL))
+            return -EINVAL;
+        const auto inner = static_cast<unsigned int>(w.cmd);
+        if ((w.flags & ACCEL_FD_CALL_INLINE) && ioc_size(static_cast<ioctl_cmd>(inner)) > sizeof w.data)
+            return -EINVAL;
+        if (w.fd_offset % 4 != 0 || std::uint64_t{w.fd_offset} + 4 > ioc_size(static_cast<ioctl_cmd>(inner)))
+            return -EINVAL;
+        if (rec.file) {
+            bool not_tty = false;
+            const ioctl_slot* s = accel::detail::find_slot(rec.file->base_device(), static_cast<ioctl_cmd>(inner), not_tty);
+            if (s && s->fd_field >= 0 && static_cast<std::uint32_t>(s->fd_field) != w.fd_offset)
+                return -EINVAL;
+        }
+        return 0;
     }
 
     /// What the host adds to two core ioctls, because mmap(2) and munmap(2) never reach it:

@@ -4,6 +4,8 @@
 ///
 ///   <mount>/accel/accel<N>, <mount>/accel/accel_controlD<N>   regular files, mode 0666
 ///   <mount>/sys/class/accel/accel<N>/dev                        "261:<N>\n", read-only
+///   <mount>/.accel/fd/<token>                                   descriptors calls made
+///                                                               (published_files.hpp)
 ///
 /// The host is assembled from parts, one header each (start reading at the one you need):
 ///   session.hpp        mount, the multi-threaded loop, stop, unmount, stale mounts
@@ -19,7 +21,9 @@
 ///                      syncs the objects its handler touches; every answer syncs device
 ///                      writes, so a wait's end shows the device's output; msync)
 ///   process_view.hpp   one process's view of a compute node: its pins, and when they go
-///   caller_*.hpp       the caller: its memory, its open flags, its process and PID namespace
+///   caller_*.hpp       the caller: its memory, its open flags, its process and PID namespace,
+///                      its descriptors (caller_descriptors.hpp: fd_install and fget)
+///   published_files.hpp descriptors a call made, published as files of the mount
 ///   housekeeping.hpp   the thread for kernel notifications and periodic work
 /// Lifecycle: mount(), run() (serves until stop()), stop() (async-signal-safe), unmount() / the
 /// destructor; serve.hpp wraps them for a foreground server that stops on SIGINT/SIGTERM.
@@ -52,6 +56,8 @@ struct host_options {
     /// How often the host reconciles the tree with the subsystem (the kernel hears of removed
     /// devices) and looks for unmapped objects that only its pins keep alive (process_view.hpp).
     std::chrono::milliseconds housekeeping_interval{250};
+    /// How long a token naming a published file (uapi/accel_fd.h) may wait for its open.
+    std::chrono::milliseconds token_lifetime{5000};
     /// libfuse's request log on stderr.
     bool debug = false;
 };
@@ -61,7 +67,7 @@ public:
     static constexpr unsigned long fuse_super_magic = session::fuse_super_magic;
 
     host(subsystem& sub, std::string mount_point, host_options opts = {})
-        : opts_(opts), state_(sub, mount_point, opts.flushed_grace, opts.release_grace) {
+        : opts_(opts), state_(sub, mount_point, opts.flushed_grace, opts.release_grace, opts.token_lifetime) {
         state_.tree.on_removals([this] { housekeeping_.poke(); });
     }
     host(const host&) = delete;
@@ -109,6 +115,7 @@ public:
         state_.ses.unmount([this] {
             state_.calls.end_all(); // no reply from another thread may outlive the session
             state_.files.close_all();
+            state_.published.close_all();
         });
     }
 
@@ -128,6 +135,9 @@ private:
                     fuse_lowlevel_notify_delete(state_.se(), r.parent, r.child, r.name.data(), r.name.size());
                 fuse_lowlevel_notify_inval_entry(state_.se(), r.parent, r.name.data(), r.name.size());
             }
+            state_.published.expire();
+            for (const std::string& name : state_.published.take_stale_names()) // used or expired tokens
+                fuse_lowlevel_notify_inval_entry(state_.se(), state_.tree.fd_dir(), name.data(), name.size());
             for (auto& view : state_.tree.views())
                 if (view->pins_orphans())
                     view->reclaim(state_.se(), state_.mount_dev);

@@ -39,16 +39,23 @@
 
 namespace accel::fuse {
 
-/// What a FUSE file handle of a device node stands for.
+struct published_file; // published_files.hpp
+
+/// What a FUSE file handle stands for: an open device node, or a published file (a descriptor
+/// some call made, published_files.hpp).
 struct open_file {
-    open_file(file_base* f, std::shared_ptr<process_view> v) noexcept : file(f), view(std::move(v)) {}
-    file_base* file;                    // the core's open file (its operations serve the calls)
+    open_file(file_base* f, std::shared_ptr<process_view> v) noexcept : file(f), view(std::move(v)), served(f) {}
+    open_file(accel::open_file& f, std::shared_ptr<published_file> p) noexcept : file(nullptr), served(&f), pub(std::move(p)) {}
+    file_base* file;                    // device nodes: the core's open file; null for published files
     std::shared_ptr<process_view> view; // compute nodes: the view the file was opened in
+    accel::open_file* served;           // the file whose operations serve the calls (`file` for nodes)
+    std::shared_ptr<published_file> pub; // published files: what the inode stands for
+    bool fresh_cache = false;            // published files: OPEN without keep_cache (device writes)
     poll_notifier* poll = nullptr;      // poll_notify.hpp; made on the first POLL
     std::mutex poll_mutex;              // guards `poll`'s creation
 };
 
-/// The record behind a request's file handle (set by the host's OPEN of a device node), or null.
+/// The record behind a request's file handle (set by the host's OPEN), or null.
 inline open_file* opened(const fuse_file_info* fi) noexcept {
     return fi ? reinterpret_cast<open_file*>(static_cast<std::uintptr_t>(fi->fh)) : nullptr;
 }

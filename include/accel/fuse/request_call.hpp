@@ -24,11 +24,14 @@
 /// reply: at unmount the host cancels the parked ones and waits for every reply in progress
 /// before the session is destroyed (a reply touches the session's lock).
 #include <accel/core/call.hpp>
+#include <accel/fuse/caller_descriptors.hpp>
 #include <accel/fuse/caller_memory.hpp>
 #include <accel/fuse/coherency.hpp>
 #include <accel/fuse/lowlevel.hpp>
 
 #include <boost/intrusive/list.hpp>
+
+#include <memory>
 
 #include <algorithm>
 #include <atomic>
@@ -112,20 +115,35 @@ public:
         ctx.objects = &*sync_;
     }
 
+    /// The sync point of a request on a mappable published file (published_files.hpp): its
+    /// page cache is dropped with the answer.
+    void sync_published_in(fuse_session* se, std::shared_ptr<published_file> p) noexcept {
+        pub_se_ = se;
+        pub_ = std::move(p);
+    }
+
+    /// The caller's descriptor table for fd_install and fget (caller_descriptors.hpp): what the
+    /// call installs is committed or given back when it is answered.
+    void use_descriptors(const descriptor_host& host, caller_descriptors::mode m, std::uint64_t flags_at,
+                         accel::open_file& file, unsigned cmd) noexcept {
+        files_.emplace(host, ctx.caller.pid, m, flags_at, file, cmd);
+        ctx.files = &*files_;
+    }
+
     /// Registers the interrupt callback (step 1).
     void arm() noexcept { fuse_req_interrupt_func(req_, &interrupted, this); }
 
     /// Step 2: the dispatcher's answer `ret`, given now; frees the call.
     void answer_now(long ret) noexcept {
         fuse_req_interrupt_func(req_, nullptr, nullptr); // waits for a running callback
-        reply(finish_sync(ret));
+        reply(finish_descriptors(finish_sync(ret), false));
     }
 
     /// Step 3: a parked request's answer.
     void complete(long result) noexcept override {
         if (!in_interrupt())
             fuse_req_interrupt_func(req_, nullptr, nullptr);
-        reply(finish_sync(result));
+        reply(finish_descriptors(finish_sync(result), true));
     }
 
 private:
@@ -138,7 +156,12 @@ private:
         static_cast<request_call*>(data)->cancel(-EINTR);
         in_interrupt() = false;
     }
-    long finish_sync(long ret) noexcept { return sync_ ? sync_->finish(ret) : ret; }
+    long finish_sync(long ret) noexcept {
+        if (pub_)
+            sync_published(pub_se_, *pub_, true);
+        return sync_ ? sync_->finish(ret) : ret;
+    }
+    long finish_descriptors(long ret, bool parked) noexcept { return files_ ? files_->finish(ret, mem_, parked) : ret; }
     void reply(long ret) noexcept {
         auto out = mem_.reply();
         if (kind_ == reply_kind::ioctl)
@@ -168,6 +191,9 @@ private:
     reply_kind kind_;
     caller_memory mem_;
     std::optional<view_sync> sync_;
+    std::optional<caller_descriptors> files_;
+    fuse_session* pub_se_ = nullptr;
+    std::shared_ptr<published_file> pub_;
     bool kept_ = true;
 };
 
