@@ -52,7 +52,7 @@ struct fixture : so::fixture<mock_env> {
 
 } // namespace
 
-TEST_CASE_FIXTURE(fixture, "syncobj: HANDLE_TO_FD and FD_TO_HANDLE share a syncobj; every import is a new handle") {
+TEST_CASE_FIXTURE(fixture, "syncobj: HANDLE_TO_FD and FD_TO_HANDLE share a syncobj, every import is a new handle") {
     std::uint32_t h = create();
     accel_syncobj_handle a{h, 0, -1, 0, 0};
     REQUIRE(io(ACCEL_IOCTL_SYNCOBJ_HANDLE_TO_FD, &a) == 0);
@@ -140,7 +140,7 @@ TEST_CASE_FIXTURE(fixture, "syncobj: sync-file export and import, binary and tim
         CHECK(mock.close(x) == 0);
 }
 
-TEST_CASE_FIXTURE(fixture, "syncobj: handles go at close; a shared syncobj outlives the file that made it") {
+TEST_CASE_FIXTURE(fixture, "syncobj: handles go at close, a shared syncobj outlives the file that made it") {
     std::uint32_t h = create();
     REQUIRE(set(h, 0) == 0);
     accel_syncobj_handle a{h, 0, -1, 0, 0};
@@ -255,7 +255,7 @@ TEST_CASE_FIXTURE(fixture, "sync_file: FILE_INFO rules: count only, too small, p
         CHECK(mock.close(x) == 0);
 }
 
-TEST_CASE_FIXTURE(fixture, "sync_file: poll is POLLIN once signalled, even with an error; SET_DEADLINE; unknown ioctls -ENOTTY") {
+TEST_CASE_FIXTURE(fixture, "sync_file: poll is POLLIN once signalled, even with an error, SET_DEADLINE, unknown ioctls -ENOTTY") {
     const int a = export_sync_file(0);
     pollfd p{a, POLLIN | POLLOUT, 0};
     CHECK(mock.poll(&p, 1, 0) == 0);
@@ -319,7 +319,7 @@ int libsync_merge(backend::mock& m, const char* name, int fd1, int fd2) {
 }
 } // namespace
 
-TEST_CASE_FIXTURE(fixture, "libsync: sync_wait times out with ETIME, then returns 0; sync_merge waits for both") {
+TEST_CASE_FIXTURE(fixture, "libsync: sync_wait times out with ETIME, then returns 0, sync_merge waits for both") {
     const int a = export_sync_file(0), b = export_sync_file(1);
     int err = 0;
     CHECK(libsync_wait(mock, a, 10, err) == -1);
