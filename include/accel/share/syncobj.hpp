@@ -237,6 +237,8 @@ inline result<syncobj_ref> syncobj_lookup(file_base& f, std::uint32_t handle) no
 
 namespace detail {
 /// A thread's bounded wait for a syncobj's fence to change (syncobj_find_fence FOR_SUBMIT).
+/// On the heap, reference-counted: a wake_all() in progress may still hold and wake it after it
+/// left the queue.
 struct changed_sleeper final : wait_entry {
     std::mutex m;
     std::condition_variable cv;
@@ -246,7 +248,6 @@ struct changed_sleeper final : wait_entry {
         ++wakes;
         cv.notify_all();
     }
-    void destroy() noexcept override {} // on the stack
 };
 } // namespace detail
 
@@ -271,23 +272,26 @@ inline result<fence_ptr> syncobj_find_fence(file_base& f, std::uint32_t handle, 
         return *r ? R(std::move(*r)) : R::failure(-ENOMEM);
     if (!(flags & ACCEL_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT))
         return R::failure(-EINVAL);
-    detail::changed_sleeper sleeper;
-    (*s)->changed().add(sleeper);
+    auto* sleeper = new (std::nothrow) detail::changed_sleeper;
+    if (!sleeper)
+        return R::failure(-ENOMEM);
+    (*s)->changed().add(*sleeper);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     std::optional<fence_ptr> r;
     for (;;) {
         std::uint64_t seen;
         {
-            std::lock_guard lock(sleeper.m);
-            seen = sleeper.wakes;
+            std::lock_guard lock(sleeper->m);
+            seen = sleeper->wakes;
         }
         if ((r = find()))
             break;
-        std::unique_lock lock(sleeper.m);
-        if (!sleeper.cv.wait_until(lock, deadline, [&] { return sleeper.wakes != seen; }))
+        std::unique_lock lock(sleeper->m);
+        if (!sleeper->cv.wait_until(lock, deadline, [&] { return sleeper->wakes != seen; }))
             break;
     }
-    (*s)->changed().remove(sleeper);
+    (*s)->changed().remove(*sleeper);
+    sleeper->put();
     if (!r && !(r = find()))
         return R::failure(-ETIME);
     return *r ? R(std::move(*r)) : R::failure(-ENOMEM);
