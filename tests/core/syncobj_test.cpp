@@ -335,3 +335,37 @@ TEST_CASE_FIXTURE(fixture, "libsync: sync_wait times out with ETIME, then return
     for (int x : {a, b, c})
         CHECK(mock.close(x) == 0);
 }
+
+TEST_CASE_FIXTURE(fixture, "syncobj: a parked wait ends with -ENODEV at unplug and -EBADF at close (mock), leaving nothing behind") {
+    std::uint32_t h = create();
+    REQUIRE(set(h, 0) == 0);
+    // Close: the mock ends the calls parked through the descriptor (core's rule).
+    {
+        const int fd2 = mock.open(syncobj_node(), O_RDWR);
+        REQUIRE(fd2 >= 0);
+        accel_syncobj_create c{0, 0};
+        REQUIRE(mock.ioctl(fd2, ACCEL_IOCTL_SYNCOBJ_CREATE, &c) == 0);
+        so_set_arg s{c.handle, 1, 0};
+        REQUIRE(mock.ioctl(fd2, SO_TEST_SET, &s) == 0);
+        std::atomic<int> result{1};
+        std::thread waiter([&] {
+            accel_syncobj_wait w{};
+            w.handles = uptr(&c.handle);
+            w.count_handles = 1;
+            w.timeout_nsec = forever;
+            result = mock.ioctl(fd2, ACCEL_IOCTL_SYNCOBJ_WAIT, &w);
+        });
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+        CHECK(mock.close(fd2) == 0);
+        waiter.join();
+        CHECK(result == -EBADF);
+    }
+    // Unplug: every parked request ends with -ENODEV; the fences stay usable.
+    std::atomic<int> result{1};
+    std::thread waiter([&] { result = wait({h}, forever, 0); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    reg.reset();
+    waiter.join();
+    CHECK(result == -ENODEV);
+    CHECK(test_fences.get(0)->signal() == 0); // wakes no one: the waiter left every queue
+}
