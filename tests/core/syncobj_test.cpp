@@ -52,7 +52,7 @@ struct fixture : so::fixture<mock_env> {
 
 } // namespace
 
-TEST_CASE_FIXTURE(fixture, "syncobj: HANDLE_TO_FD and FD_TO_HANDLE share a syncobj; every import is a new handle") {
+TEST_CASE_FIXTURE(fixture, "syncobj: HANDLE_TO_FD and FD_TO_HANDLE share a syncobj, every import is a new handle") {
     std::uint32_t h = create();
     accel_syncobj_handle a{h, 0, -1, 0, 0};
     REQUIRE(io(ACCEL_IOCTL_SYNCOBJ_HANDLE_TO_FD, &a) == 0);
@@ -140,7 +140,7 @@ TEST_CASE_FIXTURE(fixture, "syncobj: sync-file export and import, binary and tim
         CHECK(mock.close(x) == 0);
 }
 
-TEST_CASE_FIXTURE(fixture, "syncobj: handles go at close; a shared syncobj outlives the file that made it") {
+TEST_CASE_FIXTURE(fixture, "syncobj: handles go at close, a shared syncobj outlives the file that made it") {
     std::uint32_t h = create();
     REQUIRE(set(h, 0) == 0);
     accel_syncobj_handle a{h, 0, -1, 0, 0};
@@ -255,7 +255,7 @@ TEST_CASE_FIXTURE(fixture, "sync_file: FILE_INFO rules: count only, too small, p
         CHECK(mock.close(x) == 0);
 }
 
-TEST_CASE_FIXTURE(fixture, "sync_file: poll is POLLIN once signalled, even with an error; SET_DEADLINE; unknown ioctls -ENOTTY") {
+TEST_CASE_FIXTURE(fixture, "sync_file: poll is POLLIN once signalled, even with an error, SET_DEADLINE, unknown ioctls -ENOTTY") {
     const int a = export_sync_file(0);
     pollfd p{a, POLLIN | POLLOUT, 0};
     CHECK(mock.poll(&p, 1, 0) == 0);
@@ -319,7 +319,7 @@ int libsync_merge(backend::mock& m, const char* name, int fd1, int fd2) {
 }
 } // namespace
 
-TEST_CASE_FIXTURE(fixture, "libsync: sync_wait times out with ETIME, then returns 0; sync_merge waits for both") {
+TEST_CASE_FIXTURE(fixture, "libsync: sync_wait times out with ETIME, then returns 0, sync_merge waits for both") {
     const int a = export_sync_file(0), b = export_sync_file(1);
     int err = 0;
     CHECK(libsync_wait(mock, a, 10, err) == -1);
@@ -334,4 +334,38 @@ TEST_CASE_FIXTURE(fixture, "libsync: sync_wait times out with ETIME, then return
     CHECK(libsync_merge(mock, "bad", a, fd) == -ENOENT);
     for (int x : {a, b, c})
         CHECK(mock.close(x) == 0);
+}
+
+TEST_CASE_FIXTURE(fixture, "syncobj: a parked wait ends with -ENODEV at unplug and -EBADF at close (mock), leaving nothing behind") {
+    std::uint32_t h = create();
+    REQUIRE(set(h, 0) == 0);
+    // Close: the mock ends the calls parked through the descriptor (core's rule).
+    {
+        const int fd2 = mock.open(syncobj_node(), O_RDWR);
+        REQUIRE(fd2 >= 0);
+        accel_syncobj_create c{0, 0};
+        REQUIRE(mock.ioctl(fd2, ACCEL_IOCTL_SYNCOBJ_CREATE, &c) == 0);
+        so_set_arg s{c.handle, 1, 0};
+        REQUIRE(mock.ioctl(fd2, SO_TEST_SET, &s) == 0);
+        std::atomic<int> result{1};
+        std::thread waiter([&] {
+            accel_syncobj_wait w{};
+            w.handles = uptr(&c.handle);
+            w.count_handles = 1;
+            w.timeout_nsec = forever;
+            result = mock.ioctl(fd2, ACCEL_IOCTL_SYNCOBJ_WAIT, &w);
+        });
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+        CHECK(mock.close(fd2) == 0);
+        waiter.join();
+        CHECK(result == -EBADF);
+    }
+    // Unplug: every parked request ends with -ENODEV; the fences stay usable.
+    std::atomic<int> result{1};
+    std::thread waiter([&] { result = wait({h}, forever, 0); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    reg.reset();
+    waiter.join();
+    CHECK(result == -ENODEV);
+    CHECK(test_fences.get(0)->signal() == 0); // wakes no one: the waiter left every queue
 }

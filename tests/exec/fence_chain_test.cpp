@@ -242,7 +242,7 @@ TEST_CASE("fence_chain: a waiter enabled midway signals with the last pending pa
     CHECK(fc.tail->is_signaled());
 }
 
-TEST_CASE("fence_chain: walking collects signalled nodes; the release of a long chain is iterative") {
+TEST_CASE("fence_chain: walking collects signalled nodes, the release of a long chain is iterative") {
     {
         fence_chains fc(16, seqno_inc);
         for (unsigned i = 0; i < 15; ++i)

@@ -118,7 +118,7 @@ TEST_CASE("fence_unwrap: unwrap_merge_complex_seqno: latest per context across a
         (*f)->signal();
 }
 
-TEST_CASE("fence_unwrap: merge fast paths: all signalled gives a stub with the newest timestamp; one pending gives it") {
+TEST_CASE("fence_unwrap: merge fast paths: all signalled gives a stub with the newest timestamp, one pending gives it") {
     fence_ptr a = mock_fence(), b = mock_fence(), p = mock_fence();
     a->signal(1000);
     b->signal(5000);

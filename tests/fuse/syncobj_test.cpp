@@ -45,7 +45,7 @@ struct fuse_env : serve_syncobj, fuse_fixture {
 
 TEST_CASE_TEMPLATE_INVOKE(so::syncobj_conformance, fuse_env);
 
-TEST_CASE("fuse syncobj: a signal ends a parked WAIT with EINTR; the device answers meanwhile") {
+TEST_CASE("fuse syncobj: a signal ends a parked WAIT with EINTR, the device answers meanwhile") {
     so::fixture<fuse_env> fx;
     const std::uint32_t h = fx.create();
     REQUIRE(fx.set(h, 0) == 0);

@@ -53,10 +53,30 @@ inline const fence_chain* to_fence_chain(const fence* f) noexcept;
 
 class fence_chain final : public fence {
 public:
-    /// A node for point `seqno` with `payload` after `prev` (dma_fence_chain_alloc + init).
-    /// nullptr when out of memory, or `payload` is null or itself a chain node.
-    static fence_chain_ptr create(fence_ptr prev, fence_ptr payload, std::uint64_t seqno) noexcept {
-        if (!payload || dynamic_cast<fence_chain*>(payload.get()))
+    /// Memory for one node, taken before the node can be built (dma_fence_chain_alloc): a
+    /// caller that adds several points allocates them all first, so it either adds every point
+    /// or none. Empty when out of memory; unused memory is freed with it.
+    class storage {
+    public:
+        storage() noexcept : p_(::operator new(sizeof(fence_chain), std::nothrow)) {}
+        storage(storage&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+        storage& operator=(storage&& o) noexcept {
+            std::swap(p_, o.p_);
+            return *this;
+        }
+        ~storage() { ::operator delete(p_); }
+        explicit operator bool() const noexcept { return p_ != nullptr; }
+
+    private:
+        friend class fence_chain;
+        void* p_;
+    };
+
+    /// A node for point `seqno` with `payload` after `prev` (dma_fence_chain_init), built in
+    /// `mem` (which is used up). nullptr when `mem` is empty, or `payload` is null or itself a
+    /// chain node (then `mem` is left as it was).
+    static fence_chain_ptr create(storage& mem, fence_ptr prev, fence_ptr payload, std::uint64_t seqno) noexcept {
+        if (!mem || !payload || dynamic_cast<fence_chain*>(payload.get()))
             return nullptr;
         const fence_chain* prev_chain = prev ? dynamic_cast<const fence_chain*>(prev.get()) : nullptr;
         std::uint64_t context, prev_seqno = 0;
@@ -68,7 +88,14 @@ public:
             if (prev_chain && prev->seqno() > seqno)
                 seqno = prev->seqno(); // keep a valid, never decreasing point
         }
-        return fence_chain_ptr(new (std::nothrow) fence_chain(std::move(prev), std::move(payload), context, seqno, prev_seqno));
+        void* p = std::exchange(mem.p_, nullptr);
+        return fence_chain_ptr(::new (p) fence_chain(std::move(prev), std::move(payload), context, seqno, prev_seqno));
+    }
+
+    /// create() with memory of its own: nullptr when out of memory too.
+    static fence_chain_ptr create(fence_ptr prev, fence_ptr payload, std::uint64_t seqno) noexcept {
+        storage mem;
+        return create(mem, std::move(prev), std::move(payload), seqno);
     }
 
     std::string_view driver_name() const noexcept override { return "dma_fence_chain"; }
@@ -135,7 +162,9 @@ private:
             p = std::move(next); // frees pc, whose prev is now empty
         }
         p.reset();
-        delete this;
+        // Built by placement in storage from ::operator new (create()).
+        this->~fence_chain();
+        ::operator delete(static_cast<void*>(this));
     }
 
     void enable_signaling() noexcept override;

@@ -110,25 +110,31 @@ public:
         changed_.wake_all();
     }
 
-    /// drm_syncobj_add_point: `f` becomes point `point` of the timeline. -EINVAL for a null
-    /// fence or a chain, -ENOMEM.
-    int add_point(fence_ptr f, std::uint64_t point) noexcept {
+    /// drm_syncobj_add_point: `f` becomes point `point` of the timeline, in a chain node built
+    /// in `mem` (allocated beforehand, so this cannot fail for memory). -EINVAL for a null fence
+    /// or a chain, -ENOMEM for empty `mem`; nothing changes then.
+    int add_point(fence_ptr f, std::uint64_t point, fence_chain::storage& mem) noexcept {
         if (!f || to_fence_chain(f.get()))
             return -EINVAL;
+        if (!mem)
+            return -ENOMEM;
         fence_ptr prev;
         {
             std::lock_guard lock(mutex_);
             prev = fence_;
             // A point not above the head (prev->seqno() >= point) only logs in the kernel; the
             // chain then starts a new context.
-            fence_ptr chain = fence_chain::create(prev, std::move(f), point);
-            if (!chain)
-                return -ENOMEM;
-            fence_ = std::move(chain);
+            fence_ = fence_chain::create(mem, prev, std::move(f), point);
         }
         changed_.wake_all();
         fence_chain_for_each(std::move(prev), [](const fence_ptr&) { return true; }); // garbage collection
         return 0;
+    }
+
+    /// add_point() with a node allocated here (-ENOMEM when that fails).
+    int add_point(fence_ptr f, std::uint64_t point) noexcept {
+        fence_chain::storage mem;
+        return add_point(std::move(f), point, mem);
     }
 
     /// Woken whenever the fence changes.
@@ -237,6 +243,8 @@ inline result<syncobj_ref> syncobj_lookup(file_base& f, std::uint32_t handle) no
 
 namespace detail {
 /// A thread's bounded wait for a syncobj's fence to change (syncobj_find_fence FOR_SUBMIT).
+/// On the heap, reference-counted: a wake_all() in progress may still hold and wake it after it
+/// left the queue.
 struct changed_sleeper final : wait_entry {
     std::mutex m;
     std::condition_variable cv;
@@ -246,7 +254,6 @@ struct changed_sleeper final : wait_entry {
         ++wakes;
         cv.notify_all();
     }
-    void destroy() noexcept override {} // on the stack
 };
 } // namespace detail
 
@@ -271,23 +278,26 @@ inline result<fence_ptr> syncobj_find_fence(file_base& f, std::uint32_t handle, 
         return *r ? R(std::move(*r)) : R::failure(-ENOMEM);
     if (!(flags & ACCEL_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT))
         return R::failure(-EINVAL);
-    detail::changed_sleeper sleeper;
-    (*s)->changed().add(sleeper);
+    auto* sleeper = new (std::nothrow) detail::changed_sleeper;
+    if (!sleeper)
+        return R::failure(-ENOMEM);
+    (*s)->changed().add(*sleeper);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     std::optional<fence_ptr> r;
     for (;;) {
         std::uint64_t seen;
         {
-            std::lock_guard lock(sleeper.m);
-            seen = sleeper.wakes;
+            std::lock_guard lock(sleeper->m);
+            seen = sleeper->wakes;
         }
         if ((r = find()))
             break;
-        std::unique_lock lock(sleeper.m);
-        if (!sleeper.cv.wait_until(lock, deadline, [&] { return sleeper.wakes != seen; }))
+        std::unique_lock lock(sleeper->m);
+        if (!sleeper->cv.wait_until(lock, deadline, [&] { return sleeper->wakes != seen; }))
             break;
     }
-    (*s)->changed().remove(sleeper);
+    (*s)->changed().remove(*sleeper);
+    sleeper->put();
     if (!r && !(r = find()))
         return R::failure(-ETIME);
     return *r ? R(std::move(*r)) : R::failure(-ENOMEM);
@@ -659,13 +669,20 @@ inline int timeline_signal(device_base&, file_base& f, void* kdata) {
     std::vector<std::uint64_t> points(a.count_handles, 0);
     if (a.points && copy_from_user(points.data(), a.points, points.size() * sizeof(std::uint64_t)))
         return -EFAULT;
-    for (std::size_t i = 0; i < objs.size(); ++i) {
-        fence_ptr stub = signaled_stub();
-        if (!stub)
-            return -ENOMEM;
-        if (int e = objs[i]->add_point(std::move(stub), points[i]))
-            return e; // -ENOMEM only (the kernel allocates every chain node first)
+    // Every node and stub first, as the kernel allocates its chains first: all points or none.
+    std::vector<fence_chain::storage> nodes;
+    std::vector<fence_ptr> stubs;
+    try {
+        nodes.resize(objs.size());
+        stubs.resize(objs.size());
+    } catch (...) {
+        return -ENOMEM;
     }
+    for (std::size_t i = 0; i < objs.size(); ++i)
+        if (!nodes[i] || !(stubs[i] = signaled_stub()))
+            return -ENOMEM;
+    for (std::size_t i = 0; i < objs.size(); ++i)
+        objs[i]->add_point(std::move(stubs[i]), points[i], nodes[i]); // cannot fail now
     return 0;
 }
 
