@@ -10,9 +10,10 @@
 /// PRIME and syncobj rows are core rows (drm_ioctls[] has them) whose handlers live in the
 /// sharing layer (share/), above core: that layer provides them (`provide`) when a program
 /// includes it, as a module fills in a table at load. Advertised is only what works:
-///   - PRIME: a driver with buffer objects in a program with share/prime.hpp: the ioctls work and
-///     GET_CAP PRIME reads IMPORT|EXPORT, as for a kernel GEM driver; otherwise they answer
-///     -EOPNOTSUPP and the cap reads 0.
+///   - PRIME: a driver with buffer objects in a program with share/prime.hpp (accel/accel.hpp
+///     includes it): HANDLE_TO_FD and FD_TO_HANDLE follow drm_prime.c (share/prime.hpp) and
+///     GET_CAP PRIME reads IMPORT|EXPORT, as for a kernel GEM driver; a driver without objects
+///     answers -EOPNOTSUPP and the cap reads 0 (the kernel's !DRIVER_GEM answer).
 ///   - SYNCOBJ: a driver that declares driver_feature::syncobj (DRIVER_SYNCOBJ; timeline rows
 ///     also need syncobj_timeline) in a program with share/syncobj.hpp; otherwise every syncobj
 ///     ioctl answers -EOPNOTSUPP, as drm_syncobj_*_ioctl do without DRIVER_SYNCOBJ, and GET_CAP

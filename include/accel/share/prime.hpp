@@ -230,14 +230,16 @@ inline int fd_to_handle(device_base& dev, file_base& f, void* kdata) {
     auto obj = gem_prime_import(dev, **buf);
     if (!obj)
         return obj.error();
-    if (gem_share_state* st = share_state(**obj)) {
-        std::lock_guard sg(st->lock);
-        if (!st->dma_buf)
-            st->dma_buf = *buf;
-    }
     auto h = f.handles().create(**obj);
     if (!h)
         return h.error();
+    // obj->dma_buf, if unset (a self-import after the last handle went): only once the object
+    // has a handle again, whose going drops it, so a failure above leaves no reference cycle.
+    if (gem_share_state* st = share_state(**obj)) {
+        std::lock_guard sg(st->lock);
+        if (!st->dma_buf && (*obj)->handle_count() > 0)
+            st->dma_buf = *buf;
+    }
     if (int e = ps->add(**buf, *h)) {
         g.unlock();
         (void)f.handles().remove(*h); // drm_gem_handle_delete after the lock, as the kernel unwinds
