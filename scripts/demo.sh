@@ -3,8 +3,11 @@
 # The main job: install what is needed, build the Release (bench) preset, run a vdnn inference
 # end to end (examples/vdnn: weights and input uploaded, bound, four layers submitted as jobs
 # with dependencies, the completion event, the result checked against the reference; then a
-# job that hangs, a timeout, a reset and the network again) on the mock backend and then
-# through real system calls on a FUSE mount, then the minimal driver, then compare the memory-range policies on the allocation
+# job that hangs, a timeout, a reset and the network again) and the two-driver pipeline
+# (examples/pipeline: vdnn's output shared with the firmware-loaded vdsp by dma-buf, ordered by
+# a sync file and by the buffer's reservation object) on the mock backend and then through real
+# system calls on a FUSE mount (the pipeline in two processes passing descriptors over a UNIX
+# socket), then the minimal driver, then compare the memory-range policies on the allocation
 # traces (bench/mm_policies), writing JSON and PNG charts to build/bench/out/. The traces are the
 # project's own: bench/mm_tracegen writes them from a seed while the bench preset builds
 # (build/bench/bench/traces; -DACCEL_TRACE_SEED=N picks another seed); ACCEL_TRACE_DIR, or
@@ -22,22 +25,29 @@ echo
 echo "=== vdnn, a virtual DNN accelerator: an inference on the mock backend (examples/vdnn) ==="
 build/bench/examples/vdnn/vdnn_demo
 
+echo
+echo "=== two drivers, one buffer: vdnn's output filtered by vdsp through a dma-buf, on the mock (examples/pipeline) ==="
+build/bench/examples/pipeline/pipeline_demo
+
 if [[ -c /dev/fuse && -x build/bench/examples/serve/accel-serve ]]; then
     echo
-    echo "=== the same through real system calls: accel-serve serves minimal (accel0) and vdnn (accel1) on a FUSE mount ==="
+    echo "=== the same through real system calls: accel-serve serves minimal (accel0), vdnn (accel1) and vdsp (accel2, firmware-loaded) on a FUSE mount ==="
     mnt="$(mktemp -d /tmp/accel-demo-XXXXXX)"
     build/bench/examples/serve/accel-serve --mount "$mnt" --debug-hang --job-timeout-ms 300 &
     serve_pid=$!
-    for _ in $(seq 50); do [[ -e "$mnt/accel/accel1" ]] && break; sleep 0.1; done
+    for _ in $(seq 50); do [[ -e "$mnt/accel/accel2" ]] && break; sleep 0.1; done
     rc=0
     build/bench/examples/vdnn/vdnn_demo --mount "$mnt" || rc=$?
+    echo
+    echo "=== the pipeline through FUSE: a vdnn process and a vdsp process, the buffer and its fence passed over a UNIX socket ==="
+    build/bench/examples/pipeline/pipeline_demo --mount "$mnt" || rc=$?
     echo
     echo "=== the served devices as accel-info sees them (INFO through real syscalls) ==="
     build/bench/examples/accel_info/accel-info "$mnt" || true
     kill -TERM "$serve_pid"
     wait "$serve_pid" || true
     rmdir "$mnt" 2>/dev/null || true
-    [[ $rc -eq 0 ]] || { echo "vdnn_demo through FUSE failed"; exit 1; }
+    [[ $rc -eq 0 ]] || { echo "a demo through FUSE failed"; exit 1; }
 fi
 
 echo

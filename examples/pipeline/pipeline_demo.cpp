@@ -392,7 +392,7 @@ int run_fuse(const std::string& mount) {
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
         return std::perror("socketpair"), 1;
-    const problem p(11);
+    problem p(11);
     std::fflush(stdout);
     const pid_t child = ::fork();
     if (child < 0)
@@ -405,17 +405,27 @@ int run_fuse(const std::string& mount) {
             ::_exit(1);
         std::printf("  consumer (pid %d): got the dma-buf (fd %d) and the sync file (fd %d) over SCM_RIGHTS\n", int(::getpid()),
                     fds[0], fds[1]);
+        auto say = [&](char c) { (void)!::write(sv[1], &c, 1); };
         if (cons.import(fds[0], fds[1])) {
             if (cons.filter(true, "vdsp's FIR of vdnn's output (explicit sync: the sync file)"))
                 std::printf("  consumer: vdsp's FIR over vdnn's buffer after vdnn's fence, checked\n");
             if (cons.read_through_dmabuf(fds[0]))
                 std::printf("  consumer: vdnn's output read through the dma-buf's own mapping, checked\n");
+            std::fflush(stdout);
+            // Round two: the producer submits again (B negated) and says so; the filter names
+            // only the shared buffer, whose reservation object orders it after that job.
+            say(failures ? 'x' : 'k');
+            char next = 0;
+            if (check(::read(sv[1], &next, 1) == 1 && next == '2', "the producer's second round")) {
+                p.sign = -1.0f;
+                if (cons.filter(false, "vdsp's FIR after vdnn's second job (implicit sync: the reservation object)"))
+                    std::printf("  consumer: round two with implicit sync across processes and drivers, checked\n");
+            }
         }
         ::close(fds[0]);
         ::close(fds[1]);
-        char done = failures ? 'x' : 'k';
-        (void)!::write(sv[1], &done, 1);
         std::fflush(stdout);
+        say(failures ? 'x' : 'k');
         ::_exit(failures ? 1 : 0);
     }
     ::close(sv[1]);
@@ -427,12 +437,23 @@ int run_fuse(const std::string& mount) {
         if (check_rc(fds[0], "PRIME_HANDLE_TO_FD") && check_rc(fds[1], "SYNCOBJ_HANDLE_TO_FD (EXPORT_SYNC_FILE)")) {
             std::printf("  producer (pid %d): vdnn job %lld submitted; its output as a dma-buf (fd %d), its fence as a sync file (fd %d)\n",
                         int(::getpid()), static_cast<long long>(job), fds[0], fds[1]);
+            std::fflush(stdout);
             check_rc(send_fds(sv[0], fds, 2), "send the descriptors");
             // The producer's descriptors go now: the consumer's keep the buffer and the fence.
             ::close(fds[0]);
             ::close(fds[1]);
             char done = 0;
-            check(::read(sv[0], &done, 1) == 1 && done == 'k', "the consumer's verdict");
+            if (check(::read(sv[0], &done, 1) == 1 && done == 'k', "the consumer's first verdict")) {
+                p.sign = -1.0f;
+                prod.upload_b();
+                const std::int64_t again = prod.submit(false);
+                check_rc(static_cast<int>(again < 0 ? again : 0), "vdnn SUBMIT (round two)");
+                std::printf("  producer: round two (B negated) submitted as vdnn job %lld, no syncobj\n", static_cast<long long>(again));
+                std::fflush(stdout);
+                const char two = '2';
+                (void)!::write(sv[0], &two, 1);
+                check(::read(sv[0], &done, 1) == 1 && done == 'k', "the consumer's second verdict");
+            }
         }
     }
     int status = 0;

@@ -47,9 +47,10 @@ start() {
     echo "$mnt" >"$state/mount"
     # The server's stdio goes to a log file, not to CTest's pipes, so CTest does not wait for it
     # when this script ends. The shell around it waits for it and records its exit status.
-    # Two minimal devices (accel0, accel1: the C client runs against both) and vdnn (accel2:
-    # accel-info lists its INFO).
-    sh -c '"$1" --mount "$2" --devices minimal,minimal,vdnn --debug-hang --job-timeout-ms 300 >"$3/log" 2>&1 </dev/null &
+    # Two minimal devices (accel0, accel1: the C client runs against both), vdnn (accel2:
+    # accel-info lists its INFO) and vdsp (accel3: the pipeline demo's consumer; its firmware
+    # from the build, found relative to accel-serve).
+    sh -c '"$1" --mount "$2" --devices minimal,minimal,vdnn,vdsp --debug-hang --job-timeout-ms 300 >"$3/log" 2>&1 </dev/null &
            echo $! >"$3/pid.tmp" && mv "$3/pid.tmp" "$3/pid"
            wait $!
            echo $? >"$3/rc.tmp" && mv "$3/rc.tmp" "$3/rc"' sh "$serve" "$mnt" "$state" </dev/null >/dev/null 2>&1 &
