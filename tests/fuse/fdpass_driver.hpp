@@ -34,6 +34,8 @@ struct fdp_stats {
 #define FDP_IOCTL_IMPORT ACCEL_IOWR(0x41, struct fdp_import)
 #define FDP_IOCTL_STATS ACCEL_IOWR(0x42, struct fdp_stats)
 #define FDP_IOCTL_FORGET ACCEL_IOWR(0x43, struct fdp_import) /* drops the device's blob `id` */
+/* "The device" fills the device's blob `id` with the byte `fd` (no descriptor of it needed). */
+#define FDP_IOCTL_FILL ACCEL_IOWR(0x44, struct fdp_import)
 
 /* The blob file's own ioctls (its file operations, not the device's table). */
 struct blob_info {
@@ -212,10 +214,22 @@ struct fdpass_driver {
         d->cached.erase(it);
         return 0;
     }
+    static int fill(dev& d, fil&, fdp_import& a) {
+        std::lock_guard lock(d->m);
+        auto it = d->cached.find(a.id);
+        if (it == d->cached.end())
+            return -ENOENT;
+        auto& b = static_cast<blob_file&>(*it->second);
+        std::memset(b.obj->vaddr(), a.fd & 0xff, b.obj->size());
+        b.obj->device_wrote();
+        b.signal();
+        return 0;
+    }
     using ioctls = ioctl_table<ACCEL_IOCTL(FDP_IOCTL_MAKE, &make, ioctl_flags::render_allow),
                                ACCEL_IOCTL(FDP_IOCTL_IMPORT, &import, ioctl_flags::render_allow),
                                ACCEL_IOCTL(FDP_IOCTL_STATS, &stats, ioctl_flags::render_allow),
-                               ACCEL_IOCTL(FDP_IOCTL_FORGET, &forget, ioctl_flags::render_allow)>;
+                               ACCEL_IOCTL(FDP_IOCTL_FORGET, &forget, ioctl_flags::render_allow),
+                               ACCEL_IOCTL(FDP_IOCTL_FILL, &fill, ioctl_flags::render_allow)>;
 };
 
 } // namespace accel::test

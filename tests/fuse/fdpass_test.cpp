@@ -482,3 +482,30 @@ TEST_CASE_FIXTURE(fdpass_fixture, "an fd-returning ioctl of a published file: wr
     CHECK(::close(fd) == 0);
     CHECK(live_becomes(0));
 }
+
+TEST_CASE_FIXTURE(fdpass_fixture, "a file the driver still holds keeps its inode across closes; an open shows the device's writes") {
+    int fd = make(5);
+    struct stat first {};
+    REQUIRE(::fstat(fd, &first) == 0);
+    auto* m = static_cast<volatile std::uint32_t*>(::mmap(nullptr, blob_size, PROT_READ, MAP_SHARED, fd, 0));
+    REQUIRE(const_cast<std::uint32_t*>(m) != MAP_FAILED);
+    CHECK(word(m, 0) == 0u); // the page is cached now
+    CHECK(::munmap(const_cast<std::uint32_t*>(m), blob_size) == 0);
+    CHECK(::close(fd) == 0);
+    std::this_thread::sleep_for(100ms); // the RELEASE is served
+    CHECK(live() == 1);                 // the driver's cache holds the file
+    fdp_import fill{0x77, 5};
+    REQUIRE(sys.ioctl(node, FDP_IOCTL_FILL, &fill) == 0); // the device writes while nobody has it open
+    fd = make(5);
+    struct stat again {};
+    REQUIRE(::fstat(fd, &again) == 0);
+    CHECK(again.st_ino == first.st_ino); // the same dma-buf, the same inode
+    m = static_cast<volatile std::uint32_t*>(::mmap(nullptr, blob_size, PROT_READ, MAP_SHARED, fd, 0));
+    REQUIRE(const_cast<std::uint32_t*>(m) != MAP_FAILED);
+    CHECK(word(m, 0) == 0x77777777u); // not the page cached before
+    CHECK(::munmap(const_cast<std::uint32_t*>(m), blob_size) == 0);
+    CHECK(::close(fd) == 0);
+    fdp_import f{0, 5};
+    REQUIRE(sys.ioctl(node, FDP_IOCTL_FORGET, &f) == 0);
+    CHECK(live_becomes(0));
+}

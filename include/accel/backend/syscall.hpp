@@ -282,8 +282,8 @@ private:
             forget_mount(dev);
             return plain_ioctl(fd, request, arg);
         }
-        if (inline_arg && r != -EINVAL) // the argument as the call left it (copied out on failure too)
-            std::memcpy(arg, w.data, size);
+        if (inline_arg) // the argument as the call left it (copied out on failure too; untouched
+            std::memcpy(arg, w.data, size); // when the wrapper itself refused: our own copy)
         if (r < 0 || w.name[0] == '\0')
             return r;
         w.name[sizeof w.name - 1] = '\0';
