@@ -91,7 +91,11 @@ public:
     syncobj(const syncobj&) = delete;
     syncobj& operator=(const syncobj&) = delete;
 
-    static syncobj_ref create() noexcept { return syncobj_ref(new (std::nothrow) syncobj); }
+    static syncobj_ref create() noexcept {
+        if (detail::alloc_may_fail())
+            return nullptr;
+        return syncobj_ref(new (std::nothrow) syncobj);
+    }
 
     /// The current fence with a reference (drm_syncobj_fence_get); null when none.
     fence_ptr fence() const noexcept {
@@ -160,7 +164,9 @@ private:
 class syncobj_file final : public open_file {
 public:
     static const file_operations fops;
-    static syncobj_file* create(syncobj_ref s) noexcept { return new (std::nothrow) syncobj_file(std::move(s)); }
+    static syncobj_file* create(syncobj_ref s) noexcept {
+        return detail::alloc_may_fail() ? nullptr : new (std::nothrow) syncobj_file(std::move(s));
+    }
     const syncobj_ref& object() const noexcept { return obj_; }
 
 private:
@@ -568,7 +574,7 @@ int array_wait(Arg& a, std::vector<syncobj_ref>& objs, const std::vector<std::ui
         a.first_signaled = first;
         return 0;
     }
-    auto* w = new (std::nothrow) waiter(std::move(entries), flags, first);
+    auto* w = accel::detail::alloc_may_fail() ? nullptr : new (std::nothrow) waiter(std::move(entries), flags, first);
     if (!w)
         return -ENOMEM;
     // The holder ends the waiter's membership of every queue when the parked request (which
