@@ -94,7 +94,8 @@ TEST_CASE_FIXTURE(fixture, "syncobj: HANDLE_TO_FD / FD_TO_HANDLE errors (bad-fla
     CHECK(f2h({0, 0, fd, 1, 0}) == -EINVAL);    // pad
     CHECK(f2h({0, 0x4, fd, 0, 0}) == -EINVAL);
     CHECK(f2h({0, 0, fd, 0, 3}) == -EINVAL);    // point without TIMELINE|IMPORT
-    CHECK(f2h({0, 0, -1, 0, 0}) == -EBADF);     // bad-fd-to-handle
+    CHECK(f2h({0, 0, -1, 0, 0}) == -EINVAL);    // bad-fd-to-handle
+    CHECK(f2h({0, 0, 999, 0, 0}) == -EINVAL);
     CHECK(f2h({0, 0, fd, 0, 0}) == -EINVAL);    // illegal-fd-to-handle: not a syncobj file
     constexpr __u32 imp = ACCEL_SYNCOBJ_FD_TO_HANDLE_FLAGS_IMPORT_SYNC_FILE;
     CHECK(f2h({h, imp, fd, 0, 0}) == -EINVAL);  // import: not a sync file

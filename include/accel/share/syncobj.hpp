@@ -24,7 +24,8 @@
 ///   FD_TO_HANDLE  pad or flags other than 0, IMPORT_SYNC_FILE, IMPORT_SYNC_FILE|TIMELINE -EINVAL;
 ///                 with IMPORT_SYNC_FILE: fd not a sync file -EINVAL, unknown handle -ENOENT,
 ///                 point != 0 adds a point, else replaces the fence; without: point != 0
-///                 -EINVAL, a closed fd -EBADF, not a syncobj file -EINVAL, else a new handle.
+///                 -EINVAL, an fd that is not open or not a syncobj file -EINVAL, else a new
+///                 handle.
 ///   WAIT, TIMELINE_WAIT
 ///                 unknown flags -EINVAL (AVAILABLE only on TIMELINE_WAIT); count 0 returns 0
 ///                 (Linux 6.4+); -EFAULT; unknown handle -ENOENT; more than 524288 handles
@@ -444,10 +445,10 @@ inline int fd_to_handle(device_base&, file_base& f, void* kdata) {
     }
     if (a.point)
         return -EINVAL;
+    // drm_syncobj_fd_to_handle: a descriptor that is not open is -EINVAL too (IGT's
+    // bad-fd-to-handle), not fget's -EBADF.
     auto file = fget(a.fd);
-    if (!file)
-        return file.error(); // -EBADF
-    if (&(*file)->fops() != &syncobj_file::fops)
+    if (!file || &(*file)->fops() != &syncobj_file::fops)
         return -EINVAL;
     auto h = accel::detail::syncobj_new_handle(f, static_cast<syncobj_file&>(**file).object());
     if (!h)
