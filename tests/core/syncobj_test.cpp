@@ -94,7 +94,8 @@ TEST_CASE_FIXTURE(fixture, "syncobj: HANDLE_TO_FD / FD_TO_HANDLE errors (bad-fla
     CHECK(f2h({0, 0, fd, 1, 0}) == -EINVAL);    // pad
     CHECK(f2h({0, 0x4, fd, 0, 0}) == -EINVAL);
     CHECK(f2h({0, 0, fd, 0, 3}) == -EINVAL);    // point without TIMELINE|IMPORT
-    CHECK(f2h({0, 0, -1, 0, 0}) == -EBADF);     // bad-fd-to-handle
+    CHECK(f2h({0, 0, -1, 0, 0}) == -EINVAL);    // bad-fd-to-handle
+    CHECK(f2h({0, 0, 999, 0, 0}) == -EINVAL);
     CHECK(f2h({0, 0, fd, 0, 0}) == -EINVAL);    // illegal-fd-to-handle: not a syncobj file
     constexpr __u32 imp = ACCEL_SYNCOBJ_FD_TO_HANDLE_FLAGS_IMPORT_SYNC_FILE;
     CHECK(f2h({h, imp, fd, 0, 0}) == -EINVAL);  // import: not a sync file
@@ -368,4 +369,43 @@ TEST_CASE_FIXTURE(fixture, "syncobj: a parked wait ends with -ENODEV at unplug a
     waiter.join();
     CHECK(result == -ENODEV);
     CHECK(test_fences.get(0)->signal() == 0); // wakes no one: the waiter left every queue
+}
+
+TEST_CASE_FIXTURE(fixture, "syncobj: every allocation failure is a clean -ENOMEM and leaves nothing behind") {
+    std::uint32_t hs[2] = {create(), create()};
+    std::uint64_t expect = 0;
+    int failures = 0;
+    for (std::int64_t n = 1; n < 24; ++n) {
+        CAPTURE(n);
+        // TIMELINE_SIGNAL on two syncobjs: both points or neither.
+        std::uint64_t pts[2] = {static_cast<std::uint64_t>(n), static_cast<std::uint64_t>(n)};
+        accel_syncobj_timeline_array a{uptr(hs), uptr(pts), 2, 0};
+        fail_nth_allocation(n);
+        int r = io(ACCEL_IOCTL_SYNCOBJ_TIMELINE_SIGNAL, &a);
+        disarm_allocation_faults();
+        if (r == 0) {
+            expect = static_cast<std::uint64_t>(n);
+        } else {
+            CHECK(r == -ENOMEM);
+            ++failures;
+        }
+        CHECK(query(hs[0], ACCEL_SYNCOBJ_QUERY_FLAGS_LAST_SUBMITTED) == expect);
+        CHECK(query(hs[1], ACCEL_SYNCOBJ_QUERY_FLAGS_LAST_SUBMITTED) == expect);
+        // CREATE: a handle, or -ENOMEM and the next handle number unused.
+        accel_syncobj_create c{0, ACCEL_SYNCOBJ_CREATE_SIGNALED};
+        fail_nth_allocation(n);
+        r = io(ACCEL_IOCTL_SYNCOBJ_CREATE, &c);
+        disarm_allocation_faults();
+        if (r == 0) {
+            accel_syncobj_destroy d{c.handle, 0};
+            CHECK(io(ACCEL_IOCTL_SYNCOBJ_DESTROY, &d) == 0);
+        } else {
+            CHECK(r == -ENOMEM);
+            ++failures;
+        }
+        CHECK(create() == 3); // the lowest free handle: nothing was left in the table
+        accel_syncobj_destroy d{3, 0};
+        CHECK(io(ACCEL_IOCTL_SYNCOBJ_DESTROY, &d) == 0);
+    }
+    CHECK(failures > 2); // the injector reached the syncobj paths
 }

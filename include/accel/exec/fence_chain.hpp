@@ -31,6 +31,7 @@
 ///   - out of memory for a callback slot while enabling: that payload is waited for by polling
 ///     nothing; the node then signals only through fence_is_signaled() (the kernel cannot fail
 ///     there). Allocation failure in create(): nullptr.
+#include <accel/base/fault_injection.hpp>
 #include <accel/exec/fence.hpp>
 #include <accel/exec/fence_array.hpp>
 
@@ -58,7 +59,8 @@ public:
     /// or none. Empty when out of memory; unused memory is freed with it.
     class storage {
     public:
-        storage() noexcept : p_(::operator new(sizeof(fence_chain), std::nothrow)) {}
+        storage() noexcept
+            : p_(detail::alloc_may_fail() ? nullptr : ::operator new(sizeof(fence_chain), std::nothrow)) {}
         storage(storage&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
         storage& operator=(storage&& o) noexcept {
             std::swap(p_, o.p_);

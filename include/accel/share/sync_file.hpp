@@ -66,7 +66,7 @@ public:
     /// A sync file holding `f` (not null), one reference (the caller's). nullptr when out of
     /// memory.
     static sync_file* create(fence_ptr f) noexcept {
-        if (!f)
+        if (!f || detail::alloc_may_fail())
             return nullptr;
         return new (std::nothrow) sync_file(std::move(f));
     }

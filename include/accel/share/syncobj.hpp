@@ -24,7 +24,8 @@
 ///   FD_TO_HANDLE  pad or flags other than 0, IMPORT_SYNC_FILE, IMPORT_SYNC_FILE|TIMELINE -EINVAL;
 ///                 with IMPORT_SYNC_FILE: fd not a sync file -EINVAL, unknown handle -ENOENT,
 ///                 point != 0 adds a point, else replaces the fence; without: point != 0
-///                 -EINVAL, a closed fd -EBADF, not a syncobj file -EINVAL, else a new handle.
+///                 -EINVAL, an fd that is not open or not a syncobj file -EINVAL, else a new
+///                 handle.
 ///   WAIT, TIMELINE_WAIT
 ///                 unknown flags -EINVAL (AVAILABLE only on TIMELINE_WAIT); count 0 returns 0
 ///                 (Linux 6.4+); -EFAULT; unknown handle -ENOENT; more than 524288 handles
@@ -91,7 +92,11 @@ public:
     syncobj(const syncobj&) = delete;
     syncobj& operator=(const syncobj&) = delete;
 
-    static syncobj_ref create() noexcept { return syncobj_ref(new (std::nothrow) syncobj); }
+    static syncobj_ref create() noexcept {
+        if (detail::alloc_may_fail())
+            return nullptr;
+        return syncobj_ref(new (std::nothrow) syncobj);
+    }
 
     /// The current fence with a reference (drm_syncobj_fence_get); null when none.
     fence_ptr fence() const noexcept {
@@ -160,7 +165,9 @@ private:
 class syncobj_file final : public open_file {
 public:
     static const file_operations fops;
-    static syncobj_file* create(syncobj_ref s) noexcept { return new (std::nothrow) syncobj_file(std::move(s)); }
+    static syncobj_file* create(syncobj_ref s) noexcept {
+        return detail::alloc_may_fail() ? nullptr : new (std::nothrow) syncobj_file(std::move(s));
+    }
     const syncobj_ref& object() const noexcept { return obj_; }
 
 private:
@@ -438,10 +445,10 @@ inline int fd_to_handle(device_base&, file_base& f, void* kdata) {
     }
     if (a.point)
         return -EINVAL;
+    // drm_syncobj_fd_to_handle: a descriptor that is not open is -EINVAL too (IGT's
+    // bad-fd-to-handle), not fget's -EBADF.
     auto file = fget(a.fd);
-    if (!file)
-        return file.error(); // -EBADF
-    if (&(*file)->fops() != &syncobj_file::fops)
+    if (!file || &(*file)->fops() != &syncobj_file::fops)
         return -EINVAL;
     auto h = accel::detail::syncobj_new_handle(f, static_cast<syncobj_file&>(**file).object());
     if (!h)
@@ -568,7 +575,7 @@ int array_wait(Arg& a, std::vector<syncobj_ref>& objs, const std::vector<std::ui
         a.first_signaled = first;
         return 0;
     }
-    auto* w = new (std::nothrow) waiter(std::move(entries), flags, first);
+    auto* w = accel::detail::alloc_may_fail() ? nullptr : new (std::nothrow) waiter(std::move(entries), flags, first);
     if (!w)
         return -ENOMEM;
     // The holder ends the waiter's membership of every queue when the parked request (which
