@@ -65,6 +65,9 @@ inline bool fuse_mounted(const std::string& dir) {
 
 struct fuse_fixture {
     static constexpr bool maps_objects = true;
+    /// Calls that hand out or take a descriptor reach the caller's table (fuse/published_files.hpp,
+    /// fuse/caller_descriptors.hpp) through the syscall backend.
+    static constexpr bool passes_descriptors = true;
     /// Where the server runs: in this process's PID namespace, or in a new one of its own (as
     /// pid 1 there), so that this process and its other children are invisible to it: their
     /// requests reach it with pid 0 (root only: CLONE_NEWPID needs CAP_SYS_ADMIN).

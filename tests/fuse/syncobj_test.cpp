@@ -33,9 +33,6 @@ struct serve_syncobj {
 };
 
 struct fuse_env : serve_syncobj, fuse_fixture {
-    /// fget of a caller's descriptor through FUSE is being written elsewhere: cases that name
-    /// another open file in a call are left out here until then.
-    static constexpr bool passes_descriptors = false;
     backend::syscall& client() { return sys; }
     std::string syncobj_node() const { return compute(3); }
     static void reset_fences() {} // they live in the server, which each fixture starts afresh

@@ -517,6 +517,10 @@ struct requests {
             fd_call(req, st, *rec, addr, in_buf, in_bufsz, out_bufsz);
             return;
         }
+        if (rec->pub && cmd == static_cast<unsigned int>(ACCEL_IOCTL_MMAP_PREPARE)) {
+            mmap_prepare_published(req, *rec, in_buf, in_bufsz);
+            return;
+        }
         if (returns_descriptor(*rec, cmd)) { // a device file's row says so: refuse before it runs
             caller_descriptors::log_refused(*rec->served, cmd);
             fuse_reply_err(req, EOPNOTSUPP);
@@ -542,6 +546,32 @@ struct requests {
         if (ret == 0 && rec->view)
             ret = after_object_ioctl(st, *rec, cmd, in_buf, in_bufsz);
         c->answer_now(ret);
+    }
+
+    /// MMAP_PREPARE on a published file: mmap(2) of a FUSE file never reaches the server, so the
+    /// syscall backend asks first, as for device nodes, and the file's own mmap operation makes
+    /// its checks (a dma-buf: a range past its end -EINVAL, dma_buf_mmap_internal); a kind that
+    /// cannot be mapped answers -ENODEV, as mmap(2) on it would. Nothing is kept: the page cache
+    /// is served from the same operation at each fault.
+    static void mmap_prepare_published(fuse_req_t req, open_file& rec, const void* in_buf, size_t in_bufsz) noexcept {
+        accel_mmap_prepare a{};
+        if (in_bufsz < sizeof a) {
+            fuse_reply_err(req, EINVAL);
+            return;
+        }
+        std::memcpy(&a, in_buf, sizeof a);
+        int err;
+        try {
+            caller_call_scope as_caller(fuse_req_ctx(req)->pid, identity(req));
+            auto t = map_file(*rec.served, a.offset, a.length, static_cast<int>(a.prot), static_cast<int>(a.flags));
+            err = t ? 0 : -t.error();
+        } catch (...) {
+            err = -exception_errno();
+        }
+        if (err)
+            fuse_reply_err(req, err);
+        else
+            fuse_reply_ioctl(req, 0, nullptr, 0);
     }
 
     /// The sync points of an ioctl on `rec` (coherency.hpp, published_files.hpp): on a compute
