@@ -12,7 +12,9 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 using namespace vdnn::dtest;
 
@@ -42,7 +44,7 @@ TEST_CASE("vdnn: VM_BIND and DMA of a dma-buf imported from another driver") {
         REQUIRE(s.ioctl(ACCEL_IOCTL_PRIME_FD_TO_HANDLE, &im) == 0);
         u64 va = 0;
         REQUIRE(s.bind(im.handle, VDNN_BIND_READ | VDNN_BIND_WRITE, 0, va, 2 * page) == 0);
-        client_buffer& dst = s.bound(2 * page, VDNN_REGION_DRAM, VDNN_BIND_READ | VDNN_BIND_WRITE, 0);
+        vdnn::client_buffer& dst = s.bound(2 * page, VDNN_REGION_DRAM, VDNN_BIND_READ | VDNN_BIND_WRITE, 0);
         // The device reads the exporter's page into its DRAM...
         u64 seq = s.run(VDNN_ENGINE_DMA, one(copy_cmd(va, dst.va, page)), {im.handle, dst.handle});
         vdnn_wait w = s.wait_job(seq);
@@ -66,5 +68,9 @@ TEST_CASE("vdnn: VM_BIND and DMA of a dma-buf imported from another driver") {
         CHECK(dst.as<std::uint64_t>()[0] == 0x1000);
         s.close();
     }
-    CHECK((*exp)->objects_freed == 1);
+    // vdnn frees a job (and with it its references to the objects and the VA space) on its
+    // scheduler's worker: the exporter's object goes once that has happened.
+    for (int i = 0; i < 500 && (**exp)->objects_freed.load() == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK((**exp)->objects_freed == 1);
 }

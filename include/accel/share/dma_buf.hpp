@@ -388,8 +388,7 @@ inline dma_buf_attachment::~dma_buf_attachment() {
     unmap();
     buf_->do_detach(*this);
     buf_->attachments_.fetch_sub(1, std::memory_order_relaxed);
-    // buf_ (the buffer's reference) goes with the members, after dev_ ... order does not
-    // matter: neither needs the other.
+    // Then the members: the device reference, and last the buffer's (maybe its release).
 }
 
 /// The file operations of every dma-buf (dma_buf_fops).
@@ -571,9 +570,10 @@ public:
     }
 
 private:
+    // Nothing an exporter throws crosses: it becomes the errno (exception_errno).
     int do_attach(dma_buf_attachment& a) override {
         if constexpr (exporter_has_attach<E>)
-            return e_.attach(a);
+            return guarded([&] { return e_.attach(a); });
         else
             return (void)a, 0;
     }
@@ -598,15 +598,23 @@ private:
     }
     bool has_mmap() const noexcept override { return exporter_has_mmap<E>; }
     result<mmap_target> do_mmap(std::uint64_t off, std::uint64_t len, int prot, int flags) override {
-        if constexpr (exporter_has_mmap<E>)
-            return e_.mmap(off, len, prot, flags);
-        else
+        if constexpr (exporter_has_mmap<E>) {
+            try {
+                return e_.mmap(off, len, prot, flags);
+            } catch (...) {
+                return result<mmap_target>::failure(exception_errno());
+            }
+        } else
             return (void)off, (void)len, (void)prot, (void)flags, result<mmap_target>::failure(-EINVAL);
     }
     result<std::byte*> do_vmap() override {
-        if constexpr (exporter_has_vmap<E>)
-            return e_.vmap();
-        else
+        if constexpr (exporter_has_vmap<E>) {
+            try {
+                return e_.vmap();
+            } catch (...) {
+                return result<std::byte*>::failure(exception_errno());
+            }
+        } else
             return result<std::byte*>::failure(-EINVAL);
     }
     void do_vunmap(std::byte* p) noexcept override {
@@ -615,7 +623,7 @@ private:
         else
             (void)p;
     }
-    int do_begin_cpu_access(dma_direction d) override {
+    int do_begin_cpu_access(dma_direction d) override { // guarded by the caller
         if constexpr (exporter_has_begin_cpu_access<E>)
             return e_.begin_cpu_access(d);
         else
