@@ -348,7 +348,7 @@ TEST_CASE_FIXTURE(fixture, "PRIME on a driver without buffer objects: -EOPNOTSUP
     CHECK(mock.ioctl(fd, ACCEL_IOCTL_PRIME_FD_TO_HANDLE, &a) == -EOPNOTSUPP);
 }
 
-TEST_CASE_FIXTURE(fixture, "import cache: one buffer, one handle per file; closing the handle forgets it") {
+TEST_CASE_FIXTURE(fixture, "import cache: one buffer and one handle per file until the handle is closed") {
     int a = open(exp_reg);
     int b = open(exp_reg);
     auto bo1 = create(a);
@@ -689,7 +689,7 @@ TEST_CASE_FIXTURE(fixture, "dma-buf lifetimes in every close order leave the imp
     CHECK(mock.open_descriptors() == 0);
 }
 
-TEST_CASE_FIXTURE(fixture, "a faulting export leaves no descriptor; a failed import leaves nothing") {
+TEST_CASE_FIXTURE(fixture, "a faulting export leaves no descriptor and a failed import leaves nothing") {
     int e = open(exp_reg);
     int i = open(imp_reg);
     auto bo1 = create(e);
