@@ -262,7 +262,9 @@ public:
 
 protected:
     dma_buf(const file_operations& fops, const dma_buf_export_info& info) noexcept
-        : open_file(fops, info.flags & (O_ACCMODE | O_NONBLOCK)), exp_name_(info.exp_name), size_(info.size) {}
+        : open_file(fops, info.flags & (O_ACCMODE | O_NONBLOCK)), exp_name_(info.exp_name), size_(info.size) {
+        poll_in_.owner = poll_out_.owner = this; // set once: a firing callback reads it unlocked
+    }
     virtual ~dma_buf() = default;
 
     /// The exporter's reservation object (null: the buffer's own); set once, at export.
@@ -331,7 +333,6 @@ private:
     bool poll_ready(poll_slot& ps, resv_usage u) noexcept {
         if (ps.active.load(std::memory_order_acquire))
             return false;
-        ps.owner = this;
         ps.fence.reset(); // its callback has run (the signaller still holds the fence)
         auto f = resv().get_singleton(u);
         if (!f || !*f)
