@@ -36,6 +36,7 @@
 #include <accel/mm/vm/page_table.hpp>
 #include <accel/mm/vm/va_space.hpp>
 #include <accel/share/dma_buf.hpp>
+#include <accel/share/dma_buf_export.hpp>
 #include <accel/share/gem_exporter.hpp>
 #include <accel/share/prime.hpp>
 #include <accel/uapi/accel_drm.h>

@@ -3,7 +3,7 @@
 // unmap_dma_buf and release); the missing operation is named in the error.
 // CF_NAME: exporter_without_unmap
 // CF_EXPECT: required operation `unmap` is missing
-#include <accel/share/dma_buf.hpp>
+#include <accel/share/dma_buf_export.hpp>
 
 struct exporter_without_unmap {
     accel::result<accel::dma_ranges> map(accel::dma_buf_attachment&, accel::dma_direction) { return accel::dma_ranges{}; }

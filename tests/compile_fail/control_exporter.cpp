@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Control: a complete dma-buf exporter (map, unmap, release, and optional vmap/vunmap) compiles.
 // CF_EXPECT_SUCCESS
-#include <accel/share/dma_buf.hpp>
+#include <accel/share/dma_buf_export.hpp>
 
 struct complete_exporter {
     accel::result<accel::dma_ranges> map(accel::dma_buf_attachment&, accel::dma_direction) { return accel::dma_ranges{}; }

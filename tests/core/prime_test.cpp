@@ -24,6 +24,7 @@
 #include <mutex>
 #include <string>
 #include <unistd.h>
+#include <vector>
 
 namespace {
 
@@ -348,7 +349,7 @@ TEST_CASE_FIXTURE(fixture, "PRIME on a driver without buffer objects: -EOPNOTSUP
     CHECK(mock.ioctl(fd, ACCEL_IOCTL_PRIME_FD_TO_HANDLE, &a) == -EOPNOTSUPP);
 }
 
-TEST_CASE_FIXTURE(fixture, "import cache: one buffer, one handle per file; closing the handle forgets it") {
+TEST_CASE_FIXTURE(fixture, "import cache: one buffer and one handle per file until the handle is closed") {
     int a = open(exp_reg);
     int b = open(exp_reg);
     auto bo1 = create(a);
@@ -689,7 +690,7 @@ TEST_CASE_FIXTURE(fixture, "dma-buf lifetimes in every close order leave the imp
     CHECK(mock.open_descriptors() == 0);
 }
 
-TEST_CASE_FIXTURE(fixture, "a faulting export leaves no descriptor; a failed import leaves nothing") {
+TEST_CASE_FIXTURE(fixture, "a faulting export leaves no descriptor and a failed import leaves nothing") {
     int e = open(exp_reg);
     int i = open(imp_reg);
     auto bo1 = create(e);
@@ -819,4 +820,50 @@ TEST_CASE_FIXTURE(fixture, "a dma-buf released with a poll callback armed remove
     CHECK(mock.close(c) == 0); // the buffer goes here
     CHECK(counts.release == 1);
     w->signal(); // no callback left to run on freed memory
+}
+
+TEST_CASE_FIXTURE(fixture, "concurrent exports and imports of one object stay consistent") {
+    int e = open(exp_reg);
+    auto bo1 = create(e);
+    int buf = export_fd(e, bo1.handle);
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&, t] {
+            backend::mock::identity as{{0, 1, true}};
+            const int fd = mock.open(std::string(mock.root()) + "/" +
+                                         node_name(node_kind::compute, (t % 2 ? imp_reg : exp_reg).minor()),
+                                     O_RDWR);
+            if (fd < 0) {
+                failures++;
+                return;
+            }
+            for (int i = 0; i < 200; ++i) {
+                accel_prime_handle a{0, 0, buf};
+                if (mock.ioctl(fd, ACCEL_IOCTL_PRIME_FD_TO_HANDLE, &a) != 0) {
+                    failures++;
+                    continue;
+                }
+                accel_prime_handle again{0, 0, buf};
+                if (mock.ioctl(fd, ACCEL_IOCTL_PRIME_FD_TO_HANDLE, &again) != 0 || again.handle != a.handle)
+                    failures++;
+                accel_prime_handle ex{a.handle, ACCEL_CLOEXEC, -1};
+                if (mock.ioctl(fd, ACCEL_IOCTL_PRIME_HANDLE_TO_FD, &ex) != 0)
+                    failures++;
+                else
+                    (void)mock.close(ex.fd);
+                accel_gem_close gc{a.handle, 0};
+                if (mock.ioctl(fd, ACCEL_IOCTL_GEM_CLOSE, &gc) != 0)
+                    failures++;
+            }
+            (void)mock.close(fd);
+        });
+    for (auto& th : threads)
+        th.join();
+    CHECK(failures == 0);
+    CHECK((*imp_dev)->domain.live_windows == 0);
+    CHECK(mock.close(buf) == 0);
+    CHECK(mock.close(e) == 0);
+    CHECK((*exp_dev)->objects_freed == 1);
+    CHECK((*imp_dev)->objects_freed == 400);
 }

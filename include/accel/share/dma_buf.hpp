@@ -3,13 +3,14 @@
 /// \file The dma-buf (drivers/dma-buf/dma-buf.c): a buffer shared between devices and processes
 /// as an open file of its own kind ("dma_buf"), with an exporter policy (dma_buf_exporter.hpp).
 ///
-/// Exporting: `dma_buf_export(exporter, {exp_name, size, flags})` makes the buffer; the new
+/// Exporting (share/dma_buf_export.hpp): `dma_buf_export(exporter, {exp_name, size, flags})`
+/// makes the buffer; the new
 /// open_file holds one reference, the creator's (fd_install hands it to a descriptor). Its flags
 /// are `flags & (O_ACCMODE | O_NONBLOCK)`, as dma_buf_export gives the anon file.
 ///
 /// Importing (the kernel's importer API, used by share/prime.hpp and by drivers):
 ///   dma_buf_get(fd)                  the caller's descriptor's dma-buf: -EBADF (no such fd),
-///                                    -EINVAL (an fd of another kind)
+///                                    -EINVAL (an fd of another kind) (share/dma_buf_export.hpp)
 ///   buf.attach(importer_device)      an attachment, holding a reference to the buffer
 ///   att.map(dir) / att.unmap()       the buffer's memory as host-address ranges for that
 ///                                    device (one mapping per attachment at a time: -EBUSY)
@@ -61,19 +62,7 @@
 #include <accel/core/wait_queue.hpp>
 #include <accel/exec/dma_resv.hpp>
 #include <accel/exec/fence.hpp>
-#include <accel/share/dma_buf_exporter.hpp>
-// g++ 12 at -O2 reports a false -Wstringop-overflow inside fence_unwrap_merge (an atomic load
-// through a fence& it cannot prove non-null) when these are inlined into some TUs; the code is
-// fine (clang and the other TUs agree).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wstringop-overflow"
-#endif
-#include <accel/exec/fence_unwrap.hpp>
-#include <accel/share/sync_file.hpp>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include <accel/share/dma_buf_ioctls.hpp>
 
 #include <boost/intrusive_ptr.hpp>
 
@@ -262,7 +251,9 @@ public:
 
 protected:
     dma_buf(const file_operations& fops, const dma_buf_export_info& info) noexcept
-        : open_file(fops, info.flags & (O_ACCMODE | O_NONBLOCK)), exp_name_(info.exp_name), size_(info.size) {}
+        : open_file(fops, info.flags & (O_ACCMODE | O_NONBLOCK)), exp_name_(info.exp_name), size_(info.size) {
+        poll_in_.owner = poll_out_.owner = this; // set once: a firing callback reads it unlocked
+    }
     virtual ~dma_buf() = default;
 
     /// The exporter's reservation object (null: the buffer's own); set once, at export.
@@ -331,7 +322,6 @@ private:
     bool poll_ready(poll_slot& ps, resv_usage u) noexcept {
         if (ps.active.load(std::memory_order_acquire))
             return false;
-        ps.owner = this;
         ps.fence.reset(); // its callback has run (the signaller still holds the fence)
         auto f = resv().get_singleton(u);
         if (!f || !*f)
@@ -388,8 +378,7 @@ inline dma_buf_attachment::~dma_buf_attachment() {
     unmap();
     buf_->do_detach(*this);
     buf_->attachments_.fetch_sub(1, std::memory_order_relaxed);
-    // buf_ (the buffer's reference) goes with the members, after dev_ ... order does not
-    // matter: neither needs the other.
+    // Then the members: the device reference, and last the buffer's (maybe its release).
 }
 
 /// The file operations of every dma-buf (dma_buf_fops).
@@ -397,112 +386,19 @@ struct dma_buf_file {
     static dma_buf& of(open_file& f) noexcept { return static_cast<dma_buf&>(f); }
     static const dma_buf& of(const open_file& f) noexcept { return static_cast<const dma_buf&>(f); }
 
-    static int sync(dma_buf& b, std::uint64_t arg) noexcept {
-        dma_buf_sync s{};
-        if (copy_from_user(&s, arg, sizeof s))
-            return -EFAULT;
-        if (s.flags & ~static_cast<std::uint64_t>(DMA_BUF_SYNC_VALID_FLAGS_MASK))
-            return -EINVAL;
-        dma_direction dir;
-        switch (s.flags & DMA_BUF_SYNC_RW) {
-        case DMA_BUF_SYNC_READ:
-            dir = dma_direction::from_device;
-            break;
-        case DMA_BUF_SYNC_WRITE:
-            dir = dma_direction::to_device;
-            break;
-        case DMA_BUF_SYNC_RW:
-            dir = dma_direction::bidirectional;
-            break;
-        default:
-            return -EINVAL;
-        }
-        return (s.flags & DMA_BUF_SYNC_END) ? b.end_cpu_access(dir) : b.begin_cpu_access(dir);
-    }
-
-    /// strndup_user(arg, DMA_BUF_NAME_LEN): the string must end within 32 bytes.
-    static int set_name(dma_buf& b, std::uint64_t arg) noexcept {
-        char name[DMA_BUF_NAME_LEN];
-        for (std::size_t i = 0; i < sizeof name; ++i) {
-            if (copy_from_user(&name[i], arg + i, 1)) // byte by byte: never read past the end
-                return -EFAULT;
-            if (name[i] == '\0')
-                return b.set_name(std::string_view(name, i));
-        }
-        return -EINVAL;
-    }
-
-    static int check_sync_file_flags(__u32 flags) noexcept {
-        return (flags & ~static_cast<__u32>(DMA_BUF_SYNC_RW)) || !(flags & DMA_BUF_SYNC_RW) ? -EINVAL : 0;
-    }
-
-    /// dma_buf_export_sync_file.
-    static int export_sync_file(dma_buf& b, std::uint64_t arg) noexcept {
-        dma_buf_export_sync_file a{};
-        if (copy_from_user(&a, arg, sizeof a))
-            return -EFAULT;
-        if (int e = check_sync_file_flags(a.flags))
-            return e;
-        auto f = b.resv().get_singleton(resv_usage_rw(a.flags & DMA_BUF_SYNC_WRITE));
-        if (!f)
-            return f.error();
-        fence_ptr fence = *f ? std::move(*f) : signaled_stub();
-        if (!fence)
-            return -ENOMEM;
-        auto sf = sync_file_create(std::move(fence));
-        if (!sf)
-            return sf.error();
-        auto fd = fd_install(std::move(*sf), O_CLOEXEC);
-        if (!fd)
-            return fd.error();
-        a.fd = *fd;
-        return copy_to_user(arg, &a, sizeof a) ? -EFAULT : 0; // a failed call gives the fd back
-    }
-
-    /// dma_buf_import_sync_file.
-    static int import_sync_file(dma_buf& b, std::uint64_t arg) noexcept {
-        dma_buf_import_sync_file a{};
-        if (copy_from_user(&a, arg, sizeof a))
-            return -EFAULT;
-        if (int e = check_sync_file_flags(a.flags))
-            return e;
-        auto file = fget(a.fd);
-        if (!file)
-            return file.error();
-        fence_ptr fence = sync_file_get_fence(**file);
-        if (!fence)
-            return -EINVAL;
-        const resv_usage usage = (a.flags & DMA_BUF_SYNC_WRITE) ? resv_usage::write : resv_usage::read;
-        unsigned leaves = 0;
-        fence_unwrap_for_each(fence, [&](accel::fence&) { ++leaves; });
-        if (leaves == 0)
-            return 0;
-        dma_resv& r = b.resv();
-        if (int e = r.lock(nullptr))
-            return e;
-        int err = r.reserve_fences(leaves);
-        if (!err)
-            fence_unwrap_for_each(fence, [&](accel::fence& leaf) {
-                if (!err)
-                    err = r.add_fence(fence_ptr(&leaf), usage);
-            });
-        r.unlock();
-        return err;
-    }
-
     static constexpr file_operations fops{
         .kind = "dma_buf",
         .ioctl = [](open_file& f, ioctl_cmd cmd, std::uint64_t arg) noexcept -> int {
             switch (static_cast<unsigned long>(cmd)) {
             case DMA_BUF_IOCTL_SYNC:
-                return sync(of(f), arg);
+                return dma_buf_ioctl::sync(of(f), arg);
             case DMA_BUF_SET_NAME_A:
             case DMA_BUF_SET_NAME_B:
-                return set_name(of(f), arg);
+                return dma_buf_ioctl::set_name(of(f), arg);
             case DMA_BUF_IOCTL_EXPORT_SYNC_FILE:
-                return export_sync_file(of(f), arg);
+                return dma_buf_ioctl::export_sync_file(of(f), arg);
             case DMA_BUF_IOCTL_IMPORT_SYNC_FILE:
-                return import_sync_file(of(f), arg);
+                return dma_buf_ioctl::import_sync_file(of(f), arg);
             default:
                 return -ENOTTY;
             }
@@ -551,114 +447,5 @@ struct dma_buf_file {
 };
 
 inline bool dma_buf::is(const open_file& f) noexcept { return &f.fops() == &dma_buf_file::fops; }
-
-/// A dma-buf whose exporter is E (the ops table computed from E's members).
-template <dma_buf_exporter E>
-class dma_buf_of final : public dma_buf {
-public:
-    dma_buf_of(E exporter, const dma_buf_export_info& info) noexcept(std::is_nothrow_move_constructible_v<E>)
-        : dma_buf(dma_buf_file::fops, info), e_(std::move(exporter)) {
-        if constexpr (exporter_has_resv<E>)
-            resv_ = e_.resv();
-    }
-    E& exporter() noexcept { return e_; }
-
-    gem_object* object() noexcept override {
-        if constexpr (exporter_has_object<E>)
-            return e_.object();
-        else
-            return nullptr;
-    }
-
-private:
-    int do_attach(dma_buf_attachment& a) override {
-        if constexpr (exporter_has_attach<E>)
-            return e_.attach(a);
-        else
-            return (void)a, 0;
-    }
-    void do_detach(dma_buf_attachment& a) noexcept override {
-        if constexpr (exporter_has_detach<E>)
-            guarded([&] { e_.detach(a); return 0; });
-        else
-            (void)a;
-    }
-    result<dma_ranges> do_map(dma_buf_attachment& a, dma_direction d) override {
-        try {
-            return e_.map(a, d);
-        } catch (...) {
-            return result<dma_ranges>::failure(exception_errno());
-        }
-    }
-    void do_unmap(dma_buf_attachment& a, dma_ranges& r, dma_direction d) noexcept override {
-        guarded([&] { e_.unmap(a, r, d); return 0; });
-    }
-    void do_release() noexcept override {
-        guarded([&] { e_.release(); return 0; });
-    }
-    bool has_mmap() const noexcept override { return exporter_has_mmap<E>; }
-    result<mmap_target> do_mmap(std::uint64_t off, std::uint64_t len, int prot, int flags) override {
-        if constexpr (exporter_has_mmap<E>)
-            return e_.mmap(off, len, prot, flags);
-        else
-            return (void)off, (void)len, (void)prot, (void)flags, result<mmap_target>::failure(-EINVAL);
-    }
-    result<std::byte*> do_vmap() override {
-        if constexpr (exporter_has_vmap<E>)
-            return e_.vmap();
-        else
-            return result<std::byte*>::failure(-EINVAL);
-    }
-    void do_vunmap(std::byte* p) noexcept override {
-        if constexpr (exporter_has_vmap<E>)
-            guarded([&] { e_.vunmap(p); return 0; });
-        else
-            (void)p;
-    }
-    int do_begin_cpu_access(dma_direction d) override {
-        if constexpr (exporter_has_begin_cpu_access<E>)
-            return e_.begin_cpu_access(d);
-        else
-            return (void)d, 0;
-    }
-    int do_end_cpu_access(dma_direction d) override {
-        if constexpr (exporter_has_end_cpu_access<E>)
-            return e_.end_cpu_access(d);
-        else
-            return (void)d, 0;
-    }
-
-    E e_;
-};
-
-/// dma_buf_export: a new dma-buf owning `exporter`, one reference held by the caller.
-/// -EINVAL (size 0), -ENOMEM (the exporter is destroyed, never released: export took nothing).
-template <class E>
-result<dma_buf_ref> dma_buf_export(E exporter, const dma_buf_export_info& info) {
-    static_assert(diagnose_exporter<E>());
-    if constexpr (dma_buf_exporter<E>) { // (else only the message above, no cascade)
-        if (info.size == 0)
-            return result<dma_buf_ref>::failure(-EINVAL);
-        if (detail::alloc_may_fail())
-            return result<dma_buf_ref>::failure(-ENOMEM);
-        auto* b = new (std::nothrow) dma_buf_of<E>(std::move(exporter), info);
-        if (!b)
-            return result<dma_buf_ref>::failure(-ENOMEM);
-        return dma_buf_ref(b, false); // adopts the creator's reference
-    } else {
-        return result<dma_buf_ref>::failure(-EINVAL);
-    }
-}
-
-/// dma_buf_get: the dma-buf behind the current caller's descriptor `fd` (a new reference).
-/// -EBADF: not an open descriptor; -EINVAL: a descriptor of another kind.
-inline result<dma_buf_ref> dma_buf_get(int fd) noexcept {
-    auto f = fget(fd);
-    if (!f)
-        return result<dma_buf_ref>::failure(f.error());
-    if (!dma_buf::is(**f))
-        return result<dma_buf_ref>::failure(-EINVAL);
-    return dma_buf_ref(static_cast<dma_buf*>(f->get())); // f's reference goes, this one stays
-}
 
 } // namespace accel

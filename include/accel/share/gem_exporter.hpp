@@ -33,6 +33,7 @@
 #include <accel/core/gem/object.hpp>
 #include <accel/exec/dma_resv.hpp>
 #include <accel/share/dma_buf.hpp>
+#include <accel/share/dma_buf_export.hpp>
 
 #include <cstdint>
 #include <mutex>

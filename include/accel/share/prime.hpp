@@ -41,6 +41,7 @@
 #include <accel/core/gem/extension.hpp>
 #include <accel/core/gem/placement.hpp>
 #include <accel/share/dma_buf.hpp>
+#include <accel/share/dma_buf_export.hpp>
 #include <accel/share/gem_exporter.hpp>
 #include <accel/uapi/accel_drm.h>
 
