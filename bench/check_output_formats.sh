@@ -2,23 +2,25 @@
 # SPDX-License-Identifier: MIT
 # CTest bench.output_formats: the bench programs keep standard output in the format asked for.
 #
-#   check_output_formats.sh MM_TRACEGEN MM_POLICIES IOCTL_DISPATCH
+#   check_output_formats.sh MM_TRACEGEN MM_POLICIES IOCTL_DISPATCH SHARING
 #
 # - mm_tracegen writes the same bytes twice from one seed, and --stats reads them back;
 # - mm_policies and ioctl_dispatch with --benchmark_format=json: stdout parses as one JSON
 #   document with benchmarks in it, and the summary (comparison table, ratios) is on stderr;
 # - with csv: stdout is CSV (gbench's header first) and has no summary line (fill_drain is among
 #   the traces: gbench's CSV reporter aborts unless every run has the same counters);
+# - sharing with --benchmark_format=json (its mock PRIME benchmarks only: no FUSE server is
+#   started): stdout is JSON, its ratios on stderr; in console format they are on stdout.
 # - in console format the summary is on stdout.
 # Tiny runs (3000-operation traces, one replay, two cheap policies; 1 ms per repetition): well
 # under a second outside the sanitizers.
 set -euo pipefail
 
-if [[ $# -ne 3 ]]; then
-    echo "usage: $0 MM_TRACEGEN MM_POLICIES IOCTL_DISPATCH" >&2
+if [[ $# -ne 4 ]]; then
+    echo "usage: $0 MM_TRACEGEN MM_POLICIES IOCTL_DISPATCH SHARING" >&2
     exit 2
 fi
-tracegen=$1 policies=$2 dispatch=$3
+tracegen=$1 policies=$2 dispatch=$3 sharing=$4
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -69,5 +71,20 @@ grep -q '^mock / direct' "$tmp/err" || fail "ioctl_dispatch --benchmark_format=j
 
 dispatch_run
 grep -q '^mock / direct' "$tmp/out" || fail "ioctl_dispatch (console): no ratios on stdout"
+
+sharing_run() {
+    # One size of the mock PRIME cycle and its baseline, so that a ratio is printed; 3 short
+    # repetitions each.
+    "$sharing" --benchmark_filter='^(prime_cycle/mock|bo_cycle/mock)/4096$' --benchmark_min_time=0.001 \
+        --benchmark_repetitions=3 "$@" >"$tmp/out" 2>"$tmp/err" || fail "sharing $*"
+}
+
+sharing_run --benchmark_format=json
+jq -e '[.benchmarks[] | select(.run_type == "iteration")] | length == 6' "$tmp/out" >/dev/null ||
+    fail "sharing --benchmark_format=json: stdout is not the JSON of 2 x 3 repetitions"
+grep -q '^prime_cycle/mock/4096 / bo_cycle/mock/4096' "$tmp/err" || fail "sharing --benchmark_format=json: no ratio on stderr"
+
+sharing_run
+grep -q '^prime_cycle/mock/4096 / bo_cycle/mock/4096' "$tmp/out" || fail "sharing (console): no ratio on stdout"
 
 echo "bench output formats: ok"

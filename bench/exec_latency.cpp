@@ -69,6 +69,7 @@
 // `ACCEL_EXEC_RATIO("subject", "baseline", target)` (or accel::bench::register_ratio); main()
 // prints the spread of every benchmark that ran and every registered ratio whose two sides ran.
 #include "ratio_reporter.hpp"
+#include "thread_placement.hpp"
 #include "vdnn_client.hpp"
 #include "vdnn_driver.hpp"
 #include "vdnn_gemm_bench.hpp"
@@ -138,6 +139,10 @@ inline bool register_ratio(std::string subject, std::string baseline, std::optio
 namespace {
 
 using namespace std::chrono_literals;
+using accel::bench::allowed_cpus;
+using accel::bench::pin_to;
+using accel::bench::placement;
+using accel::bench::thread_placement;
 
 /// A one-shot event on an accel::fence: signal() once, wait() blocks in fence::wait.
 class fence_event {
@@ -184,30 +189,6 @@ struct round {
     std::shared_ptr<round> next;
     bool stop = false;
 };
-
-/// Where the two threads of a ping-pong run: where the scheduler puts them, both on one CPU
-/// (each hand-off is a context switch there), or one on each of two CPUs (each hand-off wakes
-/// the other CPU).
-enum class placement { any_cpu, one_cpu, two_cpus };
-
-/// The first `n` CPUs this process may run on (fewer if it has fewer).
-std::vector<int> allowed_cpus(std::size_t n) {
-    cpu_set_t set;
-    std::vector<int> cpus;
-    if (sched_getaffinity(0, sizeof set, &set) != 0)
-        return cpus;
-    for (int c = 0; c < CPU_SETSIZE && cpus.size() < n; ++c)
-        if (CPU_ISSET(c, &set))
-            cpus.push_back(c);
-    return cpus;
-}
-
-void pin_to(int cpu) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-}
 
 template <class Event>
 void ping_pong(benchmark::State& state, placement where) {
@@ -284,69 +265,6 @@ std::int64_t thread_cpu_ns() {
     ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return std::int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec;
 }
-
-/// Sets the affinity of every thread of process `pid` (0: this one) but thread `except`.
-bool pin_threads_of(pid_t pid, const cpu_set_t& set, pid_t except) {
-    const std::string dir = pid ? "/proc/" + std::to_string(pid) + "/task" : std::string("/proc/self/task");
-    DIR* d = ::opendir(dir.c_str());
-    if (!d)
-        return false;
-    bool all = true;
-    while (dirent* e = ::readdir(d)) {
-        if (e->d_name[0] == '.')
-            continue;
-        const auto tid = static_cast<pid_t>(std::atoi(e->d_name));
-        if (tid != except && ::sched_setaffinity(tid, sizeof set, &set) != 0 && errno != ESRCH)
-            all = false;
-    }
-    ::closedir(d);
-    return all;
-}
-
-/// While alive: the calling thread (the client) on the first allowed CPU, and every other
-/// thread of this process and of process `server` (if any) on the same CPU (one_cpu) or on the
-/// second (two_cpus); any_cpu changes nothing. Threads started meanwhile inherit their
-/// creator's mask. Everything goes back to the calling thread's former mask afterwards.
-class thread_placement {
-public:
-    explicit thread_placement(placement where, pid_t server = 0) : server_(server) {
-        if (where == placement::any_cpu)
-            return;
-        const std::vector<int> cpus = allowed_cpus(2);
-        if (cpus.empty() || (where == placement::two_cpus && cpus.size() < 2) ||
-            ::sched_getaffinity(0, sizeof saved_, &saved_) != 0) {
-            error_ = where == placement::two_cpus ? "needs two CPUs" : "no CPU to pin to";
-            return;
-        }
-        cpu_set_t client, rest;
-        CPU_ZERO(&client);
-        CPU_ZERO(&rest);
-        CPU_SET(cpus[0], &client);
-        CPU_SET(where == placement::one_cpu ? cpus[0] : cpus[1], &rest);
-        active_ = true;
-        if (::sched_setaffinity(0, sizeof client, &client) != 0 || !pin_threads_of(0, rest, ::gettid()) ||
-            (server_ > 0 && !pin_threads_of(server_, rest, 0)))
-            error_ = "sched_setaffinity failed";
-    }
-    ~thread_placement() {
-        if (!active_)
-            return;
-        ::sched_setaffinity(0, sizeof saved_, &saved_);
-        pin_threads_of(0, saved_, ::gettid());
-        if (server_ > 0)
-            pin_threads_of(server_, saved_, 0);
-    }
-    thread_placement(const thread_placement&) = delete;
-    thread_placement& operator=(const thread_placement&) = delete;
-    /// Empty when placed as asked.
-    const std::string& error() const noexcept { return error_; }
-
-private:
-    pid_t server_;
-    cpu_set_t saved_{};
-    bool active_ = false;
-    std::string error_;
-};
 
 /// condvar_pingpong: the floor of a round trip to another thread and back, shaped like the null
 /// job's (client -> engine thread -> client): a persistent "engine" thread sleeps on a condition
@@ -673,7 +591,7 @@ void fuse_ioctl_poll(benchmark::State& state, placement where) {
     srv::bump_arg arg{};
     arg.words[1] = 1;
     srv::poll_stats before{}, after{};
-    int failed = ::ioctl(fd, EXEC_BENCH_IOCTL_STATS, &before);
+    int failed = ::ioctl(fd, BENCH_BARE_IOCTL_STATS, &before);
     {
         thread_placement placed(where, bare_server.pid());
         if (!placed.error().empty()) {
@@ -683,7 +601,7 @@ void fuse_ioctl_poll(benchmark::State& state, placement where) {
         }
         fuse_cpu cpu{bare_server.pid()};
         for (auto _ : state) {
-            failed |= ::ioctl(fd, EXEC_BENCH_IOCTL_BUMP, &arg);
+            failed |= ::ioctl(fd, BENCH_BARE_IOCTL_BUMP, &arg);
             for (;;) {
                 pollfd p{fd, POLLIN, 0};
                 const int r = ::poll(&p, 1, -1);
@@ -697,7 +615,7 @@ void fuse_ioctl_poll(benchmark::State& state, placement where) {
         }
         cpu.report(state);
     }
-    failed |= ::ioctl(fd, EXEC_BENCH_IOCTL_STATS, &after);
+    failed |= ::ioctl(fd, BENCH_BARE_IOCTL_STATS, &after);
     ::close(fd);
     if (failed) {
         state.SkipWithError("an ioctl or a poll failed");

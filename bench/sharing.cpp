@@ -1,8 +1,20 @@
 // SPDX-License-Identifier: MIT
 // bench/sharing: the costs of the sharing layer (issue 12). Benchmark names begin with the
-// prefixes outside checks look for; each group has its own section below, and main() prints
-// each group's ratios against its baseline from the same run (on stdout in console format, on
-// stderr with --benchmark_format=json or csv, so that stdout is JSON or CSV only).
+// prefixes outside checks look for (prime_cycle/mock, bo_cycle/mock, syncfile_poll_wake/fuse,
+// fuse_poll_notify, prime_export/fuse, fuse_ioctl, lock/); each group has its own section or
+// header, and main() prints each group's ratios against its baseline from the same run (on
+// stdout in console format, on stderr with --benchmark_format=json or csv, so that stdout is
+// JSON or CSV only).
+//
+// prime_cycle/mock, bo_cycle/mock : sharing_prime.hpp (PRIME on the mock: export + import +
+//         attach + map + unmap + detach per iteration, against BO create + close). Ratios
+//         printed: prime_cycle/mock/<size> and prime_cycle/mock_api/<size> over bo_cycle/mock/<size>.
+//
+// Through FUSE: sharing_fuse.hpp (its servers are this program re-executed in a server mode,
+// fuse_servers.hpp; without the FUSE host target or /dev/fuse these are not built or skipped):
+//   syncfile_poll_wake/fuse/<placement> against fuse_poll_notify/<placement> (target <= 1.3x),
+//   prime_export/fuse/{fresh,same}/<placement> against fuse_ioctl/bare/<placement> (target
+//   <= 2.5x) and fuse_ioctl/accel/<placement>; placement one_cpu or two_cpus.
 //
 // lock/ : multi-object locking of N = 2, 16 and 128 buffers, each with its own dma_resv, through
 //         the drm_exec loop (exec/drm_exec.hpp: ww_mutex wait-die, -EDEADLK and back off). One
@@ -20,9 +32,17 @@
 //                                       known and sorted up front: drm_exec does not).
 //   Ratios printed: lock/<contention>/N over its baseline.
 //
-// Every benchmark runs 5 times by default (--benchmark_repetitions=N to change it); the summary
-// gives each ratio as the median of the per-repetition ratios with its spread.
+// Every benchmark runs 5 times by default (--benchmark_repetitions=N to change it), the
+// repetitions of all benchmarks interleaved at random (so that both sides of a ratio see the
+// same machine, and a pair of repetitions ran close together), each for 0.2 s of measured time
+// (--benchmark_min_time: the FUSE benchmarks' untimed set-up would otherwise stretch the program
+// past two minutes; 0.2 s is still thousands of round trips at 100 us); the summary gives each
+// ratio as the median of the per-repetition ratios with its spread.
 #include "ratio_reporter.hpp"
+#include "sharing_prime.hpp"
+#if SHARING_WITH_FUSE
+#include "sharing_fuse.hpp"
+#endif
 
 #include <accel/exec/drm_exec.hpp>
 
@@ -35,6 +55,7 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -151,13 +172,49 @@ void print_lock_summary(const accel::bench::sample_reporter& reporter) {
     }
 }
 
+void print_prime_summary(const accel::bench::sample_reporter& reporter) {
+    std::FILE* out = reporter.summary_stream();
+    bool header = false;
+    for (const char* subject : {"prime_cycle/mock", "prime_cycle/mock_api"})
+        for (const char* size : {"4096", "1048576"}) {
+            const std::string s = std::string(subject) + "/" + size, b = std::string("bo_cycle/mock/") + size;
+            const accel::bench::spread r = reporter.ratio(s, b);
+            if (r.median <= 0)
+                continue;
+            if (!std::exchange(header, true))
+                std::fprintf(out, "\nPRIME on the mock: a sharing cycle against a BO create + close (time ratio)\n");
+            const std::string label = s + " / " + b;
+            accel::bench::print_ratio(out, label.c_str(), r);
+        }
+}
+
+#if SHARING_WITH_FUSE
+[[maybe_unused]] const bool fuse_registered = accel::bench_sharing::register_fuse_benchmarks();
+#endif
+
 } // namespace
 
 int main(int argc, char** argv) {
+#if SHARING_WITH_FUSE
+    if (const int rc = accel::bench_sharing::server_main(argc, argv); rc >= 0)
+        return rc; // this process was one of the benchmark's FUSE servers
+#endif
     accel::bench::sample_reporter reporter;
-    if (!accel::bench::initialize(argc, argv, reporter, 5))
+    if (!accel::bench::initialize(argc, argv, reporter, 5, benchmark::PrintDefaultHelp,
+                                  {"--benchmark_enable_random_interleaving=true", "--benchmark_min_time=0.2"}))
         return 1;
     accel::bench::run(reporter);
+    int rc = 0;
+#if SHARING_WITH_FUSE
+    if (!accel::bench_sharing::stop_servers()) {
+        std::fprintf(stderr, "sharing: a FUSE server did not stop cleanly\n");
+        rc = 1;
+    }
+#endif
+    print_prime_summary(reporter);
+#if SHARING_WITH_FUSE
+    accel::bench_sharing::print_fuse_summary(reporter);
+#endif
     print_lock_summary(reporter);
-    return 0;
+    return rc;
 }
