@@ -154,7 +154,7 @@ TEST_CASE("fuse syncobj: a signal ends a parked WAIT with EINTR, the device answ
     CHECK(fx.wait({h}, so::in_ms(1000), 0) == 0);
 }
 
-TEST_CASE("fuse syncobj: descriptors come back close-on-exec: syncobj files O_RDWR, sync files O_RDONLY (the raw FD_CALL answer)") {
+TEST_CASE("fuse syncobj: descriptors come back close-on-exec and read-only, as the kernel's anon files (the raw FD_CALL answer too)") {
     so::fixture<fuse_env> fx;
     const std::uint32_t h = fx.create();
     REQUIRE(fx.set(h, 0) == 0);
@@ -162,6 +162,7 @@ TEST_CASE("fuse syncobj: descriptors come back close-on-exec: syncobj files O_RD
     accel_syncobj_handle a{h, 0, -1, 0, 0};
     REQUIRE(fx.h2f(a) == 0);
     CHECK(cloexec(a.fd));
+    CHECK((::fcntl(a.fd, F_GETFL) & O_ACCMODE) == O_RDONLY); // anon_inode_getfile(..., 0)
     accel_syncobj_handle e{h, so::EXPORT_SF, -1, 0, 0};
     REQUIRE(fx.h2f(e) == 0);
     CHECK(cloexec(e.fd));
@@ -186,7 +187,7 @@ TEST_CASE("fuse syncobj: descriptors come back close-on-exec: syncobj files O_RD
     accel_syncobj_handle r{h, 0, -1, 0, 0};
     REQUIRE(raw(fx.fd, ACCEL_IOCTL_SYNCOBJ_HANDLE_TO_FD, &r, sizeof r, offsetof(accel_syncobj_handle, fd), w) == 0);
     CHECK((w.open_flags & O_CLOEXEC) != 0);
-    CHECK((w.open_flags & O_ACCMODE) == O_RDWR);
+    CHECK((w.open_flags & O_ACCMODE) == O_RDONLY);
     std::memcpy(&r, w.data, sizeof r);
     CHECK(r.fd == ACCEL_FD_CALL_PENDING);
     const int s1 = open_published(w);
