@@ -1,19 +1,22 @@
 // SPDX-License-Identifier: MIT
-// The syncobj conformance cases: every syncobj call that returns no descriptor, written once
-// against the client_backend interface and run on the mock (tests/core/syncobj_test.cpp) and
-// through FUSE (tests/fuse/syncobj_test.cpp), so both answer alike: every errno of
-// KERNEL-EXEC.md 4.3 (IGT's syncobj_basic/wait/timeline invalid-* cases), the wait matrix
-// (unsubmitted / submitted / signalled, ALL, FOR_SUBMIT, AVAILABLE, -ETIME, first_signaled,
-// waits woken from another thread), timeline QUERY / TRANSFER / TIMELINE_SIGNAL, and the
-// driver API (syncobj_find_fence).
+// The syncobj and sync-file conformance cases, written once against the client_backend
+// interface and run on the mock (tests/core/syncobj_test.cpp) and through FUSE
+// (tests/fuse/syncobj_test.cpp), so both answer alike: every errno of KERNEL-EXEC.md 4.3 (IGT's
+// syncobj_basic/wait/timeline invalid-* cases), the wait matrix (unsubmitted / submitted /
+// signalled, ALL, FOR_SUBMIT, AVAILABLE, -ETIME, first_signaled, waits woken from another
+// thread), timeline QUERY / TRANSFER / TIMELINE_SIGNAL, the driver API (syncobj_find_fence);
+// and the calls that return or take a descriptor: HANDLE_TO_FD / FD_TO_HANDLE of syncobj files
+// and sync files (EXPORT_SYNC_FILE / IMPORT_SYNC_FILE), sync files' MERGE / FILE_INFO /
+// SET_DEADLINE / poll (KERNEL-EXEC.md 3), and libsync's sync_wait / sync_merge done the way
+// libsync.h does them, through the backend's poll and ioctl.
 //
 // An environment E provides:
 //   auto& client();              the backend
 //   std::string syncobj_node();  the compute node of a device<syncobj_driver>
 //   void reset_fences();         forgets the test fences (where they live in this process)
-//   static constexpr bool passes_descriptors;  whether a call may name another open file (fget)
-// Calls that return a descriptor (HANDLE_TO_FD, sync files) stay in syncobj_test.cpp (mock)
-// until the FUSE side of fd_install exists.
+//   int open_descriptors();      the caller's open descriptors (leak checks)
+// and its backend knows that SO_TEST_EXPORT returns a descriptor at byte 4 (FUSE: registered
+// with backend::syscall::register_fd_ioctl).
 #pragma once
 #include "syncobj_driver.hpp"
 
@@ -23,7 +26,9 @@
 #include <chrono>
 #include <climits>
 #include <cstdint>
+#include <cstring>
 #include <fcntl.h>
+#include <poll.h>
 #include <string>
 #include <thread>
 #include <vector>
@@ -107,7 +112,69 @@ struct fixture : E {
         accel_syncobj_timeline_array a{uptr(&h), uptr(&point), 1, 0};
         return io(ACCEL_IOCTL_SYNCOBJ_TIMELINE_SIGNAL, &a);
     }
+    /// dma_fence_set_error on test fence `fence`, before its signal.
+    void set_error(unsigned fence, int err) {
+        so_fence_arg a{fence, err};
+        REQUIRE(io(SO_TEST_ERROR, &a) == 0);
+    }
+    /// Test fence `fence` as a new sync file (the driver's fd_install).
+    int export_sync_file(unsigned fence) {
+        so_fence_arg a{fence, -1};
+        REQUIRE(io(SO_TEST_EXPORT, &a) == 0);
+        REQUIRE(a.fd >= 0);
+        return a.fd;
+    }
+    /// Another file of the syncobj device.
+    int open_node() {
+        const int f = this->client().open(this->syncobj_node(), O_RDWR);
+        REQUIRE(f >= 0);
+        return f;
+    }
+    int ioctl(int f, unsigned long cmd, void* arg) { return this->client().ioctl(f, cmd, arg); }
+    int close(int f) { return this->client().close(f); }
+    /// poll(2) of one descriptor for POLLIN: the revents, 0 on timeout, or -errno.
+    int poll_in(int f, int timeout_ms) {
+        pollfd p{f, POLLIN, 0};
+        const int r = this->client().poll(&p, 1, timeout_ms);
+        return r <= 0 ? r : p.revents;
+    }
+    int h2f(accel_syncobj_handle& a) { return io(ACCEL_IOCTL_SYNCOBJ_HANDLE_TO_FD, &a); }
+    int f2h(accel_syncobj_handle& a) { return io(ACCEL_IOCTL_SYNCOBJ_FD_TO_HANDLE, &a); }
+    /// libsync.h's sync_wait through the backend: poll POLLIN, retried on EINTR/EAGAIN; 0, or -1
+    /// with `err` (ETIME on timeout, EINVAL on POLLERR/POLLNVAL).
+    int libsync_wait(int f, int timeout_ms, int& err) {
+        pollfd fds{f, POLLIN, 0};
+        int ret;
+        do {
+            ret = this->client().poll(&fds, 1, timeout_ms);
+            if (ret > 0) {
+                if (fds.revents & (POLLERR | POLLNVAL)) {
+                    err = EINVAL;
+                    return -1;
+                }
+                return 0;
+            } else if (ret == 0) {
+                err = ETIME;
+                return -1;
+            }
+        } while (ret == -EINTR || ret == -EAGAIN);
+        err = -ret;
+        return -1;
+    }
+    /// libsync.h's sync_merge through the backend: the new descriptor or -errno.
+    int libsync_merge(const char* name, int fd1, int fd2) {
+        sync_merge_data data{};
+        data.fd2 = fd2;
+        std::strncpy(data.name, name, sizeof data.name - 1);
+        const int ret = ioctl(fd1, SYNC_IOC_MERGE, &data);
+        return ret < 0 ? ret : data.fence;
+    }
 };
+
+constexpr __u32 EXPORT_SF = ACCEL_SYNCOBJ_HANDLE_TO_FD_FLAGS_EXPORT_SYNC_FILE;
+constexpr __u32 EXPORT_TL = ACCEL_SYNCOBJ_HANDLE_TO_FD_FLAGS_TIMELINE;
+constexpr __u32 IMPORT_SF = ACCEL_SYNCOBJ_FD_TO_HANDLE_FLAGS_IMPORT_SYNC_FILE;
+constexpr __u32 IMPORT_TL = ACCEL_SYNCOBJ_FD_TO_HANDLE_FLAGS_TIMELINE;
 
 TEST_CASE_TEMPLATE_DEFINE("syncobj conformance", E, syncobj_conformance) {
     fixture<E> fx;
@@ -442,10 +509,353 @@ TEST_CASE_TEMPLATE_DEFINE("syncobj conformance", E, syncobj_conformance) {
         CHECK(fx.io(ACCEL_IOCTL_SYNCOBJ_EVENTFD, &e) == -ENOENT);
         e = {h, 0, 0, -1, 0};
         CHECK(fx.io(ACCEL_IOCTL_SYNCOBJ_EVENTFD, &e) == -EBADF); // illegal eventfd
-        if constexpr (E::passes_descriptors) {
-            e = {h, 0, 0, fx.fd, 0};
-            CHECK(fx.io(ACCEL_IOCTL_SYNCOBJ_EVENTFD, &e) == -EINVAL); // open, but no eventfd
-        }
+        e = {h, 0, 0, fx.fd, 0};
+        CHECK(fx.io(ACCEL_IOCTL_SYNCOBJ_EVENTFD, &e) == -EINVAL); // open, but no eventfd
+    }
+
+    // ---- descriptors: syncobj files ----
+
+    SUBCASE("syncobj: HANDLE_TO_FD and FD_TO_HANDLE share a syncobj between files, every import is a new handle") {
+        const std::uint32_t h = fx.create();
+        accel_syncobj_handle a{h, 0, -1, 0, 0};
+        REQUIRE(fx.h2f(a) == 0);
+        const int sfd = a.fd;
+        CHECK(sfd >= 0);
+        CHECK(sfd != fx.fd);
+        accel_syncobj_handle b{0, 0, sfd, 0, 0};
+        REQUIRE(fx.f2h(b) == 0);
+        CHECK(b.handle != h);
+        accel_syncobj_handle c{0, 0, sfd, 0, 0};
+        REQUIRE(fx.f2h(c) == 0);
+        CHECK(c.handle != b.handle); // test-valid-cycle
+        CHECK(c.handle != h);
+        // The same object: a fence set through one handle is seen through the others.
+        REQUIRE(fx.set(h, 0) == 0);
+        CHECK(fx.wait({b.handle}, 0, 0) == -ETIME);
+        CHECK(fx.wait({c.handle}, 0, 0) == -ETIME);
+        // Another file of the same device imports it as its own handle 1, and sees the fence.
+        const int fd2 = fx.open_node();
+        accel_syncobj_handle d{0, 0, sfd, 0, 0};
+        REQUIRE(fx.ioctl(fd2, ACCEL_IOCTL_SYNCOBJ_FD_TO_HANDLE, &d) == 0);
+        CHECK(d.handle == 1);
+        accel_syncobj_wait w{};
+        w.handles = uptr(&d.handle);
+        w.count_handles = 1;
+        CHECK(fx.ioctl(fd2, ACCEL_IOCTL_SYNCOBJ_WAIT, &w) == -ETIME);
+        fx.signal(0);
+        CHECK(fx.wait({c.handle}, 0, 0) == 0);
+        CHECK(fx.ioctl(fd2, ACCEL_IOCTL_SYNCOBJ_WAIT, &w) == 0);
+        // A reset through the other file's handle is seen here: one object.
+        accel_syncobj_array r{uptr(&d.handle), 1, 0};
+        CHECK(fx.ioctl(fd2, ACCEL_IOCTL_SYNCOBJ_RESET, &r) == 0);
+        CHECK(fx.wait({h}, 0, 0) == -EINVAL); // no fence any more
+        // A syncobj file answers no ioctl of its own.
+        char buf[256] = {};
+        CHECK(fx.ioctl(sfd, ACCEL_IOCTL_SYNCOBJ_CREATE, buf) == -ENOTTY);
+        CHECK(fx.close(fd2) == 0);
+        CHECK(fx.close(sfd) == 0);
+        // Closed: the descriptor is gone (-EBADF), FD_TO_HANDLE of it is -EINVAL as the kernel's
+        // fdget failure answers; the handles stay.
+        CHECK(fx.ioctl(sfd, ACCEL_IOCTL_SYNCOBJ_CREATE, buf) == -EBADF);
+        accel_syncobj_handle e{0, 0, sfd, 0, 0};
+        CHECK(fx.f2h(e) == -EINVAL);
+        CHECK(fx.wait({b.handle}, 0, 0) == -EINVAL);
+    }
+
+    SUBCASE("syncobj: HANDLE_TO_FD / FD_TO_HANDLE errors (bad-flags, bad-pad, bad-handle-to-fd, illegal-fd-to-handle)") {
+        const std::uint32_t h = fx.create();
+        const int before = fx.open_descriptors();
+        auto h2f = [&](accel_syncobj_handle a) { return fx.h2f(a); };
+        auto f2h = [&](accel_syncobj_handle a) { return fx.f2h(a); };
+        CHECK(h2f({h, 0, -1, 1, 0}) == -EINVAL);             // pad
+        CHECK(h2f({h, 0x4, -1, 0, 0}) == -EINVAL);           // unknown flag
+        CHECK(h2f({h, EXPORT_TL, -1, 0, 0}) == -EINVAL);     // TIMELINE alone
+        CHECK(h2f({h, 0, -1, 0, 5}) == -EINVAL);             // point without TIMELINE|EXPORT
+        CHECK(h2f({99, 0, -1, 0, 0}) == -EINVAL);            // bad-handle-to-fd
+        CHECK(h2f({0, 0, -1, 0, 0}) == -EINVAL);
+        CHECK(h2f({99, EXPORT_SF, -1, 0, 0}) == -ENOENT);    // export: unknown handle
+        CHECK(h2f({h, EXPORT_SF, -1, 0, 0}) == -EINVAL);     // export: no fence
+        CHECK(h2f({h, EXPORT_SF | EXPORT_TL, -1, 0, 1}) == -EINVAL); // export: point not submitted
+        CHECK(fx.open_descriptors() == before);              // no descriptor from a failure
+        CHECK(f2h({0, 0, fx.fd, 1, 0}) == -EINVAL);          // pad
+        CHECK(f2h({0, 0x4, fx.fd, 0, 0}) == -EINVAL);        // unknown flag
+        CHECK(f2h({0, IMPORT_TL, fx.fd, 0, 0}) == -EINVAL);  // TIMELINE alone
+        CHECK(f2h({0, 0, fx.fd, 0, 3}) == -EINVAL);          // point without TIMELINE|IMPORT
+        CHECK(f2h({0, 0, -1, 0, 0}) == -EINVAL);             // bad-fd-to-handle
+        CHECK(f2h({0, 0, 999, 0, 0}) == -EINVAL);            // not open
+        CHECK(f2h({0, 0, fx.fd, 0, 0}) == -EINVAL);          // illegal-fd-to-handle: a device file
+        CHECK(f2h({h, IMPORT_SF, fx.fd, 0, 0}) == -EINVAL);  // import: not a sync file
+        CHECK(f2h({h, IMPORT_SF, 999, 0, 0}) == -EINVAL);    // import: not open
+        const int sf = fx.export_sync_file(0);
+        CHECK(f2h({99, IMPORT_SF, sf, 0, 0}) == -ENOENT);    // import: unknown handle
+        CHECK(f2h({0, 0, sf, 0, 0}) == -EINVAL);             // a sync file is no syncobj file
+        accel_syncobj_handle so{h, 0, -1, 0, 0};
+        REQUIRE(fx.h2f(so) == 0);
+        CHECK(f2h({h, IMPORT_SF, so.fd, 0, 0}) == -EINVAL);  // a syncobj file is no sync file
+        CHECK(fx.open_descriptors() == before + 2);          // nothing left behind
+        CHECK(fx.close(so.fd) == 0);
+        CHECK(fx.close(sf) == 0);
+        CHECK(fx.open_descriptors() == before);
+    }
+
+    SUBCASE("syncobj: sync-file export and import, binary and timeline") {
+        // import into a binary syncobj: the sync file's fence replaces the fence
+        const std::uint32_t h = fx.create(ACCEL_SYNCOBJ_CREATE_SIGNALED);
+        CHECK(fx.wait({h}, 0, 0) == 0);
+        const int sf = fx.export_sync_file(0);
+        CHECK(fx.poll_in(sf, 0) == 0);
+        accel_syncobj_handle a{h, IMPORT_SF, sf, 0, 0};
+        REQUIRE(fx.f2h(a) == 0);
+        CHECK(a.handle == h); // into the existing handle
+        CHECK(fx.wait({h}, 0, 0) == -ETIME);
+        // import as timeline point 3
+        const std::uint32_t t = fx.create();
+        a = {t, IMPORT_SF | IMPORT_TL, sf, 0, 3};
+        REQUIRE(fx.f2h(a) == 0);
+        CHECK(fx.query(t, ACCEL_SYNCOBJ_QUERY_FLAGS_LAST_SUBMITTED) == 3);
+        CHECK(fx.twait({t}, {3}, 0, 0) == -ETIME);
+        // export the binary fence: a snapshot, a later replacement does not change it
+        a = {h, EXPORT_SF, -1, 0, 0};
+        REQUIRE(fx.h2f(a) == 0);
+        const int snap = a.fd;
+        CHECK(snap >= 0);
+        REQUIRE(fx.set(h, 5) == 0); // fence 5 replaces fence 0 in the syncobj
+        // export point 3 as a sync file: pending, then POLLIN once signalled
+        a = {t, EXPORT_SF | EXPORT_TL, -1, 0, 3};
+        REQUIRE(fx.h2f(a) == 0);
+        const int out = a.fd;
+        a = {t, EXPORT_SF | EXPORT_TL, -1, 0, 4};
+        CHECK(fx.h2f(a) == -EINVAL); // point not submitted
+        CHECK(a.fd == -1);
+        CHECK(fx.poll_in(out, 0) == 0);
+        CHECK(fx.poll_in(snap, 0) == 0);
+        fx.signal(0);
+        CHECK(fx.poll_in(out, 0) == POLLIN);
+        CHECK(fx.poll_in(snap, 0) == POLLIN); // the snapshot: fence 0
+        CHECK(fx.poll_in(sf, 0) == POLLIN);
+        CHECK(fx.wait({h}, 0, 0) == -ETIME);   // the syncobj: fence 5 now
+        CHECK(fx.twait({t}, {3}, 0, 0) == 0);
+        // a signalled point exports a (signalled) stub
+        a = {t, EXPORT_SF | EXPORT_TL, -1, 0, 3};
+        REQUIRE(fx.h2f(a) == 0);
+        CHECK(fx.poll_in(a.fd, 0) == POLLIN);
+        // the imported sync file is the caller's still
+        sync_file_info info{};
+        CHECK(fx.ioctl(sf, SYNC_IOC_FILE_INFO, &info) == 0);
+        CHECK(info.status == 1);
+        for (int x : {sf, out, snap, a.fd})
+            CHECK(fx.close(x) == 0);
+    }
+
+    SUBCASE("syncobj: handles go at close, a shared syncobj outlives the file that made it") {
+        const std::uint32_t h = fx.create();
+        REQUIRE(fx.set(h, 0) == 0);
+        accel_syncobj_handle a{h, 0, -1, 0, 0};
+        REQUIRE(fx.h2f(a) == 0);
+        CHECK(fx.close(fx.fd) == 0);
+        fx.fd = fx.open_node();
+        CHECK(fx.wait({h}, 0, 0) == -ENOENT); // a new file: no handles
+        accel_syncobj_handle b{0, 0, a.fd, 0, 0};
+        REQUIRE(fx.f2h(b) == 0);
+        CHECK(b.handle == 1);
+        CHECK(fx.wait({b.handle}, 0, 0) == -ETIME);
+        fx.signal(0);
+        CHECK(fx.wait({b.handle}, 0, 0) == 0);
+        CHECK(fx.close(a.fd) == 0);
+    }
+
+    // ---- sync files ----
+
+    SUBCASE("sync_file: MERGE rules: flags, pad, fd2 not a sync file, name, self-merge") {
+        const int a = fx.export_sync_file(0), b = fx.export_sync_file(1);
+        const int before = fx.open_descriptors();
+        sync_merge_data m{};
+        std::strcpy(m.name, "merged");
+        m.fd2 = b;
+        m.fence = -1;
+        m.flags = 1;
+        CHECK(fx.ioctl(a, SYNC_IOC_MERGE, &m) == -EINVAL);
+        m.flags = 0;
+        m.pad = 1;
+        CHECK(fx.ioctl(a, SYNC_IOC_MERGE, &m) == -EINVAL);
+        m.pad = 0;
+        m.fd2 = fx.fd; // the device file
+        CHECK(fx.ioctl(a, SYNC_IOC_MERGE, &m) == -ENOENT);
+        m.fd2 = 1000; // not open
+        CHECK(fx.ioctl(a, SYNC_IOC_MERGE, &m) == -ENOENT);
+        m.fd2 = -1;
+        CHECK(fx.ioctl(a, SYNC_IOC_MERGE, &m) == -ENOENT);
+        CHECK(fx.ioctl(a, SYNC_IOC_MERGE, nullptr) == -EFAULT);
+        CHECK(m.fence == -1);
+        CHECK(fx.open_descriptors() == before); // no descriptor from a failure
+        m.fd2 = b;
+        REQUIRE(fx.ioctl(a, SYNC_IOC_MERGE, &m) == 0);
+        const int c = m.fence;
+        CHECK(c >= 0);
+        CHECK(c != a);
+        CHECK(c != b);
+        CHECK(fx.open_descriptors() == before + 1);
+        sync_file_info info{};
+        REQUIRE(fx.ioctl(c, SYNC_IOC_FILE_INFO, &info) == 0);
+        CHECK(std::string(info.name) == "merged");
+        CHECK(info.num_fences == 2);
+        CHECK(info.status == 0);
+        // a file merged with itself: one fence
+        sync_merge_data self{};
+        self.fd2 = a;
+        REQUIRE(fx.ioctl(a, SYNC_IOC_MERGE, &self) == 0);
+        info = {};
+        REQUIRE(fx.ioctl(self.fence, SYNC_IOC_FILE_INFO, &info) == 0);
+        CHECK(info.num_fences == 1);
+        // the name is cut at 31 characters
+        sync_merge_data longname{};
+        std::memset(longname.name, 'x', sizeof longname.name);
+        longname.fd2 = b;
+        REQUIRE(fx.ioctl(a, SYNC_IOC_MERGE, &longname) == 0);
+        info = {};
+        REQUIRE(fx.ioctl(longname.fence, SYNC_IOC_FILE_INFO, &info) == 0);
+        CHECK(std::strlen(info.name) == 31);
+        // a merged file merges again (of a published file, through FUSE): three leaves
+        const int d = fx.export_sync_file(2);
+        sync_merge_data again{};
+        again.fd2 = d;
+        REQUIRE(fx.ioctl(c, SYNC_IOC_MERGE, &again) == 0);
+        info = {};
+        REQUIRE(fx.ioctl(again.fence, SYNC_IOC_FILE_INFO, &info) == 0);
+        CHECK(info.num_fences == 3);
+        // the merged fence signals when both have; the inputs stay valid
+        fx.signal(0);
+        CHECK(fx.poll_in(c, 0) == 0);
+        CHECK(fx.poll_in(a, 0) == POLLIN);
+        fx.signal(1);
+        CHECK(fx.poll_in(c, 0) == POLLIN);
+        CHECK(fx.poll_in(again.fence, 0) == 0);
+        fx.signal(2);
+        CHECK(fx.poll_in(again.fence, 0) == POLLIN);
+        for (int x : {a, b, c, d, self.fence, longname.fence, again.fence})
+            CHECK(fx.close(x) == 0);
+    }
+
+    SUBCASE("sync_file: FILE_INFO rules: count only, too small, per-fence info, status and name") {
+        const int a = fx.export_sync_file(0), b = fx.export_sync_file(1);
+        sync_merge_data m{};
+        m.fd2 = b;
+        REQUIRE(fx.ioctl(a, SYNC_IOC_MERGE, &m) == 0);
+        sync_file_info info{};
+        info.flags = 1;
+        CHECK(fx.ioctl(m.fence, SYNC_IOC_FILE_INFO, &info) == -EINVAL);
+        info = {};
+        info.pad = 1;
+        CHECK(fx.ioctl(m.fence, SYNC_IOC_FILE_INFO, &info) == -EINVAL);
+        info = {};
+        REQUIRE(fx.ioctl(m.fence, SYNC_IOC_FILE_INFO, &info) == 0); // count 0: the count only
+        CHECK(info.num_fences == 2);
+        CHECK(info.status == 0);
+        // merged with an empty name: the default name, of the merged fence (an array)
+        CHECK(std::string(info.name).rfind("dma_fence_array-unbound", 0) == 0);
+        info.num_fences = 1;
+        CHECK(fx.ioctl(m.fence, SYNC_IOC_FILE_INFO, &info) == -EINVAL); // too small
+        sync_fence_info fi[3] = {};
+        fx.set_error(1, -EIO);
+        fx.signal(1);
+        info = {};
+        info.num_fences = 3; // more room than needed: fills two
+        info.sync_fence_info = uptr(fi);
+        REQUIRE(fx.ioctl(m.fence, SYNC_IOC_FILE_INFO, &info) == 0);
+        CHECK(info.num_fences == 2);
+        CHECK(info.status == 0); // the first leaf status <= 0: fence 0 still pending
+        CHECK(std::string(fi[0].driver_name) == "sotest");
+        CHECK(std::string(fi[0].obj_name) == "ring0");
+        CHECK(fi[0].status == 0);
+        CHECK(fi[0].timestamp_ns == 0);
+        CHECK(fi[1].status == -EIO);
+        CHECK(fi[1].timestamp_ns != 0);
+        CHECK(fi[1].flags == 0);
+        CHECK(fi[2].driver_name[0] == '\0'); // untouched
+        fx.signal(0);
+        info = {};
+        info.num_fences = 2;
+        info.sync_fence_info = uptr(fi);
+        REQUIRE(fx.ioctl(m.fence, SYNC_IOC_FILE_INFO, &info) == 0);
+        CHECK(info.status == -EIO); // the first leaf status <= 0 now: the error
+        CHECK(fi[0].status == 1);
+        CHECK(fi[0].timestamp_ns != 0);
+        info.sync_fence_info = bad_ptr;
+        CHECK(fx.ioctl(m.fence, SYNC_IOC_FILE_INFO, &info) == -EFAULT);
+        // the default name of a single fence: driver-timeline<ctx>-<seqno>; fence i is on
+        // context ctx + i
+        info = {};
+        REQUIRE(fx.ioctl(a, SYNC_IOC_FILE_INFO, &info) == 0);
+        CHECK(info.num_fences == 1);
+        CHECK(info.status == 1);
+        const std::string na = info.name;
+        info = {};
+        REQUIRE(fx.ioctl(b, SYNC_IOC_FILE_INFO, &info) == 0);
+        CHECK(info.status == -EIO);
+        const std::string nb = info.name;
+        const std::string prefix = "sotest-ring0";
+        REQUIRE(na.rfind(prefix, 0) == 0);
+        REQUIRE(nb.rfind(prefix, 0) == 0);
+        REQUIRE(na.size() > prefix.size() + 2);
+        CHECK(na.substr(na.size() - 2) == "-1");
+        CHECK(nb.substr(nb.size() - 2) == "-1");
+        const auto ctx = [&](const std::string& n) { return std::stoull(n.substr(prefix.size(), n.size() - prefix.size() - 2)); };
+        CHECK(ctx(nb) == ctx(na) + 1);
+        for (int x : {a, b, m.fence})
+            CHECK(fx.close(x) == 0);
+    }
+
+    SUBCASE("sync_file: poll is POLLIN once signalled, even with an error, woken while it blocks; SET_DEADLINE; unknown ioctls -ENOTTY") {
+        const int a = fx.export_sync_file(0);
+        pollfd p{a, POLLIN | POLLOUT, 0};
+        CHECK(fx.client().poll(&p, 1, 0) == 0); // never POLLOUT
+        std::atomic<bool> signalled{false};
+        std::thread later([&] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            fx.set_error(0, -EIO);
+            signalled = true;
+            fx.signal(0);
+        });
+        const auto t0 = std::chrono::steady_clock::now();
+        const int r = fx.client().poll(&p, 1, 10000); // woken by the signal
+        const bool seen_after = signalled;
+        later.join();
+        CHECK(r == 1);
+        CHECK(seen_after);
+        CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+        CHECK(p.revents == POLLIN); // no POLLERR for the error
+        sync_set_deadline d{123, 1};
+        CHECK(fx.ioctl(a, SYNC_IOC_SET_DEADLINE, &d) == -EINVAL);
+        d.pad = 0;
+        CHECK(fx.ioctl(a, SYNC_IOC_SET_DEADLINE, &d) == 0);
+        char buf[256] = {};
+        CHECK(fx.ioctl(a, _IOWR('>', 2, int), buf) == -ENOTTY);
+        CHECK(fx.ioctl(a, _IOWR('>', 6, int), buf) == -ENOTTY);
+        CHECK(fx.ioctl(a, ACCEL_IOCTL_VERSION, buf) == -ENOTTY);
+        CHECK(fx.ioctl(a, ACCEL_IOCTL_SYNCOBJ_CREATE, buf) == -ENOTTY);
+        CHECK(fx.close(a) == 0);
+    }
+
+    SUBCASE("libsync: sync_wait times out with ETIME, then returns 0; sync_merge waits for both") {
+        const int a = fx.export_sync_file(0), b = fx.export_sync_file(1);
+        int err = 0;
+        CHECK(fx.libsync_wait(a, 10, err) == -1);
+        CHECK(err == ETIME);
+        const int c = fx.libsync_merge("pair", a, b);
+        REQUIRE(c >= 0);
+        fx.signal(0);
+        CHECK(fx.libsync_wait(a, 0, err) == 0);
+        err = 0;
+        CHECK(fx.libsync_wait(c, 0, err) == -1);
+        CHECK(err == ETIME);
+        fx.signal(1);
+        CHECK(fx.libsync_wait(c, 1000, err) == 0);
+        CHECK(fx.libsync_merge("bad", a, fx.fd) == -ENOENT);
+        for (int x : {a, b, c})
+            CHECK(fx.close(x) == 0);
+        err = 0;
+        CHECK(fx.libsync_wait(a, 0, err) == -1); // closed: POLLNVAL
+        CHECK(err == EINVAL);
     }
 }
 

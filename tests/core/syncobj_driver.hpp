@@ -2,7 +2,9 @@
 // A small driver with DRIVER_SYNCOBJ | DRIVER_SYNCOBJ_TIMELINE for the syncobj and sync-file
 // tests. Its ioctls stand in for a submit: they put test-owned fences into syncobjs
 // (syncobj_replace_fence / syncobj_add_point), look fences up (syncobj_find_fence), signal
-// them, and hand a fence out as a sync file (sync_file_create + fd_install).
+// them (with an error first, if asked), and hand a fence out as a sync file (sync_file_create +
+// fd_install: a descriptor-returning driver ioctl, at byte 4, which a FUSE client registers with
+// backend::syscall::register_fd_ioctl).
 #pragma once
 #include <accel/accel.hpp>
 #include <accel/share/sync_file.hpp>
@@ -54,12 +56,13 @@ struct so_find_arg {
 };
 struct so_fence_arg {
     __u32 fence;
-    __s32 fd; // out (EXPORT)
+    __s32 fd; // out (EXPORT); in (ERROR): the negative errno to record
 };
 #define SO_TEST_SET ACCEL_IOWR(0x40, struct so_set_arg)
 #define SO_TEST_FIND ACCEL_IOWR(0x41, struct so_find_arg)
 #define SO_TEST_SIGNAL ACCEL_IOWR(0x42, struct so_fence_arg)
 #define SO_TEST_EXPORT ACCEL_IOWR(0x43, struct so_fence_arg)
+#define SO_TEST_ERROR ACCEL_IOWR(0x44, struct so_fence_arg) /* dma_fence_set_error before the signal */
 
 struct syncobj_driver {
     static constexpr driver_info info{1, 0, 0, "sotest", "syncobj test driver", "20261205"};
@@ -85,6 +88,10 @@ struct syncobj_driver {
         fence_ptr fence = test_fences.get(a.fence);
         return fence ? fence->signal() : -EINVAL;
     }
+    static int set_error(device<syncobj_driver>&, file<syncobj_driver>&, so_fence_arg& a) {
+        fence_ptr fence = test_fences.get(a.fence);
+        return fence ? fence->set_error(a.fd) : -EINVAL;
+    }
     static int export_fence(device<syncobj_driver>&, file<syncobj_driver>&, so_fence_arg& a) {
         auto file = sync_file_create(test_fences.get(a.fence));
         if (!file)
@@ -98,7 +105,8 @@ struct syncobj_driver {
     using ioctls = ioctl_table<ACCEL_IOCTL(SO_TEST_SET, &set, ioctl_flags::render_allow),
                                ACCEL_IOCTL(SO_TEST_FIND, &find, ioctl_flags::render_allow),
                                ACCEL_IOCTL(SO_TEST_SIGNAL, &signal, ioctl_flags::render_allow),
-                               ACCEL_IOCTL(SO_TEST_EXPORT, &export_fence, ioctl_flags::render_allow)>;
+                               ACCEL_IOCTL(SO_TEST_EXPORT, &export_fence, ioctl_flags::render_allow),
+                               ACCEL_IOCTL(SO_TEST_ERROR, &set_error, ioctl_flags::render_allow)>;
 };
 
 } // namespace accel::test

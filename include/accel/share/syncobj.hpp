@@ -11,10 +11,10 @@
 ///
 /// Handles are per file (the file's extension slot file_extension_slot::syncobj), an idr from
 /// 1; every import makes a new handle. A syncobj shared by descriptor is a "syncobj_file" open
-/// file (O_RDWR, installed O_CLOEXEC). This header provides the syncobj rows of the core table
-/// (core_ioctl::provide); they answer only for drivers that declare driver_feature::syncobj
-/// (timeline rows: syncobj_timeline too), else -EOPNOTSUPP. Errno rules are the kernel's
-/// (KERNEL-EXEC.md 4.3), including the order of the checks:
+/// file (O_RDONLY, as the kernel's anon file; installed O_CLOEXEC). This header provides the
+/// syncobj rows of the core table (core_ioctl::provide); they answer only for drivers that
+/// declare driver_feature::syncobj (timeline rows: syncobj_timeline too), else -EOPNOTSUPP.
+/// Errno rules are the kernel's (KERNEL-EXEC.md 4.3), including the order of the checks:
 ///   CREATE        unknown flags -EINVAL; CREATE_SIGNALED holds a signalled stub.
 ///   DESTROY       pad -EINVAL; unknown handle -EINVAL.
 ///   HANDLE_TO_FD  pad or flags other than 0, EXPORT_SYNC_FILE, EXPORT_SYNC_FILE|TIMELINE -EINVAL;
@@ -171,7 +171,7 @@ public:
     const syncobj_ref& object() const noexcept { return obj_; }
 
 private:
-    explicit syncobj_file(syncobj_ref s) noexcept : open_file(fops, O_RDWR), obj_(std::move(s)) {}
+    explicit syncobj_file(syncobj_ref s) noexcept : open_file(fops, O_RDONLY), obj_(std::move(s)) {}
     ~syncobj_file() = default;
     syncobj_ref obj_;
 };
