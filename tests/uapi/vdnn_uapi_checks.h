@@ -57,7 +57,16 @@ UAPI_FIELD(struct vdnn_submit, dep_count, 48, 4);
 UAPI_FIELD(struct vdnn_submit, pad, 52, 4);
 UAPI_U64(struct vdnn_submit, user_data, 56);
 UAPI_U64(struct vdnn_submit, seqno, 64);
-UAPI_SIZE(struct vdnn_submit, 72, seqno);
+UAPI_U64(struct vdnn_submit, in_syncs, 72);
+UAPI_FIELD(struct vdnn_submit, in_sync_count, 80, 4);
+UAPI_FIELD(struct vdnn_submit, pad2, 84, 4);
+UAPI_FIELD(struct vdnn_submit, out_sync, 88, 16);
+UAPI_SIZE(struct vdnn_submit, 104, out_sync);
+
+UAPI_FIELD(struct vdnn_sync, handle, 0, 4);
+UAPI_FIELD(struct vdnn_sync, flags, 4, 4);
+UAPI_U64(struct vdnn_sync, point, 8);
+UAPI_SIZE(struct vdnn_sync, 16, point);
 
 UAPI_FIELD(struct vdnn_wait, flags, 0, 4);
 UAPI_FIELD(struct vdnn_wait, pad, 4, 4);
@@ -87,7 +96,7 @@ UAPI_IOCTL(VDNN_IOCTL_BO_CREATE, _IOC_READ | _IOC_WRITE, 'd', 0x41, 24);
 UAPI_IOCTL(VDNN_IOCTL_BO_INFO, _IOC_READ | _IOC_WRITE, 'd', 0x42, 40);
 UAPI_IOCTL(VDNN_IOCTL_VM_BIND, _IOC_READ | _IOC_WRITE, 'd', 0x43, 32);
 UAPI_IOCTL(VDNN_IOCTL_VM_UNBIND, _IOC_WRITE, 'd', 0x44, 16);
-UAPI_IOCTL(VDNN_IOCTL_SUBMIT, _IOC_READ | _IOC_WRITE, 'd', 0x45, 72);
+UAPI_IOCTL(VDNN_IOCTL_SUBMIT, _IOC_READ | _IOC_WRITE, 'd', 0x45, 104);
 UAPI_IOCTL(VDNN_IOCTL_WAIT, _IOC_READ | _IOC_WRITE, 'd', 0x46, 40);
 
 /* ---- the command stream ---- */
