@@ -12,6 +12,7 @@
 #define ACCEL_TESTS_UAPI_LAYOUT_CHECKS_H
 
 #include <accel/uapi/accel_drm.h>
+#include <accel/uapi/accel_fd.h>
 #include <accel/uapi/accel_info.h>
 #include <accel/uapi/accel_mmap.h>
 #include <accel/uapi/accel_reset.h>
@@ -254,5 +255,17 @@ UAPI_SIZE_MULTIPLE_OF_8(struct accel_mmap_prepare);
 UAPI_FIELD(struct accel_reset_request, flags, 0, 4);
 UAPI_FIELD(struct accel_reset_request, pad, 4, 4);
 UAPI_SIZE(struct accel_reset_request, 8, pad);
+
+/* ---- accel_fd.h ---- */
+UAPI_U64(struct accel_fd_call, cmd, 0);
+UAPI_U64(struct accel_fd_call, arg, 8);
+UAPI_FIELD(struct accel_fd_call, fd_offset, 16, 4);
+UAPI_FIELD(struct accel_fd_call, flags, 20, 4);
+UAPI_FIELD(struct accel_fd_call, open_flags, 24, 4);
+UAPI_FIELD(struct accel_fd_call, pad, 28, 4);
+UAPI_FIELD(struct accel_fd_call, name, 32, 64);
+UAPI_FIELD(struct accel_fd_call, data, 96, 64);
+UAPI_SIZE(struct accel_fd_call, 160, data);
+UAPI_IOCTL(ACCEL_IOCTL_FD_CALL, _IOC_READ | _IOC_WRITE, 0xAC, 0x03, 160);
 
 #endif /* ACCEL_TESTS_UAPI_LAYOUT_CHECKS_H */
