@@ -509,3 +509,44 @@ TEST_CASE_FIXTURE(fdpass_fixture, "a file the driver still holds keeps its inode
     REQUIRE(sys.ioctl(node, FDP_IOCTL_FORGET, &f) == 0);
     CHECK(live_becomes(0));
 }
+
+TEST_CASE_FIXTURE(fdpass_fixture, "housekeeping alone expires and lets go: a held-again file survives its passes, an expired token of a held file leaves it lingering") {
+    int fd = make(6);
+    struct stat first {};
+    REQUIRE(::fstat(fd, &first) == 0);
+    CHECK(::close(fd) == 0);
+    std::this_thread::sleep_for(100ms); // the RELEASE is served: the entry lingers
+    CHECK(live() == 1);
+    for (int round = 0; round < 3; ++round) {
+        fd = make(6); // held again while the housekeeping thread still remembers it lingering
+        std::this_thread::sleep_for(300ms); // at least one housekeeping pass (250 ms) while held
+        struct stat st {};
+        REQUIRE(::fstat(fd, &st) == 0);
+        CHECK(st.st_ino == first.st_ino);
+        CHECK(st.st_size == static_cast<off_t>(blob_size));
+        auto* m = static_cast<volatile std::uint32_t*>(::mmap(nullptr, blob_size, PROT_READ, MAP_SHARED, fd, 0));
+        REQUIRE(const_cast<std::uint32_t*>(m) != MAP_FAILED); // the entry still has its file
+        CHECK(::munmap(const_cast<std::uint32_t*>(m), blob_size) == 0);
+        CHECK(::close(fd) == 0);
+        std::this_thread::sleep_for(300ms); // a pass while it lingers: the driver still holds it
+        CHECK(live() == 1);
+    }
+    // An unused token of the lingering file expires (housekeeping): ENOENT, the file stays with
+    // the driver, and the next export is still the same inode.
+    const std::string late = raw_export(6);
+    std::this_thread::sleep_for(token_lifetime + 300ms);
+    CHECK(::open(late.c_str(), O_RDWR | O_CLOEXEC) == -1);
+    CHECK(errno == ENOENT);
+    CHECK(live() == 1);
+    fd = make(6);
+    struct stat again {};
+    REQUIRE(::fstat(fd, &again) == 0);
+    CHECK(again.st_ino == first.st_ino);
+    CHECK(::close(fd) == 0);
+    // Many exports given back or used in a row: nothing is left behind once the driver lets go.
+    for (int i = 0; i < 64; ++i)
+        CHECK(::close(make(6)) == 0);
+    fdp_import f{0, 6};
+    REQUIRE(sys.ioctl(node, FDP_IOCTL_FORGET, &f) == 0);
+    CHECK(live_becomes(0));
+}

@@ -290,10 +290,17 @@ private:
         int nfd;
         try {
             auto open_in = [&](const std::string& r) {
-                const std::string path = r + "/" + w.name;
+                char path[4096]; // the root and the name, on the stack: no allocation
+                if (r.size() + 1 + std::strlen(w.name) + 1 > sizeof path) {
+                    errno = ENAMETOOLONG;
+                    return -1;
+                }
+                std::memcpy(path, r.data(), r.size());
+                path[r.size()] = '/';
+                std::strcpy(path + r.size() + 1, w.name);
                 int n;
                 do
-                    n = ::open(path.c_str(), static_cast<int>(w.open_flags & O_ACCMODE) | O_CLOEXEC);
+                    n = ::open(path, static_cast<int>(w.open_flags & O_ACCMODE) | O_CLOEXEC);
                 while (n < 0 && errno == EINTR);
                 return n;
             };

@@ -226,10 +226,10 @@ public:
                 char name[ACCEL_FD_NAME_LEN];
             } out{};
             out.open_flags = static_cast<__u32>(open_flags_);
-            std::snprintf(out.name, sizeof out.name, "%s/%s", ACCEL_FD_DIR, token_.name.c_str());
+            std::snprintf(out.name, sizeof out.name, "%s/%s", ACCEL_FD_DIR, token_.entry->name.c_str());
             static_assert(offsetof(accel_fd_call, name) - offsetof(accel_fd_call, open_flags) == 8);
             if (mem.write(flags_at_, &out, sizeof out) == 0) {
-                host_.published->commit(token_.id);
+                host_.published->commit(token_);
                 token_ = {};
                 return r;
             }
@@ -258,7 +258,7 @@ public:
 private:
     void give_back() noexcept {
         if (token_.id) {
-            host_.published->give_back(token_.id);
+            host_.published->give_back(token_);
             token_ = {};
         }
     }

@@ -130,10 +130,11 @@ public:
     publications& operator=(const publications&) = delete;
     ~publications() { close_all(); }
 
-    /// A reserved token: what commit() and give_back() name, and the file's name.
+    /// A reserved token: what commit() and give_back() name, and its entry (whose `name` is
+    /// the file's name). commit() and give_back() find the token in the entry: no map.
     struct reservation {
         std::uint64_t id = 0;
-        std::string name;
+        std::shared_ptr<published_file> entry;
     };
 
     /// A token for `file`, made by thread `tid`, not usable before commit(). The token holds
@@ -145,8 +146,7 @@ public:
             std::unique_lock lock(m_);
             std::shared_ptr<published_file> p;
             if (auto it = by_file_.find(file.get()); it != by_file_.end()) {
-                p = by_ino_.at(it->second);
-                lingering_.erase(p); // held again
+                p = by_ino_.at(it->second); // held again (lingering_ forgets it lazily: expire())
             } else {
                 lock.unlock();
                 std::string name;
@@ -155,7 +155,6 @@ public:
                 lock.lock();
                 if (auto again = by_file_.find(file.get()); again != by_file_.end()) { // published meanwhile
                     p = by_ino_.at(again->second);
-                    lingering_.erase(p);
                 } else {
                     p = std::make_shared<published_file>(next_ino_, std::move(name), file);
                     describe(*p);
@@ -171,45 +170,40 @@ public:
                     ++next_ino_;
                 }
             }
+            with_tokens_.insert(p); // before the token: a throw leaves nothing (present: no allocation)
             const std::uint64_t id = ++next_token_;
-            p->tokens.push_back({id, tid, 0, {}, false});
+            p->tokens.push_back({id, tid, 0, {}, false}); // the vector keeps its capacity: no allocation
             ++p->holders;
-            try {
-                by_token_.emplace(id, p);
-            } catch (...) {
-                p->tokens.pop_back();
-                --p->holders;
-                throw;
-            }
-            return reservation{id, p->name};
+            return reservation{id, std::move(p)};
         } catch (...) {
             return result<reservation>::failure(-ENOMEM);
         }
     }
 
     /// The call succeeded: the token may be used from now on, for the token lifetime.
-    void commit(std::uint64_t id) noexcept {
+    void commit(const reservation& r) noexcept {
+        if (!r.entry)
+            return;
+        const auto deadline = std::chrono::steady_clock::now() + lifetime_; // outside the lock
         std::lock_guard lock(m_);
-        if (auto it = by_token_.find(id); it != by_token_.end())
-            for (auto& t : it->second->tokens)
-                if (t.id == id) {
-                    t.committed = true;
-                    t.deadline = std::chrono::steady_clock::now() + lifetime_;
-                }
+        for (auto& t : r.entry->tokens)
+            if (t.id == r.id) {
+                t.committed = true;
+                t.deadline = deadline;
+            }
     }
 
     /// The call failed: the token goes, and with it its hold on the file (put_unused_fd).
-    void give_back(std::uint64_t id) noexcept {
+    void give_back(const reservation& r) noexcept {
+        if (!r.entry)
+            return;
         std::vector<open_file_ref> drop;
         {
             std::lock_guard lock(m_);
-            auto it = by_token_.find(id);
-            if (it == by_token_.end())
-                return;
-            auto p = it->second;
-            std::erase_if(p->tokens, [&](const auto& t) { return t.id == id; });
-            by_token_.erase(it);
-            unhold(*p, drop);
+            published_file& p = *r.entry;
+            if (std::erase_if(p.tokens, [&](const auto& t) { return t.id == r.id; }) == 0)
+                return; // gone already (close_all)
+            unhold(p, drop);
         }
         release_outside(drop);
     }
@@ -283,7 +277,6 @@ public:
             delete rec;
             return result<open_file*>::failure(-ENOMEM);
         }
-        by_token_.erase(p->tokens[static_cast<std::size_t>(i)].id);
         p->tokens.erase(p->tokens.begin() + i); // its hold on the file passes to the handle
         return rec;
     }
@@ -314,31 +307,30 @@ public:
         return it == by_ino_.end() ? open_file_ref() : it->second->file;
     }
 
-    /// Periodic: drops the tokens whose time ran out (and their hold on the file).
+    /// Periodic (the housekeeping thread only): drops the tokens whose time ran out (and their
+    /// hold on the file), lets lingering entries go once their reference is the file's last,
+    /// and forgets the entries of both sets that no longer belong there (the hot path only
+    /// adds to them, which costs no allocation while an entry stays: see reserve and unhold).
     void expire() noexcept {
         std::vector<open_file_ref> drop;
         {
             std::lock_guard lock(m_);
             const auto now = std::chrono::steady_clock::now();
-            std::vector<std::shared_ptr<published_file>> touched;
-            for (auto& [id, p] : by_token_)
-                for (const auto& t : p->tokens)
-                    if (t.id == id && t.committed && now >= t.deadline) {
-                        try {
-                            touched.push_back(p);
-                        } catch (...) {
-                        }
-                    }
-            for (auto& p : touched)
+            for (auto it = with_tokens_.begin(); it != with_tokens_.end();) {
+                std::shared_ptr<published_file> p = *it; // erase() below may drop the set's reference
                 drop_expired(*p, now, drop);
+                it = p->tokens.empty() ? with_tokens_.erase(it) : std::next(it);
+            }
             for (auto it = lingering_.begin(); it != lingering_.end();) {
-                auto next = std::next(it);
                 std::shared_ptr<published_file> p = *it;
-                if (p->holders == 0 && p->file && p->file->refs() == 1) { // ours is the last reference
-                    lingering_.erase(it);
+                if (!p->file || p->holders != 0) { // let go meanwhile, or held again
+                    it = lingering_.erase(it);
+                } else if (p->file->refs() == 1) { // ours is the last reference
+                    it = lingering_.erase(it);
                     let_go(*p, drop);
+                } else {
+                    ++it;
                 }
-                it = next;
             }
         }
         release_outside(drop);
@@ -358,13 +350,15 @@ public:
         {
             std::lock_guard lock(m_);
             left.swap(handles_);
-            for (auto& [id, p] : by_token_) {
-                std::erase_if(p->tokens, [&](const auto& t) { return t.id == id; });
-                unhold(*p, drop);
+            for (const auto& p : with_tokens_) {
+                const std::size_t n = p->tokens.size();
+                p->tokens.clear();
+                for (std::size_t k = 0; k < n; ++k)
+                    unhold(*p, drop);
             }
-            by_token_.clear();
+            with_tokens_.clear();
             for (const auto& p : lingering_)
-                if (p->holders == 0)
+                if (p->holders == 0 && p->file)
                     let_go(*p, drop);
             lingering_.clear();
         }
@@ -432,7 +426,6 @@ private:
         std::erase_if(p.tokens, [&](const published_file::token& t) {
             if (!t.committed || !expired(t, now))
                 return false;
-            by_token_.erase(t.id);
             ++gone;
             return true;
         });
@@ -570,9 +563,9 @@ private:
     std::unordered_map<fuse_ino_t, std::shared_ptr<published_file>> by_ino_;
     std::unordered_map<std::string, std::shared_ptr<published_file>> by_name_;
     std::unordered_map<const accel::open_file*, fuse_ino_t> by_file_; // files with holders
-    std::unordered_map<std::uint64_t, std::shared_ptr<published_file>> by_token_;
+    std::unordered_set<std::shared_ptr<published_file>> with_tokens_; // entries that had tokens since the last expire()
     std::unordered_set<open_file*> handles_;
-    std::unordered_set<std::shared_ptr<published_file>> lingering_; // no holders, others hold the file
+    std::unordered_set<std::shared_ptr<published_file>> lingering_; // lingered since the last expire() (no holders, others hold the file)
     std::vector<std::string> stale_;
     fuse_ino_t next_ino_ = published_ino_base;
     std::uint64_t next_token_ = 0;
