@@ -150,7 +150,7 @@ struct driver {
         return 0;
     }
     using ioctls = ioctl_table<ACCEL_IOCTL(SHARING_BENCH_IOCTL_BO_CREATE, &bo_create, ioctl_flags::render_allow),
-                               ACCEL_IOCTL(SHARING_BENCH_IOCTL_ARM, &arm, ioctl_flags::render_allow),
+                               ACCEL_IOCTL_FD(SHARING_BENCH_IOCTL_ARM, &arm, ioctl_flags::render_allow, offsetof(arm_arg, fd)),
                                ACCEL_IOCTL(SHARING_BENCH_IOCTL_FIRE, &fire, ioctl_flags::render_allow)>;
 };
 

@@ -225,7 +225,7 @@ struct fdpass_driver {
         b.signal();
         return 0;
     }
-    using ioctls = ioctl_table<ACCEL_IOCTL(FDP_IOCTL_MAKE, &make, ioctl_flags::render_allow),
+    using ioctls = ioctl_table<ACCEL_IOCTL_FD(FDP_IOCTL_MAKE, &make, ioctl_flags::render_allow, offsetof(struct fdp_make, fd)),
                                ACCEL_IOCTL(FDP_IOCTL_IMPORT, &import, ioctl_flags::render_allow),
                                ACCEL_IOCTL(FDP_IOCTL_STATS, &stats, ioctl_flags::render_allow),
                                ACCEL_IOCTL(FDP_IOCTL_FORGET, &forget, ioctl_flags::render_allow),

@@ -384,6 +384,9 @@ TEST_CASE_FIXTURE(fdpass_fixture, "without the wrapper an fd-returning ioctl is 
     w.cmd = ACCEL_IOCTL_PRIME_HANDLE_TO_FD; // its row says the fd is at 8
     CHECK(::ioctl(node, ACCEL_IOCTL_FD_CALL, &w) == -1);
     CHECK(errno == EINVAL);
+    w.cmd = FDP_IOCTL_MAKE; // a driver row declared with ACCEL_IOCTL_FD: the fd is at 8, not 0
+    CHECK(::ioctl(node, ACCEL_IOCTL_FD_CALL, &w) == -1);
+    CHECK(errno == EINVAL);
     w.cmd = FDP_IOCTL_MAKE;
     w.fd_offset = offsetof(fdp_make, fd);
     w.arg = 8; // an address the caller cannot read

@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <string>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
@@ -122,6 +123,9 @@ struct fuse_fixture {
                         : ::fork();
         REQUIRE(pid >= 0);
         if (pid == 0) {
+            // A test program killed mid-test (a ctest timeout) must not leave its server serving
+            // a mount behind: SIGTERM unmounts it. (A system call: allowed before the exec.)
+            ::prctl(PR_SET_PDEATHSIG, SIGTERM);
             ::fcntl(p[1], F_SETFD, 0); // the ready pipe survives the exec
             ::execv("/proc/self/exe", const_cast<char* const*>(argv));
             ::_exit(127);

@@ -13,8 +13,17 @@
 ///   - the argument struct's size equals the size field of the request number;
 ///   - the argument struct is trivially copyable (it is copied in and out as bytes);
 ///   - the handler takes exactly (device<D>&, file<D>&, Arg&) for *this* driver and returns int;
-///   - the flags are known ioctl_flags.
+///   - the flags are known ioctl_flags;
+///   - a row that returns a descriptor (ACCEL_IOCTL_FD) names a 4-byte-aligned __s32 field inside
+///     its argument, in an ioctl that copies out (_IOR/_IOWR).
 /// Gaps are allowed and answer -EINVAL, as empty slots do in the kernel.
+///
+/// A row whose handler hands the caller a new descriptor (accel::fd_install) says where:
+///     ACCEL_IOCTL_FD(MY_IOCTL_EXPORT, &my_export, flags, offsetof(struct my_export, fd))
+/// Backends that cannot create a descriptor in the caller use it (the FUSE host refuses such a
+/// call made without accel's syscall backend before the handler runs, and checks the offset the
+/// backend's wrapper names: see core/descriptors.hpp and fuse/caller_descriptors.hpp); the
+/// driver's client code registers the same row with backend::syscall::register_fd_ioctl.
 #include <accel/base/fixed_string.hpp>
 #include <accel/core/fwd.hpp>
 #include <accel/core/ioctl_flags.hpp>
@@ -54,11 +63,12 @@ struct handler_traits<R (*)(Dev, File, Arg) noexcept> : handler_traits<R (*)(Dev
 struct no_arg {};
 
 /// One row of a driver's ioctl table. Write rows with ACCEL_IOCTL so the name is the macro's.
-template <fixed_string Name, ioctl_cmd Cmd, auto Handler, unsigned Flags = ioctl_flags::none>
+template <fixed_string Name, ioctl_cmd Cmd, auto Handler, unsigned Flags = ioctl_flags::none, int FdField = -1>
 struct ioctl {
     static constexpr std::string_view name = Name.view();
     static constexpr ioctl_cmd cmd = Cmd;
     static constexpr unsigned flags = Flags;
+    static constexpr int fd_field = FdField; ///< offset of the __s32 descriptor it returns, or -1
     static constexpr auto handler = Handler;
     using traits = detail::handler_traits<decltype(Handler)>;
     using arg_type = typename traits::arg_type;
@@ -67,6 +77,10 @@ struct ioctl {
 /// `ACCEL_IOCTL(MY_IOCTL_SUBMIT, &my_submit, accel::ioctl_flags::none)`: a row named after its
 /// request macro, like DRM_IOCTL_DEF_DRV.
 #define ACCEL_IOCTL(cmd, handler, flags) ::accel::ioctl<#cmd, (cmd), (handler), (flags)>
+/// A row whose handler returns a new descriptor in the __s32 at byte `fd_offset` of its argument
+/// (`offsetof(struct my_arg, fd)`), as PRIME_HANDLE_TO_FD returns one in `fd`.
+#define ACCEL_IOCTL_FD(cmd, handler, flags, fd_offset) \
+    ::accel::ioctl<#cmd, (cmd), (handler), (flags), static_cast<int>(fd_offset)>
 
 /// A driver's ioctl table: `using ioctls = accel::ioctl_table<ACCEL_IOCTL(...), ...>;`
 template <class... Rows>
@@ -125,6 +139,11 @@ consteval bool check_ioctl_row() {
             static_assert(sizeof(typename traits::arg_type) == ioc_size(Row::cmd),
                           "accel ioctl table: sizeof(argument struct) differs from the size encoded in the ioctl number");
     }
+    static_assert(Row::fd_field == -1 || (Row::fd_field >= 0 && Row::fd_field % 4 == 0 &&
+                                          static_cast<unsigned>(Row::fd_field) + 4 <= ioc_size(Row::cmd)),
+                  "accel ioctl table: the descriptor field of ACCEL_IOCTL_FD must be a 4-byte-aligned __s32 inside the argument");
+    static_assert(Row::fd_field == -1 || (ioc_dir(Row::cmd) & _IOC_READ),
+                  "accel ioctl table: a row that returns a descriptor must copy its argument out (_IOR or _IOWR)");
     return true;
 }
 
@@ -150,7 +169,8 @@ struct driver_dispatch<D, ioctl_table<Rows...>> {
         // Out-of-range rows were already reported by check_ioctl_row; skip them here so the
         // diagnostic is that message and not an out-of-bounds constant evaluation.
         ((is_driver_nr(ioc_nr(Rows::cmd))
-              ? void(a[ioc_nr(Rows::cmd) - ACCEL_COMMAND_BASE] = ioctl_slot{Rows::cmd, Rows::flags, &call_row<D, Rows>, Rows::name})
+              ? void(a[ioc_nr(Rows::cmd) - ACCEL_COMMAND_BASE] =
+                         ioctl_slot{Rows::cmd, Rows::flags, &call_row<D, Rows>, Rows::name, Rows::fd_field})
               : void()),
          ...);
         return a;
