@@ -19,7 +19,9 @@
 // itself and checks vdnn's output through it (DMA_BUF_IOCTL_SYNC brackets the CPU access).
 // A second round uses implicit sync: the consumer's filter names only the imported buffer, and
 // the buffer's reservation object (shared by exporter and importer) orders it after the
-// producer's next job. Exit status 0 when every check passed.
+// producer's next job. Finally vdsp exports its result as a dma-buf of its own, and the producer
+// reads it back through that buffer's mapping and checks it. Exit status 0 when every check
+// passed.
 #include "vdnn_client.hpp"
 #include "vdnn_driver.hpp"
 #include "vdnn_reference.hpp"
@@ -110,9 +112,22 @@ bool close_enough(const float* got, const std::vector<float>& want) {
     return true;
 }
 
+/// A dma-buf's contents through its own mapping, bracketed by DMA_BUF_IOCTL_SYNC (the CPU
+/// access protocol: through FUSE the SYNC start is the sync point that drops stale pages).
 template <class B>
-int ioctl(B& be, int fd, unsigned long req, void* arg) {
-    return be.ioctl(fd, req, arg);
+bool check_dmabuf(B& be, int dmabuf_fd, const std::vector<float>& want, const char* what) {
+    const std::size_t bytes = want.size() * 4;
+    auto mapped = be.mmap(dmabuf_fd, 0, bytes, PROT_READ, MAP_SHARED);
+    if (!check_rc(mapped ? 0 : mapped.error(), "mmap of a dma-buf"))
+        return false;
+    void* map = *mapped;
+    dma_buf_sync sync{DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ};
+    check_rc(be.ioctl(dmabuf_fd, DMA_BUF_IOCTL_SYNC, &sync), "DMA_BUF_IOCTL_SYNC start");
+    const bool ok = check(close_enough(static_cast<const float*>(map), want), what);
+    sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ;
+    check_rc(be.ioctl(dmabuf_fd, DMA_BUF_IOCTL_SYNC, &sync), "DMA_BUF_IOCTL_SYNC end");
+    be.munmap(map, bytes);
+    return ok;
 }
 
 /// The first node under `root` whose driver is `name`: its path, or "".
@@ -271,20 +286,17 @@ struct consumer {
         return check(close_enough(out.as<float>(), p.filtered()), what);
     }
 
-    /// vdnn's output read through the dma-buf's own mapping, bracketed by DMA_BUF_IOCTL_SYNC.
+    /// vdnn's output read through the dma-buf's own mapping.
     bool read_through_dmabuf(int dmabuf_fd) {
-        const std::size_t bytes = std::size_t{p.m} * p.n * 4;
-        auto mapped = be.mmap(dmabuf_fd, 0, bytes, PROT_READ, MAP_SHARED);
-        if (!check_rc(mapped ? 0 : mapped.error(), "mmap of the dma-buf"))
-            return false;
-        void* map = *mapped;
-        dma_buf_sync sync{DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ};
-        check_rc(be.ioctl(dmabuf_fd, DMA_BUF_IOCTL_SYNC, &sync), "DMA_BUF_IOCTL_SYNC start");
-        const bool ok = check(close_enough(static_cast<const float*>(map), p.gemm_relu()), "vdnn's output through the dma-buf mapping");
-        sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ;
-        check_rc(be.ioctl(dmabuf_fd, DMA_BUF_IOCTL_SYNC, &sync), "DMA_BUF_IOCTL_SYNC end");
-        be.munmap(map, bytes);
-        return ok;
+        return check_dmabuf(be, dmabuf_fd, p.gemm_relu(), "vdnn's output through the dma-buf mapping");
+    }
+
+    /// vdsp's result as a dma-buf of its own (PRIME_HANDLE_TO_FD on the vdsp node), for the
+    /// producer to read back.
+    int export_result() {
+        accel_prime_handle ph{out.handle, ACCEL_CLOEXEC, -1};
+        int r = be.ioctl(fd, ACCEL_IOCTL_PRIME_HANDLE_TO_FD, &ph);
+        return r < 0 ? r : ph.fd;
     }
 };
 
@@ -337,6 +349,12 @@ int run_mock() {
         check_rc(static_cast<int>(again < 0 ? again : 0), "vdnn SUBMIT (round two)");
         if (cons.filter(false, "vdsp's FIR after vdnn's second job (implicit sync: the reservation object)"))
             std::printf("  implicit sync: the reservation object ordered vdsp after vdnn, checked (%.2f ms)\n", ms_since(t));
+        const int result = cons.export_result();
+        if (check_rc(result, "PRIME_HANDLE_TO_FD of vdsp's result") &&
+            check_dmabuf(be, result, p.filtered(), "vdsp's result read back through the dma-buf vdsp exported"))
+            std::printf("  vdsp's result exported by vdsp and read back through its dma-buf, checked\n");
+        if (result >= 0)
+            be.close(result);
     }
     if (dmabuf >= 0)
         be.close(dmabuf);
@@ -424,8 +442,18 @@ int run_fuse(const std::string& mount) {
         }
         ::close(fds[0]);
         ::close(fds[1]);
+        // The result goes back the same way: vdsp exports its output, the producer reads it.
+        const int result = failures ? -1 : cons.export_result();
         std::fflush(stdout);
-        say(failures ? 'x' : 'k');
+        if (result >= 0 && check_rc(send_fds(sv[1], &result, 1), "send the result's dma-buf"))
+            std::printf("  consumer: vdsp's result exported as a dma-buf (fd %d) and sent back\n", result);
+        else
+            say('x');
+        std::fflush(stdout);
+        char done = 0;
+        check(::read(sv[1], &done, 1) == 1 && done == 'k', "the producer's read-back");
+        if (result >= 0)
+            ::close(result);
         ::_exit(failures ? 1 : 0);
     }
     ::close(sv[1]);
@@ -452,7 +480,15 @@ int run_fuse(const std::string& mount) {
                 std::fflush(stdout);
                 const char two = '2';
                 (void)!::write(sv[0], &two, 1);
-                check(::read(sv[0], &done, 1) == 1 && done == 'k', "the consumer's second verdict");
+                int result = -1;
+                if (check_rc(recv_fds(sv[0], &result, 1), "receive vdsp's result as a dma-buf")) {
+                    if (check_dmabuf(be, result, p.filtered(), "vdsp's result read back by the producer through vdsp's dma-buf"))
+                        std::printf("  producer: vdsp's result read back through the dma-buf it received, checked\n");
+                    ::close(result);
+                }
+                std::fflush(stdout);
+                const char verdict = failures ? 'x' : 'k';
+                (void)!::write(sv[0], &verdict, 1);
             }
         }
     }
