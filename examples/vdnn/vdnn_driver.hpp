@@ -332,6 +332,10 @@ struct driver {
             event->record = record;
             event->user_data = a.user_data;
         }
+        // The record's place in the file's map is made before the point of no return: a failed
+        // allocation after arm() would leave an armed fence that never signals in the
+        // reservation objects and the out-syncobj.
+        const auto slot = f->st->jobs.try_emplace(f->st->next_seqno).first;
         // Nothing can fail from here on: arm (the point of no return) and push.
         j->arm();
         record->seqno = f->st->next_seqno++;
@@ -350,7 +354,7 @@ struct driver {
             (void)event.release();
         if (out_sync)
             out_sync->replace_fence(j->finished());
-        f->st->jobs.emplace(record->seqno, record);
+        slot->second = record;
         trim_history(*f.data().st);
         a.seqno = record->seqno;
         f->st->entities[a.engine]->push(std::move(j));

@@ -276,6 +276,9 @@ struct driver {
                 return e;
         auto record = std::make_shared<job_record>();
         std::lock_guard lock(f->st->mutex);
+        // The record's place is made before the point of no return (an allocation after arm()
+        // would leave a fence that never signals in the reservation objects).
+        const auto slot = f->st->jobs.try_emplace(f->st->next_seqno).first;
         // Nothing can fail from here on.
         j->arm();
         record->seqno = f->st->next_seqno++;
@@ -284,7 +287,7 @@ struct driver {
             out_sync->replace_fence(j->finished());
         for (std::size_t i = 0; i < n; ++i) // the slots were reserved
             (void)objs[i].resv->add_fence(j->finished(), objs[i].write ? accel::resv_usage::write : accel::resv_usage::read);
-        f->st->jobs.emplace(record->seqno, record);
+        slot->second = record;
         trim_history(*f->st);
         a.seqno = record->seqno;
         f->st->entity->push(std::move(j));

@@ -629,7 +629,15 @@ TEST_CASE_TEMPLATE_DEFINE("syncobj conformance", E, syncobj_conformance) {
         CHECK(a.fd == -1);
         CHECK(fx.poll_in(out, 0) == 0);
         CHECK(fx.poll_in(snap, 0) == 0);
+        // a timeline point's sync file (a chain node) imports as a point of another timeline,
+        // as drm_syncobj_import_sync_file_fence takes it
+        const std::uint32_t t2 = fx.create();
+        a = {t2, IMPORT_SF | IMPORT_TL, out, 0, 7};
+        CHECK(fx.f2h(a) == 0);
+        CHECK(fx.query(t2, ACCEL_SYNCOBJ_QUERY_FLAGS_LAST_SUBMITTED) == 7);
+        CHECK(fx.twait({t2}, {7}, 0, 0) == -ETIME);
         fx.signal(0);
+        CHECK(fx.twait({t2}, {7}, 0, 0) == 0);
         CHECK(fx.poll_in(out, 0) == POLLIN);
         CHECK(fx.poll_in(snap, 0) == POLLIN); // the snapshot: fence 0
         CHECK(fx.poll_in(sf, 0) == POLLIN);

@@ -156,15 +156,22 @@ public:
                 if (auto again = by_file_.find(file.get()); again != by_file_.end()) { // published meanwhile
                     p = by_ino_.at(again->second);
                 } else {
+                    // Everything that allocates happens before the entry is findable: a new
+                    // entry that failed half-way would hold the file with no holder, and
+                    // nothing would ever let it go.
                     p = std::make_shared<published_file>(next_ino_, std::move(name), file);
                     describe(*p);
-                    by_ino_.emplace(p->ino, p);
+                    p->tokens.reserve(1);
+                    with_tokens_.insert(p);
                     try {
+                        by_ino_.emplace(p->ino, p);
                         by_name_.emplace(p->name, p);
                         by_file_.emplace(file.get(), p->ino);
                     } catch (...) {
+                        by_file_.erase(file.get());
                         by_name_.erase(p->name);
                         by_ino_.erase(p->ino);
+                        with_tokens_.erase(p);
                         throw;
                     }
                     ++next_ino_;

@@ -76,6 +76,7 @@
 #include <poll.h>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <utility>
@@ -287,13 +288,17 @@ private:
     /// The last reference went (dma_buf_release): an unbalanced vmap is undone (the kernel
     /// BUGs), then the exporter releases, then the buffer goes.
     void release() noexcept {
-        // An armed poll callback goes first (the kernel BUGs on one): removing it under the
-        // fence's lock also waits for one that is running.
-        for (poll_slot* ps : {&poll_in_, &poll_out_})
-            if (ps->fence) {
-                ps->fence->remove_callback(*ps);
-                ps->fence.reset();
-            }
+        // An armed poll callback goes first (the kernel BUGs on one; its dma_buf_poll holds the
+        // file while one is armed). A callback removed never runs; one that has fired may still
+        // be running on the signaller's thread - even for a fence the slot has since forgotten
+        // (a poll saw it fired) - so the buffer goes only once none is in flight.
+        for (poll_slot* ps : {&poll_in_, &poll_out_}) {
+            if (ps->fence && ps->fence->remove_callback(*ps))
+                ps->in_flight.fetch_sub(1, std::memory_order_relaxed);
+            ps->fence.reset();
+        }
+        while (poll_in_.in_flight.load(std::memory_order_acquire) || poll_out_.in_flight.load(std::memory_order_acquire))
+            std::this_thread::yield(); // a callback between its wake-up and its return
         {
             std::lock_guard lock(vmap_mutex_);
             if (vmap_count_) {
@@ -310,11 +315,13 @@ private:
         dma_buf* owner = nullptr;
         fence_ptr fence;                 ///< the fence it is armed on (kept until re-armed)
         std::atomic<bool> active{false}; ///< armed and not fired
+        std::atomic<int> in_flight{0};   ///< armed, or fired and still running (release waits)
     };
     static void poll_fired(fence&, fence_cb& cb) noexcept {
         auto& ps = static_cast<poll_slot&>(cb);
         ps.active.store(false, std::memory_order_release);
         ps.owner->poll_wait_.wake_all();
+        ps.in_flight.fetch_sub(1, std::memory_order_release); // last: the buffer may go from here on
     }
     /// Caller holds poll_mutex_. Ready when nothing of usage <= `u` is pending; otherwise arms
     /// the slot on the pending fences (out of memory: reported ready, as a failed kernel
@@ -328,7 +335,9 @@ private:
             return true;
         ps.fence = std::move(*f);
         ps.active.store(true, std::memory_order_relaxed);
+        ps.in_flight.fetch_add(1, std::memory_order_relaxed);
         if (ps.fence->add_callback(ps, &poll_fired) != 0) { // -ENOENT: signalled meanwhile
+            ps.in_flight.fetch_sub(1, std::memory_order_relaxed);
             ps.active.store(false, std::memory_order_relaxed);
             return true;
         }

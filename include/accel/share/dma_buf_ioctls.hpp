@@ -112,10 +112,10 @@ int import_sync_file(Buf& b, std::uint64_t arg) noexcept {
         return -EFAULT;
     if (int e = check_sync_file_flags(a.flags))
         return e;
+    // sync_file_get_fence: a descriptor that is not open and one that is no sync file are both
+    // "no fence", -EINVAL.
     auto file = fget(a.fd);
-    if (!file)
-        return file.error();
-    fence_ptr fence = sync_file_get_fence(**file);
+    fence_ptr fence = file ? sync_file_get_fence(**file) : nullptr;
     if (!fence)
         return -EINVAL;
     const resv_usage usage = (a.flags & DMA_BUF_SYNC_WRITE) ? resv_usage::write : resv_usage::read;

@@ -438,8 +438,18 @@ inline int fd_to_handle(device_base&, file_base& f, void* kdata) {
         auto s = syncobj_lookup(f, a.handle);
         if (!s)
             return -ENOENT;
-        if (point)
+        if (point) {
+            // A sync file exported at a timeline point holds a chain node; the kernel adds it
+            // as it is, a chain's payload may not be a chain here: its leaves, merged, are the
+            // same wait.
+            if (to_fence_chain(fence.get())) {
+                const fence_ptr one[] = {fence};
+                fence = fence_unwrap_merge(one);
+                if (!fence)
+                    return -ENOMEM;
+            }
             return (*s)->add_point(std::move(fence), point);
+        }
         (*s)->replace_fence(std::move(fence));
         return 0;
     }
