@@ -8,8 +8,10 @@
 #   core (with core/gem)  mm, base, uapi
 #   exec                  fences, scheduler, reset (issue 11): core and below
 #   share                 dma-buf, PRIME, sync files, syncobjs (issue 12): exec, core and below
-#   backend, fuse         core and below; neither includes the other (siblings: one of them
-#                         including the other would need a decision recorded here first)
+#   monitor               attribute trees (sysfs/debugfs-like), node access rules (issue 13):
+#                         core and below
+#   backend, fuse         monitor, core and below; neither includes the other (siblings: one of
+#                         them including the other would need a decision recorded here first)
 #   accel/*.hpp           umbrella headers at the top: anything
 #
 # Usage: cmake -DINCLUDE_DIR=<dir holding accel/> -P check_layering.cmake
@@ -29,9 +31,10 @@ set(allowed_mm      "base;uapi")
 set(allowed_core    "mm;base;uapi")
 set(allowed_exec    "core;mm;base;uapi")
 set(allowed_share   "exec;core;mm;base;uapi")
-set(allowed_backend "core;mm;base;uapi")
-set(allowed_fuse    "core;mm;base;uapi")
-set(known_layers uapi base mm core exec share backend fuse)
+set(allowed_monitor "core;mm;base;uapi")
+set(allowed_backend "monitor;core;mm;base;uapi")
+set(allowed_fuse    "monitor;core;mm;base;uapi")
+set(known_layers uapi base mm core exec share monitor backend fuse)
 
 # The layer of a path relative to INCLUDE_DIR ("accel/mm/range/best_fit.hpp" -> mm, "accel/x.hpp"
 # -> "" for the top level), or NOTFOUND when it is not under accel/.

@@ -15,6 +15,7 @@
 #include <accel/uapi/accel_fd.h>
 #include <accel/uapi/accel_info.h>
 #include <accel/uapi/accel_mmap.h>
+#include <accel/uapi/accel_monitor.h>
 #include <accel/uapi/accel_reset.h>
 
 #include <stddef.h>
@@ -267,5 +268,59 @@ UAPI_FIELD(struct accel_fd_call, name, 32, 64);
 UAPI_FIELD(struct accel_fd_call, data, 96, 64);
 UAPI_SIZE(struct accel_fd_call, 160, data);
 UAPI_IOCTL(ACCEL_IOCTL_FD_CALL, _IOC_READ | _IOC_WRITE, 0xAC, 0x03, 160);
+
+/* ---- accel_info.h: monitoring items ---- */
+UAPI_ASSERT(ACCEL_INFO_CLIENTS == 8 && ACCEL_INFO_CLIENT_ENGINES == 9 && ACCEL_INFO_CLIENT_MEMORY == 10 &&
+		    ACCEL_INFO_SENSORS == 11,
+	    "monitoring item ids");
+UAPI_ASSERT(ACCEL_NODE_COMPUTE == 0 && ACCEL_NODE_MONITOR == 1, "node kinds");
+UAPI_ASSERT(ACCEL_SENSOR_TEMP == 0 && ACCEL_SENSOR_IN == 1 && ACCEL_SENSOR_CURR == 2 && ACCEL_SENSOR_POWER == 3 &&
+		    ACCEL_SENSOR_ENERGY == 4 && ACCEL_SENSOR_FAN == 5,
+	    "sensor types");
+UAPI_U64(struct accel_info_client, client_id, 0);
+UAPI_FIELD(struct accel_info_client, pid, 8, 4);
+UAPI_FIELD(struct accel_info_client, uid, 12, 4);
+UAPI_FIELD(struct accel_info_client, node, 16, 4);
+UAPI_FIELD(struct accel_info_client, handles, 20, 4);
+UAPI_FIELD(struct accel_info_client, comm, 24, 16);
+UAPI_FIELD(struct accel_info_client, name, 40, 64);
+UAPI_SIZE(struct accel_info_client, 104, name);
+UAPI_SIZE_MULTIPLE_OF_8(struct accel_info_client);
+UAPI_FIELD(struct accel_info_clients, count, 0, 4);
+UAPI_SIZE(struct accel_info_clients, 8, pad);
+UAPI_U64(struct accel_info_client_engine, client_id, 0);
+UAPI_FIELD(struct accel_info_client_engine, engine_id, 8, 4);
+UAPI_FIELD(struct accel_info_client_engine, pad, 12, 4);
+UAPI_U64(struct accel_info_client_engine, busy_ns, 16);
+UAPI_SIZE(struct accel_info_client_engine, 24, busy_ns);
+UAPI_SIZE(struct accel_info_client_engines, 8, pad);
+UAPI_U64(struct accel_info_client_memory, client_id, 0);
+UAPI_FIELD(struct accel_info_client_memory, region_id, 8, 4);
+UAPI_FIELD(struct accel_info_client_memory, pad, 12, 4);
+UAPI_U64(struct accel_info_client_memory, total, 16);
+UAPI_U64(struct accel_info_client_memory, shared, 24);
+UAPI_U64(struct accel_info_client_memory, resident, 32);
+UAPI_U64(struct accel_info_client_memory, active, 40);
+UAPI_U64(struct accel_info_client_memory, purgeable, 48);
+UAPI_SIZE(struct accel_info_client_memory, 56, purgeable);
+UAPI_SIZE(struct accel_info_client_memories, 8, pad);
+UAPI_FIELD(struct accel_info_sensor, type, 0, 4);
+UAPI_FIELD(struct accel_info_sensor, index, 4, 4);
+UAPI_U64(struct accel_info_sensor, value, 8);
+UAPI_FIELD(struct accel_info_sensor, label, 16, 32);
+UAPI_SIZE(struct accel_info_sensor, 48, label);
+UAPI_SIZE(struct accel_info_sensors, 8, pad);
+
+/* ---- accel_monitor.h ---- */
+UAPI_U64(struct accel_fdinfo, client_id, 0);
+UAPI_U64(struct accel_fdinfo, data, 8);
+UAPI_FIELD(struct accel_fdinfo, length, 16, 4);
+UAPI_FIELD(struct accel_fdinfo, flags, 20, 4);
+UAPI_SIZE(struct accel_fdinfo, 24, flags);
+UAPI_IOCTL(ACCEL_IOCTL_FDINFO, _IOC_READ | _IOC_WRITE, 0xAC, 0x04, 24);
+UAPI_FIELD(struct accel_clear_stats, flags, 0, 4);
+UAPI_FIELD(struct accel_clear_stats, pad, 4, 4);
+UAPI_SIZE(struct accel_clear_stats, 8, pad);
+UAPI_IOCTL(ACCEL_IOCTL_CLEAR_STATS, _IOC_WRITE, 0xAC, 0x05, 8);
 
 #endif /* ACCEL_TESTS_UAPI_LAYOUT_CHECKS_H */

@@ -519,7 +519,7 @@ private:
     };
 
     static caller_identity& current() noexcept {
-        static thread_local caller_identity who{::geteuid(), ::getpid(), ::geteuid() == 0};
+        static thread_local caller_identity who{::geteuid(), ::getpid(), ::geteuid() == 0, ::getegid()};
         return who;
     }
 

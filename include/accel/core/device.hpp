@@ -167,6 +167,13 @@ private:
         return detail::info_item<D>(self(d), typed(f), id, out);
     }
 
+    static std::vector<accel_info_sensor> sensors_cb(device_base& d) {
+        if constexpr (requires { D::sensors(self(d)); })
+            return D::sensors(self(d));
+        else
+            return {};
+    }
+
     using dispatch = detail::driver_dispatch<D, typename D::ioctls>;
     static_assert(dispatch::valid);
 
@@ -174,7 +181,7 @@ private:
         &D::info,          driver_is_exclusive<D>(), driver_has_objects<D>, &make_file, &free_file,
         &postclose_cb,     &probe_cb,                &remove_cb,            &destroy,    dispatch::table.data(),
         &info_cb,          &poll_cb,                 driver_features<D>(),  &dma_domain_cb,
-        wrap_object_fn(),
+        wrap_object_fn(),  &sensors_cb,
     };
 
     typename D::device_data data_;

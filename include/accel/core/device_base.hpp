@@ -69,6 +69,10 @@ struct driver_ops {
     /// whose memory is `placement` (an imported dma-buf's), its object_data default-built;
     /// -EINVAL when the driver has no objects or its object_data cannot be default-built.
     result<gem_ref> (*wrap_object)(device_base&, std::uint64_t size, std::unique_ptr<bo_placement>);
+    /// The driver's sensors in hwmon units (its `sensors` hook, core/info_items.hpp), read in any
+    /// device state; empty without the hook. INFO's SENSORS item and the hwmon attribute
+    /// directory both read them here.
+    std::vector<accel_info_sensor> (*sensors)(device_base&);
 };
 
 class device_base {

@@ -22,6 +22,10 @@ struct caller_identity {
     uid_t uid = 0;
     pid_t pid = 0;
     bool privileged = false;
+    /// The caller's effective group (FUSE's request gid; the mock's getegid()). Supplementary
+    /// groups are not carried: the kernel checks them on a FUSE mount (default_permissions),
+    /// the mock checks the owner and this group only.
+    gid_t gid = 0;
 };
 
 /// How the current call reaches its caller's memory. Both operations return 0 or -EFAULT and

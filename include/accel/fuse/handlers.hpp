@@ -133,7 +133,7 @@ struct requests {
 
     static caller_identity identity(fuse_req_t req) noexcept {
         const fuse_ctx* c = fuse_req_ctx(req);
-        return caller_identity{c->uid, c->pid, c->uid == 0};
+        return caller_identity{c->uid, c->pid, c->uid == 0, c->gid};
     }
 
     /// No readahead: a fault reads its own page only (page_faults.hpp).

@@ -39,7 +39,18 @@ enum accel_info_id {
 	ACCEL_INFO_STATUS = 5,         /* struct accel_info_status (dynamic) */
 	ACCEL_INFO_MEMORY_USAGE = 6,   /* struct accel_info_memory_usage + usage[count] (dynamic) */
 	ACCEL_INFO_ENGINE_BUSY = 7,    /* struct accel_info_engine_busy + busy[count] (dynamic) */
+	ACCEL_INFO_CLIENTS = 8,        /* struct accel_info_clients + clients[count] (dynamic) */
+	ACCEL_INFO_CLIENT_ENGINES = 9, /* struct accel_info_client_engines + usage[count] (dynamic) */
+	ACCEL_INFO_CLIENT_MEMORY = 10, /* struct accel_info_client_memories + usage[count] (dynamic) */
+	ACCEL_INFO_SENSORS = 11,       /* struct accel_info_sensors + sensors[count] (dynamic) */
 };
+
+/*
+ * Which items need a working device: ENGINE_BUSY and SENSORS read the hardware, so they answer
+ * -EBUSY (in the item's length) unless the device is OPERATIONAL, as habanalabs' INFO answers
+ * its hardware opcodes; every other item answers in any state, also on the monitor node while
+ * another process holds the compute node exclusively.
+ */
 
 struct accel_info_item {
 	__u32 id;     /* enum accel_info_id */
@@ -144,6 +155,86 @@ struct accel_info_engine_busy {
 	__u32 count;
 	__u32 pad;
 	/* followed by struct accel_info_engine_time busy[count] */
+};
+
+/* ACCEL_INFO_CLIENTS: the device's open files, both nodes, oldest first. */
+enum accel_node_kind {
+	ACCEL_NODE_COMPUTE = 0, /* accel/accel<N> */
+	ACCEL_NODE_MONITOR = 1, /* accel/accel_controlD<N> */
+};
+
+struct accel_info_client {
+	__u64 client_id; /* drm-client-id: global, never reused */
+	__s32 pid;       /* the opener's process (thread group id); 0 when unknown */
+	__u32 uid;       /* the opener's user id */
+	__u32 node;      /* enum accel_node_kind */
+	__u32 handles;   /* buffer-object handles the file holds */
+	char comm[16];   /* the opener's command name at open (/proc/<pid>/comm), NUL-terminated */
+	char name[64];   /* the name set by DRM_IOCTL_SET_CLIENT_NAME, "" when none */
+};
+
+struct accel_info_clients {
+	__u32 count;
+	__u32 pad;
+	/* followed by struct accel_info_client clients[count] */
+};
+
+/* ACCEL_INFO_CLIENT_ENGINES: per client and engine, the engine time of its jobs (drm-engine-). */
+struct accel_info_client_engine {
+	__u64 client_id;
+	__u32 engine_id;
+	__u32 pad;
+	__u64 busy_ns; /* cumulative, monotonic for the client's life */
+};
+
+struct accel_info_client_engines {
+	__u32 count;
+	__u32 pad;
+	/* followed by struct accel_info_client_engine usage[count] */
+};
+
+/* ACCEL_INFO_CLIENT_MEMORY: per client and region, its buffer objects as fdinfo counts them. */
+struct accel_info_client_memory {
+	__u64 client_id;
+	__u32 region_id; /* accel_info_memory_region.id; 0 is host memory ("memory" in fdinfo) */
+	__u32 pad;
+	__u64 total;     /* drm-total-<region>: bytes of every object the client has a handle to */
+	__u64 shared;    /* drm-shared-<region>: of which shared (more than one handle, or exported) */
+	__u64 resident;  /* drm-resident-<region> */
+	__u64 active;    /* drm-active-<region>: busy on an engine (unsignalled fences) */
+	__u64 purgeable; /* drm-purgeable-<region> */
+};
+
+struct accel_info_client_memories {
+	__u32 count;
+	__u32 pad;
+	/* followed by struct accel_info_client_memory usage[count] */
+};
+
+/*
+ * ACCEL_INFO_SENSORS: the device's sensors in the hwmon ABI's units; type and index name the
+ * hwmon file (temp1_input is {ACCEL_SENSOR_TEMP, 1}; in starts at 0, the others at 1).
+ */
+enum accel_sensor_type {
+	ACCEL_SENSOR_TEMP = 0,   /* temp<n>_input, millidegree Celsius */
+	ACCEL_SENSOR_IN = 1,     /* in<n>_input, millivolt */
+	ACCEL_SENSOR_CURR = 2,   /* curr<n>_input, milliampere */
+	ACCEL_SENSOR_POWER = 3,  /* power<n>_average, microwatt */
+	ACCEL_SENSOR_ENERGY = 4, /* energy<n>_input, microjoule, cumulative */
+	ACCEL_SENSOR_FAN = 5,    /* fan<n>_input, RPM */
+};
+
+struct accel_info_sensor {
+	__u32 type;  /* enum accel_sensor_type */
+	__u32 index; /* n of the hwmon file name */
+	__s64 value; /* in the type's unit */
+	char label[32]; /* <type><n>_label, NUL-terminated; "" when none */
+};
+
+struct accel_info_sensors {
+	__u32 count;
+	__u32 pad;
+	/* followed by struct accel_info_sensor sensors[count] */
 };
 
 #ifdef __cplusplus
