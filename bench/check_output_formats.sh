@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # CTest bench.output_formats: the bench programs keep standard output in the format asked for.
 #
-#   check_output_formats.sh MM_TRACEGEN MM_POLICIES IOCTL_DISPATCH SHARING
+#   check_output_formats.sh MM_TRACEGEN MM_POLICIES IOCTL_DISPATCH SHARING MONITOR
 #
 # - mm_tracegen writes the same bytes twice from one seed, and --stats reads them back;
 # - mm_policies and ioctl_dispatch with --benchmark_format=json: stdout parses as one JSON
@@ -11,16 +11,18 @@
 #   the traces: gbench's CSV reporter aborts unless every run has the same counters);
 # - sharing with --benchmark_format=json (its mock PRIME benchmarks only: no FUSE server is
 #   started): stdout is JSON, its ratios on stderr; in console format they are on stdout.
+# - monitor with --benchmark_format=json (its mock STATUS query and a 1-client snapshot: no FUSE
+#   server is started): stdout is JSON, its ratio on stderr; in console format on stdout.
 # - in console format the summary is on stdout.
 # Tiny runs (3000-operation traces, one replay, two cheap policies; 1 ms per repetition): well
 # under a second outside the sanitizers.
 set -euo pipefail
 
-if [[ $# -ne 4 ]]; then
-    echo "usage: $0 MM_TRACEGEN MM_POLICIES IOCTL_DISPATCH SHARING" >&2
+if [[ $# -ne 5 ]]; then
+    echo "usage: $0 MM_TRACEGEN MM_POLICIES IOCTL_DISPATCH SHARING MONITOR" >&2
     exit 2
 fi
-tracegen=$1 policies=$2 dispatch=$3 sharing=$4
+tracegen=$1 policies=$2 dispatch=$3 sharing=$4 monitor=$5
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -86,5 +88,18 @@ grep -q '^prime_cycle/mock/4096 / bo_cycle/mock/4096' "$tmp/err" || fail "sharin
 
 sharing_run
 grep -q '^prime_cycle/mock/4096 / bo_cycle/mock/4096' "$tmp/out" || fail "sharing (console): no ratio on stdout"
+
+monitor_run() {
+    "$monitor" --benchmark_filter='^monitor_(status/mock|query/mock/clients:1)$' --benchmark_min_time=0.001 \
+        --benchmark_repetitions=3 "$@" >"$tmp/out" 2>"$tmp/err" || fail "monitor $*"
+}
+
+monitor_run --benchmark_format=json
+jq -e '[.benchmarks[] | select(.run_type == "iteration")] | length == 6' "$tmp/out" >/dev/null ||
+    fail "monitor --benchmark_format=json: stdout is not the JSON of 2 x 3 repetitions"
+grep -q '^monitor_query/mock/clients:1 / monitor_status/mock' "$tmp/err" || fail "monitor --benchmark_format=json: no ratio on stderr"
+
+monitor_run
+grep -q '^monitor_query/mock/clients:1 / monitor_status/mock' "$tmp/out" || fail "monitor (console): no ratio on stdout"
 
 echo "bench output formats: ok"
