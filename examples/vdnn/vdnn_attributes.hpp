@@ -9,8 +9,9 @@
 //                             other input is -EINVAL and changes nothing; a smaller size drops
 //                             the oldest entries
 //   sys/kernel/debug/accel/<N>/
-//     engine_queues     0444  per engine: jobs queued (submitted, not yet on the engine),
-//                             running (on the engine, not finished), the scheduler's pending
+//     engine_queues     0444  per engine: jobs queued (submitted, waiting for a dependency or
+//                             for ring space), running (handed to the engine's ring, not
+//                             finished: with 8 ring credits several may be), the scheduler's pending
 //                             list and credits, and the engine's hardware resets
 //     mmu_faults        0444  the fault log, oldest first, then the total count
 //

@@ -138,6 +138,8 @@ public:
             return -ENOENT;
         if (name.starts_with("sys/") || name == "sys")
             return open_attribute_file(name, flags);
+        if (name.empty() || name == "accel")
+            return -EISDIR;
         auto node = sub_->find_node(name);
         if (!node)
             return node.error();
@@ -687,6 +689,8 @@ private:
     }
 
     int open_attribute_file(std::string_view name, int flags) {
+        if (attribute_ancestor_entries(*sub_, name))
+            return -EISDIR;
         auto loc = resolve_attribute_path(*sub_, name);
         if (!loc)
             return loc.error();
