@@ -122,6 +122,18 @@ TEST_CASE("status follows the device's state; memory used follows the driver") {
     CHECK(read_path(fx, sys + "/memory/hbm/used") == "12345\n");
 }
 
+TEST_CASE("sensor values read -EBUSY while the device is not operational; labels and name do not") {
+    mock_attribute_fixture fx;
+    const std::string h = fx.root() + "/" + sysfs_device_dir(fx.minor()) + "/hwmon/hwmon0/";
+    fx.dev->status().set_state(ACCEL_STATE_IN_RESET);
+    CHECK(read_path(fx, h + "temp1_input") == "<errno " + std::to_string(-EBUSY) + ">");
+    CHECK(read_path(fx, h + "power1_average") == "<errno " + std::to_string(-EBUSY) + ">");
+    CHECK(read_path(fx, h + "temp1_label") == "die\n");
+    CHECK(read_path(fx, h + "name") == "attr_test\n");
+    fx.dev->status().reset_completed();
+    CHECK(read_path(fx, h + "temp1_input") == "45000\n");
+}
+
 TEST_CASE("a read at offset 0 shows afresh; reads further on return slices of the last show") {
     mock_attribute_fixture fx;
     const std::string temp = fx.root() + "/" + sysfs_device_dir(fx.minor()) + "/hwmon/hwmon0/temp1_input";
