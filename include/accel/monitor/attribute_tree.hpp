@@ -401,8 +401,9 @@ inline bool is_directory_of(const std::vector<attribute_node>& nodes, std::strin
 /// and sensors of the moment). Empty for an unplugged device.
 inline std::vector<attribute_entry> list_attributes(device_base& dev, attribute_tree tree) {
     std::vector<attribute_entry> out;
-    if (dev.unplugged())
+    if (!dev.enter()) // the driver's callbacks (sensors, memory regions) run inside the guard
         return out;
+    device_base::entered guard{&dev};
     for (detail::attribute_node& n : detail::tree_nodes(dev, tree)) {
         // Its directories first, each once.
         for (std::size_t slash = n.path.find('/'); slash != std::string::npos; slash = n.path.find('/', slash + 1)) {
@@ -418,8 +419,9 @@ inline std::vector<attribute_entry> list_attributes(device_base& dev, attribute_
 /// The entry at `path` (relative to the device's directory; "" is the directory itself):
 /// -ENOENT when there is none, -ENODEV when the device is unplugged.
 inline result<attribute_entry> find_attribute(device_base& dev, attribute_tree tree, std::string_view path) {
-    if (dev.unplugged())
+    if (!dev.enter())
         return result<attribute_entry>::failure(-ENODEV);
+    device_base::entered guard{&dev};
     const std::vector<detail::attribute_node> nodes = detail::tree_nodes(dev, tree);
     for (const detail::attribute_node& n : nodes)
         if (n.path == path)
