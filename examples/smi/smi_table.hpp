@@ -110,7 +110,11 @@ inline std::vector<std::string> render_snapshot(const snapshot& s, std::size_t c
     }
     for (const auto& d : s.devices) {
         lines.emplace_back();
-        lines.push_back("accel" + std::to_string(d.minor) + "  " + d.driver + "  " + d.node);
+        std::string title = "accel" + std::to_string(d.minor);
+        for (const std::string* part : {&d.driver, &d.node})
+            if (!part->empty())
+                title += "  " + *part;
+        lines.push_back(std::move(title));
         if (!d.memory.empty()) {
             text_table t({"  MEMORY", "KIND", "USED", "TOTAL", "USE"}, {false, false, true, true, true});
             for (const auto& r : d.memory) {
