@@ -74,6 +74,15 @@ void copy_name(char (&dst)[N], std::string_view src) noexcept {
     dst[n] = '\0';
 }
 
+/// A NUL-padded name field as a string (at most N bytes).
+template <std::size_t N>
+std::string fixed_name(const char (&name)[N]) {
+    std::size_t n = 0;
+    while (n < N && name[n] != '\0')
+        ++n;
+    return std::string(name, n);
+}
+
 template <class D>
 accel_device_state device_state_of(device<D>& dev) {
     if constexpr (requires { D::state(dev); })
@@ -158,7 +167,7 @@ fdinfo_record fdinfo_record_of(device<D>& dev, file<D>& f) {
         e.busy_ns = t.busy_ns;
         auto decl = std::find_if(engines.begin(), engines.end(), [&](const auto& x) { return x.id == t.engine_id; });
         if (decl != engines.end()) {
-            e.name = std::string(decl->name, strnlen(decl->name, sizeof decl->name));
+            e.name = fixed_name(decl->name);
             e.capacity = decl->instances;
         }
         if (e.name.empty())
@@ -172,8 +181,11 @@ fdinfo_record fdinfo_record_of(device<D>& dev, file<D>& f) {
         if (id == 0) {
             m.name = "memory";
         } else {
-            auto decl = std::find_if(regions.begin(), regions.end(), [&](const auto& x) { return x.id == id; });
-            m.name = std::string(decl->name, strnlen(decl->name, sizeof decl->name));
+            for (const accel_info_memory_region& x : regions)
+                if (x.id == id) {
+                    m.name = fixed_name(x.name);
+                    break;
+                }
             if (m.name.empty() || m.name == "memory") // "memory" is reserved for system RAM
                 m.name = "region" + std::to_string(id);
         }
