@@ -230,7 +230,7 @@ int run_watch(const device_set& devs, double seconds) {
         std::vector<std::string> lines;
         lines.push_back("accel-smi  " + devs.root() + "  every " + every + " s  " + clock_text() + "  (q to quit)");
         lines.emplace_back();
-        for (auto& l : render_snapshot(shown, cols))
+        for (auto& l : render_snapshot(shown, cols, true))
             lines.push_back(std::move(l));
         watch_terminal::draw(lines);
     }

@@ -94,8 +94,74 @@ inline std::string busy_text(const std::optional<std::uint64_t>& ns) {
     return buf;
 }
 
-/// The screen of a snapshot for a terminal `columns` wide (bars shrink with it).
-inline std::vector<std::string> render_snapshot(const snapshot& s, std::size_t columns = 100) {
+/// A device's block: memory, engines and sensors as tables.
+inline void render_device(const device_info& d, std::size_t bar_width, std::vector<std::string>& lines) {
+    lines.emplace_back();
+    std::string title = "accel" + std::to_string(d.minor);
+    for (const std::string* part : {&d.driver, &d.node})
+        if (!part->empty())
+            title += "  " + *part;
+    lines.push_back(std::move(title));
+    if (!d.memory.empty()) {
+        text_table t({"  MEMORY", "KIND", "USED", "TOTAL", "USE"}, {false, false, true, true, true});
+        for (const auto& r : d.memory) {
+            std::optional<double> pct;
+            if (r.used && r.size)
+                pct = 100.0 * static_cast<double>(*r.used) / static_cast<double>(r.size);
+            t.add({"  " + r.name, r.kind, r.used ? human_bytes(*r.used) : "-", r.size ? human_bytes(r.size) : "-",
+                   percent_text(pct)});
+        }
+        t.render(lines);
+    }
+    if (!d.engines.empty()) {
+        text_table t({"  ENGINE", "INST", "UTIL", "", "BUSY"}, {false, true, true, false, true});
+        for (const auto& e : d.engines)
+            t.add({"  " + e.name, std::to_string(e.instances), percent_text(e.utilisation), bar(e.utilisation, bar_width),
+                   busy_text(e.busy_ns)});
+        t.render(lines);
+    }
+    if (d.sensors && !d.sensors->empty()) {
+        text_table t({"  SENSOR", "LABEL", "VALUE"}, {false, false, true});
+        for (const auto& x : *d.sensors)
+            t.add({"  " + sensor_name(x), x.label.empty() ? "-" : x.label, sensor_text(x)});
+        t.render(lines);
+    }
+    for (const auto& n : d.notes)
+        lines.push_back("  (" + n + ")");
+}
+
+/// A device's block in few lines (--watch, so the process list fits a terminal): regions on the
+/// title line, one line per engine with its bar, the sensors on one line.
+inline void render_device_compact(const device_info& d, std::size_t bar_width, std::vector<std::string>& lines) {
+    lines.emplace_back();
+    std::string title = "accel" + std::to_string(d.minor) + "  " + d.driver;
+    for (const auto& r : d.memory)
+        title += "  " + r.name + " " + (r.used ? human_bytes(*r.used) : "-") + " / " + (r.size ? human_bytes(r.size) : "-");
+    lines.push_back(std::move(title));
+    if (!d.engines.empty()) {
+        text_table t({"  ENGINE", "", "UTIL"}, {false, false, true});
+        for (const auto& e : d.engines)
+            t.add({"  " + e.name + " x" + std::to_string(e.instances), bar(e.utilisation, bar_width),
+                   percent_text(e.utilisation)});
+        std::vector<std::string> rows;
+        t.render(rows);
+        lines.insert(lines.end(), rows.begin() + 1, rows.end()); // no header row
+    }
+    if (d.sensors && !d.sensors->empty()) {
+        std::string line = " ";
+        for (const auto& x : *d.sensors)
+            line += " " + sensor_name(x) + " " + sensor_text(x) + " ";
+        while (!line.empty() && line.back() == ' ')
+            line.pop_back();
+        lines.push_back(std::move(line));
+    }
+    for (const auto& n : d.notes)
+        lines.push_back("  (" + n + ")");
+}
+
+/// The screen of a snapshot for a terminal `columns` wide (bars shrink with it); `compact`: the
+/// short device blocks of --watch.
+inline std::vector<std::string> render_snapshot(const snapshot& s, std::size_t columns = 100, bool compact = false) {
     std::vector<std::string> lines;
     const std::size_t bar_width = columns >= 100 ? 30 : columns >= 80 ? 20 : 10;
     {
@@ -109,38 +175,10 @@ inline std::vector<std::string> render_snapshot(const snapshot& s, std::size_t c
         t.render(lines);
     }
     for (const auto& d : s.devices) {
-        lines.emplace_back();
-        std::string title = "accel" + std::to_string(d.minor);
-        for (const std::string* part : {&d.driver, &d.node})
-            if (!part->empty())
-                title += "  " + *part;
-        lines.push_back(std::move(title));
-        if (!d.memory.empty()) {
-            text_table t({"  MEMORY", "KIND", "USED", "TOTAL", "USE"}, {false, false, true, true, true});
-            for (const auto& r : d.memory) {
-                std::optional<double> pct;
-                if (r.used && r.size)
-                    pct = 100.0 * static_cast<double>(*r.used) / static_cast<double>(r.size);
-                t.add({"  " + r.name, r.kind, r.used ? human_bytes(*r.used) : "-", r.size ? human_bytes(r.size) : "-",
-                       percent_text(pct)});
-            }
-            t.render(lines);
-        }
-        if (!d.engines.empty()) {
-            text_table t({"  ENGINE", "INST", "UTIL", "", "BUSY"}, {false, true, true, false, true});
-            for (const auto& e : d.engines)
-                t.add({"  " + e.name, std::to_string(e.instances), percent_text(e.utilisation), bar(e.utilisation, bar_width),
-                       busy_text(e.busy_ns)});
-            t.render(lines);
-        }
-        if (d.sensors && !d.sensors->empty()) {
-            text_table t({"  SENSOR", "LABEL", "VALUE"}, {false, false, true});
-            for (const auto& x : *d.sensors)
-                t.add({"  " + sensor_name(x), x.label.empty() ? "-" : x.label, sensor_text(x)});
-            t.render(lines);
-        }
-        for (const auto& n : d.notes)
-            lines.push_back("  (" + n + ")");
+        if (compact)
+            render_device_compact(d, bar_width, lines);
+        else
+            render_device(d, bar_width, lines);
     }
     lines.emplace_back();
     lines.push_back("PROCESSES");
