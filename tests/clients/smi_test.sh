@@ -10,6 +10,8 @@
 #   watch    --watch 0.5 in a detached tmux session of fixed size: the captured screen has the
 #            header, utilisation bars and vdnn-load's process row; 'q' ends it with status 0 and
 #            the terminal's mode (stty -g) is the same before and after
+#   reset    (root, no vdnn-load) --reset of the vdnn device: "reset done", the table's RESETS
+#            one higher; the same as an unprivileged user (setpriv) fails, Permission denied
 # Exit 77 (CTest SKIPPED) when a tool the mode needs is missing (python3, tmux).
 set -u
 mode=$1
@@ -27,7 +29,34 @@ fail() {
 case "$mode" in
 json) command -v python3 >/dev/null 2>&1 || { echo "smi_test: SKIP: python3 is missing"; exit 77; } ;;
 watch) command -v tmux >/dev/null 2>&1 || { echo "smi_test: SKIP: tmux is missing"; exit 77; } ;;
+reset) [ "$(id -u)" = 0 ] || { echo "smi_test: SKIP: --reset needs root"; exit 77; } ;;
 esac
+
+if [ "$mode" = reset ]; then
+    resets() { # the RESETS column of the vdnn row
+        "$smi" "$mnt" | awk '$2 == "vdnn" && $4 == "operational" { print $1, $5; exit }'
+    }
+    set -- $(resets)
+    [ $# -eq 2 ] || fail "no operational vdnn row in accel-smi's table"
+    minor=$1
+    before=$2
+    out=$("$smi" "$mnt" --reset "$minor" 2>&1)
+    rc=$?
+    echo "$out"
+    [ "$rc" -eq 0 ] || fail "--reset $minor exited with status $rc"
+    [ "$out" = "accel$minor: reset done" ] || fail "unexpected output"
+    set -- $(resets)
+    [ "${2:-}" = $((before + 1)) ] || fail "RESETS went from $before to ${2:-?}, want $((before + 1))"
+    if command -v setpriv >/dev/null 2>&1; then
+        out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$smi" "$mnt" --reset "$minor" 2>&1)
+        rc=$?
+        echo "$out"
+        [ "$rc" -eq 1 ] || fail "--reset as uid 65534 exited with status $rc, want 1"
+        echo "$out" | grep -q "Permission denied" || fail "--reset as uid 65534: no Permission denied"
+    fi
+    echo "smi_test ($mode): ok"
+    exit 0
+fi
 
 rm -rf "$work"
 mkdir -p "$work" || exit 1
