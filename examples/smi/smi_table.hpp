@@ -90,7 +90,15 @@ inline std::string busy_text(const std::optional<std::uint64_t>& ns) {
     if (!ns)
         return "-";
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%.3f s", static_cast<double>(*ns) / 1e9);
+    const double v = static_cast<double>(*ns);
+    if (*ns == 0)
+        return "0 s";
+    if (*ns < 1'000'000) // a short job's time is not "0.000 s"
+        std::snprintf(buf, sizeof buf, "%.0f us", v / 1e3);
+    else if (*ns < 1'000'000'000)
+        std::snprintf(buf, sizeof buf, "%.1f ms", v / 1e6);
+    else
+        std::snprintf(buf, sizeof buf, "%.3f s", v / 1e9);
     return buf;
 }
 

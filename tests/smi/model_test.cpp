@@ -94,6 +94,11 @@ TEST_CASE("sizes and bars") {
     CHECK(bar(100.0, 4) == "[####]");
     CHECK(bar(0.0, 4) == "[....]");
     CHECK(bar(std::nullopt, 4) == "[----]");
+    CHECK(busy_text(std::nullopt) == "-");
+    CHECK(busy_text(0) == "0 s");
+    CHECK(busy_text(250'000) == "250 us");
+    CHECK(busy_text(12'340'000) == "12.3 ms");
+    CHECK(busy_text(2'000'000'000) == "2.000 s");
 }
 
 TEST_CASE("text_table aligns columns by display width, numbers to the right") {
