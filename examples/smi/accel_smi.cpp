@@ -296,7 +296,10 @@ int main(int argc, char** argv) {
 
     device_set devs(root);
     std::vector<std::string> open_errors;
-    if (int e = devs.open_all(open_errors); e < 0) {
+    if (int e = devs.open_all(open_errors); e == -ENOENT) {
+        std::fprintf(stderr, "accel-smi: no accel devices under %s (no such directory)\n", root.c_str());
+        return 1;
+    } else if (e < 0) {
         std::fprintf(stderr, "accel-smi: %s: %s\n", root.c_str(), describe_error(-e).c_str());
         return 1;
     }
