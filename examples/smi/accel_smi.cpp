@@ -216,7 +216,8 @@ int run_watch(const device_set& devs, double seconds) {
                 break;
             }
         }
-        if (quit)
+        // Input that ends before the first frame (</dev/null, a closed pipe) still gets one frame.
+        if (quit && (!shown.devices.empty() || watch_terminal::signal()))
             break;
         if (!redraw) {
             snapshot now = devs.sample();
@@ -233,6 +234,8 @@ int run_watch(const device_set& devs, double seconds) {
         for (auto& l : render_snapshot(shown, cols, true))
             lines.push_back(std::move(l));
         watch_terminal::draw(lines);
+        if (quit)
+            break;
     }
     term.stop();
     return 0;
