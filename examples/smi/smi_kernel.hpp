@@ -70,14 +70,17 @@ inline std::string process_comm(std::int32_t pid, const std::string& proc = "/pr
     return c;
 }
 
-/// Fills d (a device whose VERSION is known) with its clients from fdinfo; engines and memory
-/// regions are the union of the keys its clients show (a kernel device lists none itself).
+/// Fills d (a device whose VERSION is known) with its clients from fdinfo, this process's own
+/// file left out; engines and memory regions are the union of the keys its clients show (a
+/// kernel device lists none itself).
 inline void collect_kernel_clients(dev_t rdev, device_info& d, const std::string& proc = "/proc") {
     d.source = "kernel";
     d.clients.emplace();
     std::set<std::string> engines, regions;
     std::map<std::string, std::uint32_t> capacity;
     for (auto& [pid, info] : kernel_clients_of(rdev, proc)) {
+        if (pid == ::getpid())
+            continue; // accel-smi's own open of the node (for VERSION)
         client_info c;
         c.client_id = info.client_id.value_or(0);
         c.pid = pid;

@@ -38,17 +38,18 @@ std::string client_text(int id, std::uint64_t npu_ns, const char* total) {
 }
 } // namespace
 
-TEST_CASE("the clients of a device: by rdev, one per client id, with comm, engines and memory") {
+TEST_CASE("the clients of a device: by rdev, one per client id, with comm, engines and memory, not itself") {
     fake_proc proc;
     proc.fd(100, 4, "/dev/null", client_text(7, 1000, "8 KiB"), "infer");
     proc.fd(100, 9, "/dev/null", client_text(7, 1000, "8 KiB"), "infer"); // a dup: same client
     proc.fd(200, 3, "/dev/null", client_text(8, 5000, "2 MiB"), "train");
     proc.fd(300, 3, "/dev/zero", client_text(9, 1, "4 KiB"), "other"); // another device
+    proc.fd(::getpid(), 3, "/dev/null", client_text(10, 0, "0"), "accel-smi"); // accel-smi's own open
     struct stat st {};
     REQUIRE(::stat("/dev/null", &st) == 0);
 
     auto found = kernel_clients_of(st.st_rdev, proc.root.string());
-    REQUIRE(found.size() == 2);
+    REQUIRE(found.size() == 3); // 7 (once), 8, and this process's 10
 
     device_info d;
     collect_kernel_clients(st.st_rdev, d, proc.root.string());
