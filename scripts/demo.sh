@@ -8,7 +8,10 @@
 # a sync file and by the buffer's reservation object) on the mock backend and then through real
 # system calls on a FUSE mount (the pipeline in two processes passing descriptors over a UNIX
 # socket), then the minimal driver, then compare the memory-range policies on the allocation
-# traces (bench/mm_policies), writing JSON and PNG charts to build/bench/out/. The traces are the
+# traces (bench/mm_policies), writing JSON and PNG charts to build/bench/out/. It ends with
+# accel-smi's one-shot table of the devices served for the FUSE part (kept mounted until then):
+# their status and reset count after the hang, the engines' busy time of the whole run, and a
+# vdnn client (vdnn-load, started for it) with its engine use and memory. The traces are the
 # project's own: bench/mm_tracegen writes them from a seed while the bench preset builds
 # (build/bench/bench/traces; -DACCEL_TRACE_SEED=N picks another seed); ACCEL_TRACE_DIR, or
 # --trace FILE, replays others instead.
@@ -29,6 +32,18 @@ echo
 echo "=== two drivers, one buffer: vdnn's output filtered by vdsp through a dma-buf, on the mock (examples/pipeline) ==="
 build/bench/examples/pipeline/pipeline_demo
 
+serve_pid=""
+mnt=""
+stop_server() {
+    if [[ -n "$serve_pid" ]]; then
+        kill -TERM "$serve_pid" 2>/dev/null || true
+        wait "$serve_pid" || true
+        serve_pid=""
+    fi
+    [[ -z "$mnt" ]] || rmdir "$mnt" 2>/dev/null || true
+}
+trap stop_server EXIT
+
 if [[ -c /dev/fuse && -x build/bench/examples/serve/accel-serve ]]; then
     echo
     echo "=== the same through real system calls: accel-serve serves minimal (accel0), vdnn (accel1) and vdsp (accel2, firmware-loaded) on a FUSE mount ==="
@@ -44,10 +59,8 @@ if [[ -c /dev/fuse && -x build/bench/examples/serve/accel-serve ]]; then
     echo
     echo "=== the served devices as accel-info sees them (INFO through real syscalls) ==="
     build/bench/examples/accel_info/accel-info "$mnt" || true
-    kill -TERM "$serve_pid"
-    wait "$serve_pid" || true
-    rmdir "$mnt" 2>/dev/null || true
     [[ $rc -eq 0 ]] || { echo "a demo through FUSE failed"; exit 1; }
+    # The server stays up: accel-smi shows its devices at the end.
 fi
 
 echo
@@ -70,3 +83,21 @@ fi
 build/bench/bench/mm_policies --synthetic=0 --benchmark_out="$out/mm_policies.json" --benchmark_out_format=json "$@"
 bash bench/plot_mm.sh "$out/mm_policies.json"
 echo "JSON and charts: $out/"
+
+if [[ -n "$serve_pid" && -x build/bench/examples/smi/accel-smi ]]; then
+    echo
+    echo "=== accel-smi: the devices served above (after the demos and the hang), while a vdnn client runs jobs ==="
+    ready="$mnt.load-ready"
+    rm -f "$ready"
+    build/bench/examples/smi/vdnn-load "$mnt" 30 "$ready" >/dev/null &
+    load_pid=$!
+    for _ in $(seq 100); do [[ -e "$ready" ]] && break; sleep 0.1; done
+    smi_rc=0
+    build/bench/examples/smi/accel-smi "$mnt" || smi_rc=$?
+    kill -TERM "$load_pid" 2>/dev/null || true
+    wait "$load_pid" || smi_rc=1
+    rm -f "$ready"
+    echo "(live: build/bench/examples/smi/accel-smi MOUNT --watch; --json for scripts)"
+    stop_server
+    [[ $smi_rc -eq 0 ]] || { echo "accel-smi failed"; exit 1; }
+fi

@@ -13,6 +13,7 @@ packages=(
     libfuse3-dev fuse3                     # the FUSE host of the real backend
     libdrm-dev                             # drm.h for the uAPI compatibility test, libdrm clients
     gnuplot-nox jq                         # benchmark plots (bench/plot_mm.sh)
+    tmux python3                           # accel-smi's tests: --watch in tmux, --json checked by python3
 )
 
 missing=()

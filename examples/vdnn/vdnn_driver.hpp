@@ -17,6 +17,7 @@
 #include <accel/accel.hpp>
 #include <accel/exec/fence_wait.hpp>
 #include <accel/exec/drm_exec.hpp>
+#include <accel/exec/entity_clock.hpp>
 #include <accel/share/gem_exporter.hpp>
 #include <accel/share/prime.hpp>
 #include <accel/share/syncobj.hpp>
@@ -56,6 +57,9 @@ struct driver {
         std::shared_ptr<vm> space;
         std::shared_ptr<event_sink> sink;
         std::unique_ptr<entity_type> entities[num_engines];
+        /// Each entity's engine time in the file's registry (fdinfo's drm-engine-compute/-dma),
+        /// attached at the first submit to it, detached in postclose before the entities go.
+        std::unique_ptr<accel::entity_clock> clocks[num_engines];
         std::mutex mutex; // guards what follows
         std::uint64_t next_seqno = 1;
         std::map<std::uint64_t, std::shared_ptr<job_record>> jobs;
@@ -83,7 +87,7 @@ struct driver {
             cfg.timeout = std::chrono::nanoseconds(st.config.job_timeout);
             st.engines[i]->sched = std::make_unique<scheduler_type>(engine_ops{&st, i}, cfg);
             st.clocks[i].sched = st.engines[i]->sched.get();
-            st.clocks[i].id = i == VDNN_ENGINE_DMA ? 1 : 0;
+            st.clocks[i].id = engine_group(i);
         }
         st.domain = std::make_unique<accel::reset_domain>(d, st.config.policy, [&st] { return st.reset_hardware(); });
         for (auto& e : st.engines)
@@ -114,8 +118,10 @@ struct driver {
             if (int e = st->space->init(d->mem.tables, memory_layout::va_start, memory_layout::va_size))
                 return accel::result<file_data>::failure(e);
         }
-        for (unsigned i = 0; i < num_engines; ++i)
+        for (unsigned i = 0; i < num_engines; ++i) {
             st->entities[i] = std::make_unique<entity_type>(*d->engines[i]->sched);
+            st->clocks[i] = std::make_unique<accel::entity_clock>(*st->entities[i], engine_group(i));
+        }
         return file_data{std::move(st)};
     }
 
@@ -124,6 +130,8 @@ struct driver {
         // an engine finish; their events go nowhere.
         if (f->st->sink)
             f->st->sink->detach();
+        for (auto& c : f->st->clocks)
+            c->detach();
         for (auto& e : f->st->entities)
             e.reset();
     }
@@ -361,6 +369,7 @@ struct driver {
         slot->second = record;
         trim_history(*f.data().st);
         a.seqno = record->seqno;
+        f->st->clocks[a.engine]->attach(f.engine_time());
         f->st->entities[a.engine]->push(std::move(j));
         return 0;
     }
@@ -438,6 +447,15 @@ struct driver {
         e[1].instances = 1;
         accel::detail::copy_name(e[1].name, "dma");
         return e;
+    }
+    /// The engine group of ring `i` in ENGINES: 0 the compute engines, 1 DMA.
+    static constexpr std::uint32_t engine_group(unsigned i) noexcept { return i == VDNN_ENGINE_DMA ? 1 : 0; }
+    /// Simulated sensors following the engines' busy time (exec/sim_sensors.hpp).
+    static std::vector<accel_info_sensor> sensors(device& d) {
+        std::uint64_t busy = 0;
+        for (const auto& c : d->clocks)
+            busy += c.busy_ns();
+        return d->sensors.read(accel::monotonic_ns(), busy);
     }
     static accel_info_capabilities capabilities(device&) {
         accel_info_capabilities c{};

@@ -29,6 +29,7 @@
 #include <accel/exec/reset_domain.hpp>
 #include <accel/exec/scheduler.hpp>
 #include <accel/exec/sim_hw.hpp>
+#include <accel/exec/sim_sensors.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -181,6 +182,9 @@ struct device_state {
     device_memory mem;
     std::unique_ptr<engine_slot> engines[num_engines];
     engine_busy_clock clocks[num_engines];
+    /// Simulated hwmon sensors following the engines' load (exec/sim_sensors.hpp): the three
+    /// engines can be busy at once.
+    accel::sim_sensors sensors{num_engines, accel::monotonic_ns()};
     std::unique_ptr<accel::reset_domain> domain;
     std::mutex bo_fences; // guards every object's last_job
     mmu_fault_log faults; // the engines' last MMU faults (debugfs mmu_faults)

@@ -49,6 +49,9 @@ struct driver {
 
     struct file_state {
         std::unique_ptr<entity_type> entity;
+        /// The entity's engine time in the file's registry (fdinfo's drm-engine-dsp): attached
+        /// at the first submit, detached in postclose before the entity goes.
+        std::unique_ptr<accel::entity_clock> clock;
         std::mutex mutex; // guards what follows
         std::uint64_t next_seqno = 1;
         std::map<std::uint64_t, std::shared_ptr<job_record>> jobs;
@@ -69,6 +72,8 @@ struct driver {
         st.sched = std::make_unique<scheduler_type>(engine_ops{&st}, cfg);
         st.domain = std::make_unique<accel::reset_domain>(d, accel::reset_policy::cancel, [&st] { return st.reset_hardware(); });
         st.domain->add(*st.sched);
+        st.clock = std::make_unique<accel::scheduler_clock>(*st.sched, 0);
+        d.engine_time().add(*st.clock);
         // The device exists without firmware: it waits for a reset with a good file.
         if (st.load_firmware() != 0)
             d.status().set_state(ACCEL_STATE_NEEDS_RESET);
@@ -76,6 +81,8 @@ struct driver {
     }
 
     static void remove(device& d) {
+        if (d->clock)
+            d.engine_time().remove(*d->clock);
         if (d->domain)
             d->domain->fini();
         d->hw.reset(-ECANCELED);
@@ -84,10 +91,27 @@ struct driver {
     static accel::result<file_data> open(device& d) {
         auto st = std::make_shared<file_state>();
         st->entity = std::make_unique<entity_type>(*d->sched);
+        st->clock = std::make_unique<accel::entity_clock>(*st->entity, 0);
         return file_data{std::move(st)};
     }
 
-    static void postclose(device&, file& f) { f->st->entity.reset(); }
+    static void postclose(device&, file& f) {
+        f->st->clock->detach();
+        f->st->entity.reset();
+    }
+
+    // ---- INFO and monitoring ----
+    static std::vector<accel_info_engine> engines(device&) {
+        std::vector<accel_info_engine> e(1);
+        e[0].id = 0;
+        e[0].instances = 1;
+        accel::detail::copy_name(e[0].name, "dsp");
+        return e;
+    }
+    /// Simulated sensors following the engine's busy time (exec/sim_sensors.hpp).
+    static std::vector<accel_info_sensor> sensors(device& d) {
+        return d->sensors.read(accel::monotonic_ns(), d->clock ? d->clock->busy_ns() : 0);
+    }
 
     static int get_param(device& d, file&, vdsp_get_param& a) {
         if (a.pad)
@@ -290,6 +314,7 @@ struct driver {
         slot->second = record;
         trim_history(*f->st);
         a.seqno = record->seqno;
+        f->st->clock->attach(f.engine_time());
         f->st->entity->push(std::move(j));
         return 0;
     }

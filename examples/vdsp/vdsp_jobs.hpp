@@ -15,7 +15,9 @@
 #include <accel/core/firmware.hpp>
 #include <accel/exec/reset_domain.hpp>
 #include <accel/exec/scheduler.hpp>
+#include <accel/exec/entity_clock.hpp>
 #include <accel/exec/sim_hw.hpp>
+#include <accel/exec/sim_sensors.hpp>
 
 #include <cerrno>
 #include <chrono>
@@ -199,6 +201,14 @@ struct device_state {
     accel::sim_engine hw;
     std::unique_ptr<scheduler_type> sched;
     std::unique_ptr<accel::reset_domain> domain; // after the scheduler: destroyed first
+    /// The engine's busy time for INFO's ENGINE_BUSY (registered with the device in probe).
+    std::unique_ptr<accel::scheduler_clock> clock;
+    /// Simulated hwmon sensors following the engine's load (exec/sim_sensors.hpp).
+    accel::sim_sensors sensors{1, accel::monotonic_ns(), 0,
+                               accel::sim_sensor_profile{.idle_temp_mc = 30'000, .temp_rise_mc = 30'000,
+                                                         .idle_power_uw = 3'000'000, .max_power_uw = 18'000'000,
+                                                         .idle_mv = 800, .max_mv = 900, .idle_rpm = 0,
+                                                         .max_rpm = 3'000}};
 };
 
 inline accel::result<accel::fence_ptr> engine_ops::run_job(job& j) {

@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <unistd.h>
 
 namespace accel::test {
 
@@ -40,12 +41,13 @@ struct mock_fixture {
     bool privileged() const { return current_privileged; }
     template <class Fn>
     void as_unprivileged(Fn&& fn) {
-        backend::mock::identity as({65534, 4242, false});
+        backend::mock::identity as({65534, ::getpid(), false});
         fn();
     }
     // The default caller acts as root in the mock, whatever the test runs as, so the privileged
     // paths are always exercised here.
-    backend::mock::identity root_scope{{0, 1, true}};
+    // The caller's pid is this process's, as the FUSE server sees it (CLIENTS reports it).
+    backend::mock::identity root_scope{{0, ::getpid(), true}};
     bool current_privileged = true;
 };
 

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <stop_token>
 #include <poll.h>
 #include <chrono>
@@ -355,6 +356,20 @@ struct basic_test_driver {
     static accel_info_capabilities capabilities(dev&) { return {ACCEL_INFO_CAP_MMU, (1ull << 12) | (1ull << 21), 48, 0}; }
     static std::vector<accel_info_memory_use> memory_usage(dev&) { return {{0, 0, 4096}, {1, 0, 0}}; }
     static std::vector<accel_info_engine_time> engine_busy(dev& d) { return {{0, 0, 1000 * d->opens.load()}, {1, 0, 0}}; }
+    /// Two fixed sensors (monitor_conformance.hpp checks them).
+    static std::vector<accel_info_sensor> sensors(dev&) {
+        std::vector<accel_info_sensor> s(2);
+        s[0] = {ACCEL_SENSOR_TEMP, 1, 42'000, "edge"};
+        s[1] = {ACCEL_SENSOR_POWER, 1, 1'500'000, "board"};
+        return s;
+    }
+    /// Driver fdinfo keys: one valid "<driver>-" key and two the framework must drop (a
+    /// standard key and one without the driver's prefix).
+    static void show_fdinfo(fil& f, std::string& out) {
+        out += std::string(info.name) + "-noarg-calls:\t" + std::to_string(f->noarg_calls) + "\n";
+        out += "drm-engine-forged:\t1 ns\n";
+        out += "other-key:\t1\n";
+    }
 };
 
 using test_driver = basic_test_driver<false>;

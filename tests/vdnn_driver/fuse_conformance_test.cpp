@@ -32,6 +32,7 @@ TEST_CASE_TEMPLATE_APPLY(vdnn_wait_t, fixtures);
 TEST_CASE_TEMPLATE_APPLY(vdnn_wait_min_t, fixtures);
 TEST_CASE_TEMPLATE_APPLY(vdnn_wait_bo_t, fixtures);
 TEST_CASE_TEMPLATE_APPLY(vdnn_info_t, fixtures);
+TEST_CASE_TEMPLATE_APPLY(vdnn_monitor_t, fixtures);
 TEST_CASE_TEMPLATE_APPLY(vdnn_coherency_t, fixtures);
 TEST_CASE_TEMPLATE_APPLY(vdnn_faults_t, fixtures);
 TEST_CASE_TEMPLATE_APPLY(vdnn_unbind_queued_t, fixtures);

@@ -20,6 +20,9 @@
 
 #include <doctest/doctest.h>
 
+#include <accel/exec/sim_sensors.hpp>
+#include <accel/uapi/accel_monitor.h>
+
 #include <climits>
 #include <cstdint>
 #include <cstring>
@@ -932,6 +935,127 @@ TEST_CASE_TEMPLATE_DEFINE("INFO: memory regions, engines, capabilities, memory u
         CHECK(after.at(1) > mid.at(1));
         CHECK(after.at(0) >= mid.at(0));
     }
+}
+
+// ---- monitoring -------------------------------------------------------------------------------
+
+/// The monitor node of the device whose compute node is `compute` (".../accel/accelN").
+inline std::string monitor_of(const std::string& compute) {
+    const std::size_t at = compute.rfind("/accel");
+    REQUIRE(at != std::string::npos);
+    return compute.substr(0, at) + "/accel_controlD" + compute.substr(at + 6);
+}
+
+/// ACCEL_IOCTL_FDINFO of `client` through the size negotiation.
+template <class B>
+std::string fdinfo_of(B& c, int fd, u64 client) {
+    accel_fdinfo a{};
+    a.client_id = client;
+    REQUIRE(c.ioctl(fd, ACCEL_IOCTL_FDINFO, &a) == 0);
+    std::string text(a.length, '\0');
+    a.data = reinterpret_cast<std::uintptr_t>(text.data());
+    REQUIRE(c.ioctl(fd, ACCEL_IOCTL_FDINFO, &a) == 0);
+    text.resize(a.length);
+    return text;
+}
+
+/// The value of fdinfo key `key` ("" when absent).
+inline std::string fdinfo_value(const std::string& text, const std::string& key) {
+    const std::string k = key + ":\t";
+    std::size_t at;
+    if (text.rfind(k, 0) == 0) {
+        at = k.size();
+    } else {
+        at = text.find("\n" + k);
+        if (at == std::string::npos)
+            return {};
+        at += k.size() + 1;
+    }
+    return text.substr(at, text.find('\n', at) - at);
+}
+
+TEST_CASE_TEMPLATE_DEFINE("monitor: per-client engine time, fdinfo and sensors follow a client's jobs", F, vdnn_monitor_t) {
+    F fx;
+    auto& c = fx.client();
+    session s(c, fx.node());
+    session idle(c, fx.node());
+    const int mon = c.open(monitor_of(fx.node()), O_RDWR);
+    REQUIRE(mon >= 0);
+    const u64 me = item_as<accel_info_identity>(info_item(c, s.fd(), ACCEL_INFO_IDENTITY)).client_id;
+    const u64 other = item_as<accel_info_identity>(info_item(c, idle.fd(), ACCEL_INFO_IDENTITY)).client_id;
+    auto client_time = [&](u64 client) {
+        std::map<u32, u64> t;
+        for (const auto& e : item_list<accel_info_client_engine>(info_item(c, mon, ACCEL_INFO_CLIENT_ENGINES)))
+            if (e.client_id == client)
+                t[e.engine_id] += e.busy_ns;
+        return t;
+    };
+    auto sensor = [&](u32 type) -> std::int64_t {
+        for (const auto& x : item_list<accel_info_sensor>(info_item(c, mon, ACCEL_INFO_SENSORS)))
+            if (x.type == type)
+                return x.value;
+        FAIL("no sensor of type " << type);
+        return std::int64_t{0};
+    };
+    const accel::sim_sensor_profile profile;
+    // Nothing ran yet: both engines at 0 for every client, the sensors at idle.
+    CHECK(client_time(me) == std::map<u32, u64>{{0, 0}, {1, 0}});
+    CHECK(sensor(ACCEL_SENSOR_POWER) == profile.idle_power_uw);
+    const std::int64_t energy0 = sensor(ACCEL_SENSOR_ENERGY);
+    std::string text = fdinfo_of(c, mon, me);
+    CHECK(text.rfind("drm-driver:\tvdnn\ndrm-client-id:\t" + std::to_string(me) + "\n", 0) == 0);
+    CHECK(fdinfo_value(text, "drm-engine-compute") == "0 ns");
+    CHECK(fdinfo_value(text, "drm-engine-capacity-compute") == "2");
+    CHECK(fdinfo_value(text, "drm-engine-dma") == "0 ns");
+    CHECK(fdinfo_value(text, "drm-engine-capacity-dma").empty()); // one instance: no line
+
+    client_buffer& a = s.bound(64 * 64 * 4, VDNN_REGION_DRAM, VDNN_BIND_READ | VDNN_BIND_WRITE, 0);
+    client_buffer& out = s.bound(1 << 20, VDNN_REGION_DRAM, VDNN_BIND_READ | VDNN_BIND_WRITE, 0);
+    vdnn_cmd_gemm g{};
+    g.dtype = VDNN_DTYPE_FP32, g.m = g.n = g.k = 64, g.lda = g.ldb = g.ldc = 64, g.a = a.va, g.b = a.va, g.c = out.va;
+    // On both compute engines: their times add up under engine 0.
+    const u64 j0 = s.run(VDNN_ENGINE_COMPUTE0, one(g), {a.handle, out.handle});
+    const u64 j1 = s.run(VDNN_ENGINE_COMPUTE1, one(g), {a.handle, out.handle});
+    const u64 j2 = s.run(VDNN_ENGINE_DMA, one(fill_cmd(out.va, 1 << 20, 9)), {out.handle});
+    for (u64 j : {j0, j1, j2})
+        CHECK(s.wait_job(j).status == VDNN_STATUS_OK);
+    const auto t = client_time(me);
+    CHECK(t.at(0) > 0);
+    CHECK(t.at(1) > 0);
+    CHECK(client_time(other) == std::map<u32, u64>{{0, 0}, {1, 0}}); // another client's time is its own
+    // The device's busy time covers the client's.
+    const auto busy = engine_busy(c, mon);
+    CHECK(busy.at(0) >= t.at(0));
+    CHECK(busy.at(1) >= t.at(1));
+
+    text = fdinfo_of(c, mon, me);
+    CHECK(fdinfo_value(text, "drm-engine-compute") == std::to_string(t.at(0)) + " ns"); // all jobs ended
+    CHECK(fdinfo_value(text, "drm-engine-dma") == std::to_string(t.at(1)) + " ns");
+    CHECK(fdinfo_value(text, "drm-total-dram") == "1040 KiB"); // 16 KiB + 1 MiB
+    CHECK(fdinfo_value(text, "drm-shared-dram") == "0");
+    CHECK(fdinfo_value(text, "drm-total-sram") == "0");
+    CHECK(fdinfo_value(text, "drm-total-memory") != "0"); // the client library's command buffer
+    CHECK(!fdinfo_value(text, "drm-resident-memory").empty());
+    CHECK(fdinfo_value(text, "drm-active-dram").empty()); // every job ended
+    CHECK(fdinfo_value(fdinfo_of(c, mon, other), "drm-engine-compute") == "0 ns");
+    // The same through the client's own file.
+    CHECK(fdinfo_value(fdinfo_of(c, s.fd(), me), "drm-engine-dma") == std::to_string(t.at(1)) + " ns");
+
+    // The simulated sensors moved with the load.
+    CHECK(sensor(ACCEL_SENSOR_POWER) > profile.idle_power_uw);
+    CHECK(sensor(ACCEL_SENSOR_ENERGY) > energy0);
+
+    // A job still running makes its objects active (drm-active-dram: unsignalled fences).
+    const hang_clock hc;
+    const u64 hung = s.run(VDNN_ENGINE_COMPUTE0, hang_stream(), {a.handle});
+    text = fdinfo_of(c, mon, me);
+    if (hc.certain())
+        CHECK(fdinfo_value(text, "drm-active-dram") == "16 KiB");
+    const vdnn_wait w = s.wait_job(hung); // the job timeout ends it (a reset)
+    CHECK(w.status == VDNN_STATUS_TIMEOUT);
+    // Per-client time never goes back, also across the reset.
+    CHECK(client_time(me).at(0) >= t.at(0));
+    CHECK(c.close(mon) == 0);
 }
 
 // ---- FUSE coherency ----------------------------------------------------------------------------

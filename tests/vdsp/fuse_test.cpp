@@ -21,6 +21,7 @@ namespace vdsp::test {
 using fixtures = std::tuple<fuse_vdsp_fixture>;
 TEST_CASE_TEMPLATE_APPLY(vdsp_get_param_t, fixtures);
 TEST_CASE_TEMPLATE_APPLY(vdsp_bo_t, fixtures);
+TEST_CASE_TEMPLATE_APPLY(vdsp_monitor_t, fixtures);
 TEST_CASE_TEMPLATE_APPLY(vdsp_submit_errors_t, fixtures);
 TEST_CASE_TEMPLATE_APPLY(vdsp_wait_t, fixtures);
 TEST_CASE_TEMPLATE_APPLY(vdsp_fir_t, fixtures);

@@ -11,8 +11,13 @@
 
 #include <doctest/doctest.h>
 
+#include <accel/exec/sim_sensors.hpp>
+#include <accel/uapi/accel_info.h>
+#include <accel/uapi/accel_monitor.h>
+
 #include <cstring>
 #include <fcntl.h>
+#include <string>
 #include <vector>
 
 namespace vdsp::test {
@@ -320,6 +325,88 @@ TEST_CASE_TEMPLATE_DEFINE("firmware: missing -> NEEDS_RESET, bad -> reset fails,
     const float h[3] = {1, -1, 0.5f};
     CHECK(s.run(s.c.fir(in, out, 512, h)) == 0);
     CHECK(max_diff(out.template as<float>(), reference::fir(x, {1, -1, 0.5f})) < 1e-5);
+}
+
+/// The elements of list item `id` (INFO's size negotiation, then {count, pad} + elements).
+template <class T, class B>
+std::vector<T> info_list(B& c, int fd, std::uint32_t id) {
+    accel_info_item item{};
+    item.id = id;
+    accel_info a{};
+    a.num_items = 1;
+    a.items = uptr(&item);
+    REQUIRE(c.ioctl(fd, ACCEL_IOCTL_INFO, &a) == 0);
+    REQUIRE(item.length >= 8);
+    std::vector<unsigned char> buf(static_cast<std::size_t>(item.length));
+    item.data = uptr(buf.data());
+    REQUIRE(c.ioctl(fd, ACCEL_IOCTL_INFO, &a) == 0);
+    std::uint32_t count;
+    std::memcpy(&count, buf.data(), 4);
+    REQUIRE(buf.size() == 8 + count * sizeof(T));
+    std::vector<T> v(count);
+    if (count)
+        std::memcpy(v.data(), buf.data() + 8, count * sizeof(T));
+    return v;
+}
+
+TEST_CASE_TEMPLATE_DEFINE("monitor: the dsp engine's per-client time, fdinfo and sensors", F, vdsp_monitor_t) {
+    F fx;
+    session<F> s(fx);
+    auto& c = fx.client();
+    std::string mon_path = fx.node();
+    const std::size_t at = mon_path.rfind("/accel");
+    mon_path = mon_path.substr(0, at) + "/accel_controlD" + mon_path.substr(at + 6);
+    const int mon = c.open(mon_path.c_str(), O_RDWR);
+    REQUIRE(mon >= 0);
+    const auto engines = info_list<accel_info_engine>(c, mon, ACCEL_INFO_ENGINES);
+    REQUIRE(engines.size() == 1);
+    CHECK(std::string(engines[0].name) == "dsp");
+    std::uint64_t me = 0;
+    {
+        accel_info_identity id{};
+        accel_info_item item{ACCEL_INFO_IDENTITY, static_cast<std::int32_t>(sizeof id), 0, 0, uptr(&id)};
+        accel_info a{1, 0, uptr(&item)};
+        REQUIRE(c.ioctl(s.fd, ACCEL_IOCTL_INFO, &a) == 0);
+        me = id.client_id;
+    }
+    auto my_time = [&] {
+        std::uint64_t ns = 0;
+        for (const auto& e : info_list<accel_info_client_engine>(c, mon, ACCEL_INFO_CLIENT_ENGINES))
+            if (e.client_id == me && e.engine_id == 0)
+                ns += e.busy_ns;
+        return ns;
+    };
+    auto power = [&]() -> std::int64_t {
+        for (const auto& x : info_list<accel_info_sensor>(c, mon, ACCEL_INFO_SENSORS))
+            if (x.type == ACCEL_SENSOR_POWER)
+                return x.value;
+        FAIL("no power sensor");
+        return std::int64_t{0};
+    };
+    CHECK(my_time() == 0);
+    const std::size_t n = 3000;
+    client_buffer in, out;
+    REQUIRE(s.c.create(n * 4, in) == 0);
+    REQUIRE(s.c.create(n * 4, out) == 0);
+    for (unsigned i = 0; i < 4; ++i)
+        CHECK(s.run(s.c.fir(in, out, n, random_signal(64, i + 1))) == 0);
+    const std::uint64_t t = my_time();
+    CHECK(t > 0);
+    const auto busy = info_list<accel_info_engine_time>(c, mon, ACCEL_INFO_ENGINE_BUSY);
+    REQUIRE(busy.size() == 1);
+    CHECK(busy[0].busy_ns >= t);
+    CHECK(power() > std::int64_t{3'000'000}); // above vdsp's idle power: the engine was busy
+
+    accel_fdinfo f{};
+    f.client_id = me;
+    REQUIRE(c.ioctl(mon, ACCEL_IOCTL_FDINFO, &f) == 0);
+    std::string text(f.length, '\0');
+    f.data = uptr(text.data());
+    REQUIRE(c.ioctl(mon, ACCEL_IOCTL_FDINFO, &f) == 0);
+    CHECK(text.rfind("drm-driver:\tvdsp\n", 0) == 0);
+    CHECK(text.find("\ndrm-engine-dsp:\t" + std::to_string(t) + " ns\n") != std::string::npos);
+    CHECK(text.find("drm-engine-capacity-dsp") == std::string::npos);
+    CHECK(c.close(mon) == 0);
 }
 
 } // namespace vdsp::test

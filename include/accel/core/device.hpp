@@ -175,6 +175,13 @@ private:
             return {};
     }
 
+    static void fdinfo_cb(device_base& d, file_base& f, std::string& out) {
+        out += format_fdinfo(detail::fdinfo_record_of<D>(self(d), typed(f)));
+    }
+    static std::vector<accel_info_engine_time> engine_busy_cb(device_base& d) {
+        return detail::raw_engine_busy<D>(self(d));
+    }
+
     using dispatch = detail::driver_dispatch<D, typename D::ioctls>;
     static_assert(dispatch::valid);
 
@@ -183,6 +190,7 @@ private:
         &postclose_cb,     &probe_cb,                &remove_cb,            &destroy,    dispatch::table.data(),
         &info_cb,          &poll_cb,                 driver_features<D>(),  &dma_domain_cb,
         wrap_object_fn(),  &sensors_cb,
+        &fdinfo_cb,        &engine_busy_cb,
         &detail::attribute_tables_of<D>,
     };
 

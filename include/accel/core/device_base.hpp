@@ -25,6 +25,7 @@
 #include <accel/core/ioctl_number.hpp>
 #include <accel/core/ioctl_table.hpp>
 #include <accel/core/parked_list.hpp>
+#include <accel/core/stats_baseline.hpp>
 #include <accel/core/gem/dma_domain.hpp>
 #include <accel/core/gem/mmap_offsets.hpp>
 #include <accel/core/gem/object.hpp>
@@ -38,6 +39,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <sys/mman.h>
 #include <thread>
 #include <vector>
@@ -75,6 +77,10 @@ struct driver_ops {
     /// device state; empty without the hook. INFO's SENSORS item and the hwmon attribute
     /// directory both read them here.
     std::vector<accel_info_sensor> (*sensors)(device_base&);
+    /// The file's fdinfo text (core/fdinfo.hpp), appended to `out`; and ENGINE_BUSY before
+    /// CLEAR_STATS's baseline (what CLEAR_STATS takes as the new zero).
+    void (*fdinfo)(device_base&, file_base&, std::string& out);
+    std::vector<accel_info_engine_time> (*engine_busy)(device_base&);
     /// The driver's sysfs attributes and debugfs entries, type-erased (core/attribute.hpp).
     const attribute_tables* attributes;
 };
@@ -98,8 +104,12 @@ public:
     /// The engines' busy-time clocks (core/engine_clock.hpp), registered by the schedulers.
     engine_clocks& engine_time() noexcept { return engine_time_; }
     const engine_clocks& engine_time() const noexcept { return engine_time_; }
-    /// Completed resets of the device, as INFO's STATUS item reports them.
-    std::uint64_t reset_count() const noexcept { return status_.reset_count(); }
+    /// Completed resets of the device since the last CLEAR_STATS, as INFO's STATUS item reports
+    /// them (status().reset_count() is the raw, monotonic count).
+    std::uint64_t reset_count() const noexcept { return baseline_.resets_since(status_.reset_count()); }
+    /// What CLEAR_STATS cleared (core/stats_baseline.hpp).
+    stats_baseline& cleared_stats() noexcept { return baseline_; }
+    const stats_baseline& cleared_stats() const noexcept { return baseline_; }
     /// Counts a completed reset and returns to OPERATIONAL: the reset flow calls it once the
     /// device works again (a driver that resets its hardware by itself calls it too).
     void reset_completed() noexcept { status_.reset_completed(); }
@@ -211,6 +221,7 @@ private:
     std::atomic<std::uint32_t> open_count_{0};
     device_status status_;
     engine_clocks engine_time_;
+    stats_baseline baseline_;
     std::atomic<std::uint64_t> object_writes_{0};
     unsigned minor_ = 0;
     // Set by the subsystem while the device holds a minor; called when the last reference goes.

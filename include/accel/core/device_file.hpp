@@ -11,7 +11,8 @@
 ///   mmap        drm_gem_mmap: a buffer object at its fake offset (device_base::mmap_object)
 ///   llseek      noop_llseek: the position never moves
 ///   release     drm_release: handles, then postclose, then the file is freed
-///   show_fdinfo drm_show_fdinfo's identity keys: drm-driver, drm-client-id, drm-client-name
+///   show_fdinfo drm_show_fdinfo: the whole usage-statistics text (core/fdinfo.hpp); nothing
+///               once the device is unplugged (drm_dev_enter fails)
 ///   write       none, as DRM has none (-EINVAL)
 #include <accel/core/device_base.hpp>
 #include <accel/core/dispatch.hpp>
@@ -87,12 +88,14 @@ inline constexpr file_operations device_file_operations{
         f.base_device().close(&f);
     },
     .show_fdinfo = [](const open_file& of, std::string& out) {
-        const file_base& f = detail::as_device_file(of);
-        out += "drm-driver:\t";
-        out += f.base_device().info().name;
-        out += "\ndrm-client-id:\t" + std::to_string(f.client_id()) + "\n";
-        if (std::string name = f.client_name(); !name.empty())
-            out += "drm-client-name:\t" + name + "\n";
+        // The file is not changed: the driver's show_fdinfo hook takes it non-const, as the
+        // kernel's takes a struct drm_file *.
+        file_base& f = const_cast<file_base&>(detail::as_device_file(of));
+        device_base& dev = f.base_device();
+        if (!dev.enter())
+            return;
+        device_base::entered guard{&dev};
+        dev.ops().fdinfo(dev, f, out);
     },
     .cancel_waits = [](open_file& of, int error) noexcept {
         file_base& f = detail::as_device_file(of);

@@ -8,9 +8,16 @@
 /// reused, as drm_file_alloc assigns it), who opened it, and the client name set by
 /// SET_CLIENT_NAME. `file<D>` adds the driver's typed per-file data.
 ///
+/// Monitoring: the opener's process and command name, captured at open (core/client_process.hpp),
+/// and the engine clocks of the file's scheduler entities (`engine_time()`, the per-client
+/// drm-engine-<name> time: an entity made for the file registers a clock under its engine id,
+/// exec/entity_clock.hpp, and unregisters it before it dies).
+///
 /// Buffer objects: the file's handle table (drm_file.object_idr). (What a backend that cannot
 /// see munmap keeps alive for a mapping is the backend's business: fuse/process_view.hpp.)
+#include <accel/core/client_process.hpp>
 #include <accel/core/driver_info.hpp>
+#include <accel/core/engine_clock.hpp>
 #include <accel/base/fault_injection.hpp>
 #include <accel/core/fwd.hpp>
 #include <accel/core/open_file.hpp>
@@ -50,6 +57,11 @@ public:
     /// drm_file.authenticated: whether the opener was privileged.
     bool authenticated() const noexcept { return opener_.privileged; }
     const caller_identity& opener() const noexcept { return opener_; }
+    /// The opener's thread group and command name at open (core/client_process.hpp).
+    const client_process& process() const noexcept { return process_; }
+    /// The engine clocks of this file's jobs (drm-engine-<name>); see the file comment.
+    engine_clocks& engine_time() noexcept { return engine_time_; }
+    const engine_clocks& engine_time() const noexcept { return engine_time_; }
 
     std::string client_name() const {
         std::lock_guard lock(name_mutex_);
@@ -160,7 +172,8 @@ protected:
     file_base(const file_operations& fops, accel::device_base& dev, node_kind kind, const caller_identity& opener,
               int flags) noexcept
         : open_file(fops, flags), dev_(&dev), kind_(kind),
-          client_id_(detail::next_client_id.fetch_add(1, std::memory_order_relaxed)), opener_(opener) {}
+          client_id_(detail::next_client_id.fetch_add(1, std::memory_order_relaxed)), opener_(opener),
+          process_(identify_process(opener.pid)) {}
     virtual ~file_base() = default;
 
 private:
@@ -176,6 +189,8 @@ private:
     node_kind kind_;
     std::uint64_t client_id_;
     caller_identity opener_;
+    client_process process_;
+    engine_clocks engine_time_;
     wait_queue event_wait_;
     mutable std::mutex events_mutex_;
     std::deque<std::vector<std::byte>> events_; // drm_file.event_list

@@ -15,12 +15,14 @@
 #include <accel/core/user_memory.hpp>
 #include <accel/uapi/accel_info.h>
 #include <accel/uapi/accel_mmap.h>
+#include <accel/uapi/accel_monitor.h>
 #include <accel/uapi/accel_reset.h>
 
 #include <array>
 #include <climits>
 #include <cstddef>
 #include <new>
+#include <string>
 #include <vector>
 
 namespace accel::info_ioctl {
@@ -104,12 +106,69 @@ inline int reset(device_base& dev, file_base&, void* kdata) {
     return park(a, dev.status().changed(), std::chrono::nanoseconds(-1), ended);
 }
 
+/// ACCEL_IOCTL_FDINFO (uapi/accel_monitor.h): the fdinfo text (core/fdinfo.hpp) of the device's
+/// open file with `client_id`, on either node. The text is built under the device's file lock
+/// (the file cannot close meanwhile) and copied out after it.
+inline int fdinfo(device_base& dev, file_base&, void* kdata) {
+    auto& a = *static_cast<accel_fdinfo*>(kdata);
+    if (a.flags)
+        return -EINVAL;
+    std::string text;
+    bool found = false;
+    try {
+        if (detail::alloc_may_fail())
+            return -ENOMEM;
+        dev.for_each_file([&](const file_base& c) {
+            if (found || c.client_id() != a.client_id)
+                return;
+            found = true;
+            // The list holds the files themselves; the driver's hook takes one non-const.
+            dev.ops().fdinfo(dev, const_cast<file_base&>(c), text);
+        });
+    } catch (const std::bad_alloc&) {
+        return -ENOMEM;
+    }
+    if (!found)
+        return -ENOENT;
+    if (text.size() > UINT32_MAX)
+        return -E2BIG;
+    if (a.length != 0) {
+        if (a.length < text.size())
+            return -EINVAL;
+        if (copy_to_user(a.data, text.data(), text.size()))
+            return -EFAULT;
+    }
+    a.length = static_cast<std::uint32_t>(text.size());
+    return 0;
+}
+
+/// ACCEL_IOCTL_CLEAR_STATS (uapi/accel_monitor.h): the reset count and ENGINE_BUSY start again
+/// from 0 (a baseline, core/stats_baseline.hpp; the counters stay monotonic). Root only: the
+/// table's root_only flag answers -EACCES before this runs.
+inline int clear_stats(device_base& dev, file_base&, void* kdata) {
+    const auto& a = *static_cast<const accel_clear_stats*>(kdata);
+    if (a.flags || a.pad)
+        return -EINVAL;
+    try {
+        if (detail::alloc_may_fail())
+            return -ENOMEM;
+        dev.cleared_stats().clear(dev.status().reset_count(), dev.ops().engine_busy(dev));
+    } catch (const std::bad_alloc&) {
+        return -ENOMEM;
+    }
+    return 0;
+}
+
 /// The framework's own ioctls (type byte ACCEL_INFO_IOCTL_BASE), indexed by number.
-inline constexpr std::array<ioctl_slot, 3> table = {
+inline constexpr std::array<ioctl_slot, 6> table = {
     ioctl_slot{ACCEL_IOCTL_INFO, ioctl_flags::render_allow | ioctl_flags::monitor, &info, "INFO"},
     ioctl_slot{ACCEL_IOCTL_MMAP_PREPARE, ioctl_flags::render_allow, &mmap_prepare, "MMAP_PREPARE"},
     ioctl_slot{ACCEL_IOCTL_RESET, ioctl_flags::render_allow | ioctl_flags::monitor | ioctl_flags::root_only, &reset,
                "RESET"},
+    ioctl_slot{}, // 0x03 FD_CALL: the FUSE client's wrapper, answered by the backend (uapi/accel_fd.h)
+    ioctl_slot{ACCEL_IOCTL_FDINFO, ioctl_flags::render_allow | ioctl_flags::monitor, &fdinfo, "FDINFO"},
+    ioctl_slot{ACCEL_IOCTL_CLEAR_STATS, ioctl_flags::render_allow | ioctl_flags::monitor | ioctl_flags::root_only,
+               &clear_stats, "CLEAR_STATS"},
 };
 
 } // namespace accel::info_ioctl

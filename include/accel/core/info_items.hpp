@@ -12,17 +12,39 @@
 ///   static accel_device_state                    state(device<D>&);
 ///   static std::vector<accel_info_memory_use>    memory_usage(device<D>&);
 ///   static std::vector<accel_info_engine_time>   engine_busy(device<D>&);
+///   static std::vector<accel_info_sensor>        sensors(device<D>&);
+///   static void show_fdinfo(file<D>&, std::string& out);  (driver keys, core/fdinfo.hpp)
 /// Without engine_busy, ENGINE_BUSY reports the busy time the schedulers measured
-/// (core/engine_clock.hpp).
+/// (core/engine_clock.hpp). ENGINE_BUSY and STATUS's reset count are reported since the last
+/// CLEAR_STATS (core/stats_baseline.hpp).
 /// A missing callback answers an empty list, zero capabilities, or the framework's device status
 /// (core/device_status.hpp).
+///
+/// Monitoring items (built by the framework for every driver):
+///   CLIENTS         every open file of the device, both nodes, oldest first: client id, the
+///                   opener's thread group and command name at open (core/client_process.hpp),
+///                   uid, node, handle count, client name
+///   CLIENT_ENGINES  per client, one entry per declared engine (then any other engine id its
+///                   entities registered), the engine time of its jobs (file_base::engine_time)
+///   CLIENT_MEMORY   per client, one entry per region: host memory (0) then each declared
+///                   region, the file's objects as fdinfo counts them (core/gem/memory_stats.hpp)
+///   SENSORS         the driver's `sensors` hook (driver_ops::sensors), hwmon units
+/// ENGINE_BUSY and SENSORS read the hardware: they answer -EBUSY unless the device is
+/// OPERATIONAL (STATUS's state, the driver's `state` when it has one), as habanalabs' INFO
+/// refuses its hardware opcodes with -EBUSY while the device is not operational. Every other
+/// item answers in any state.
+#include <accel/core/device_base.hpp>
+#include <accel/core/fdinfo.hpp>
+#include <accel/core/file_base.hpp>
 #include <accel/core/fwd.hpp>
+#include <accel/core/gem/memory_stats.hpp>
 #include <accel/uapi/accel_info.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <vector>
@@ -52,6 +74,134 @@ void copy_name(char (&dst)[N], std::string_view src) noexcept {
     dst[n] = '\0';
 }
 
+/// A NUL-padded name field as a string (at most N bytes).
+template <std::size_t N>
+std::string fixed_name(const char (&name)[N]) {
+    std::size_t n = 0;
+    while (n < N && name[n] != '\0')
+        ++n;
+    return std::string(name, n);
+}
+
+template <class D>
+accel_device_state device_state_of(device<D>& dev) {
+    if constexpr (requires { D::state(dev); })
+        return D::state(dev);
+    else
+        return dev.status().state();
+}
+
+template <class D>
+std::vector<accel_info_engine> engines_of(device<D>& dev) {
+    if constexpr (requires { D::engines(dev); })
+        return D::engines(dev);
+    else
+        return {};
+}
+
+template <class D>
+std::vector<accel_info_memory_region> regions_of(device<D>& dev) {
+    if constexpr (requires { D::memory_regions(dev); })
+        return D::memory_regions(dev);
+    else
+        return {};
+}
+
+/// Sums clocks per engine id into `into`, in first-seen order.
+template <class Clocks>
+void sum_engine_clocks(const Clocks& clocks, std::vector<accel_info_engine_time>& into) {
+    clocks.for_each([&](std::uint32_t id, std::uint64_t ns) {
+        auto it = std::find_if(into.begin(), into.end(), [&](const auto& b) { return b.engine_id == id; });
+        if (it == into.end())
+            into.push_back(accel_info_engine_time{id, 0, ns});
+        else
+            it->busy_ns += ns;
+    });
+}
+
+/// ENGINE_BUSY before CLEAR_STATS's baseline: the driver's engine_busy, else the schedulers'
+/// clocks, one entry per engine id (instances summed).
+template <class D>
+std::vector<accel_info_engine_time> raw_engine_busy(device<D>& dev) {
+    if constexpr (requires { D::engine_busy(dev); }) {
+        return D::engine_busy(dev);
+    } else {
+        std::vector<accel_info_engine_time> busy;
+        sum_engine_clocks(dev.engine_time(), busy);
+        return busy;
+    }
+}
+
+/// A file's engine time per declared engine (in declaration order, 0 when it ran nothing
+/// there), then per other engine id its entities registered.
+inline std::vector<accel_info_engine_time> client_engine_time(const file_base& f,
+                                                              const std::vector<accel_info_engine>& engines) {
+    std::vector<accel_info_engine_time> t;
+    t.reserve(engines.size());
+    for (const accel_info_engine& e : engines)
+        if (std::none_of(t.begin(), t.end(), [&](const auto& x) { return x.engine_id == e.id; }))
+            t.push_back(accel_info_engine_time{e.id, 0, 0});
+    sum_engine_clocks(f.engine_time(), t);
+    return t;
+}
+
+/// Region ids in CLIENT_MEMORY's and fdinfo's order: host memory (0), then each declared one.
+inline std::vector<std::uint32_t> region_ids(const std::vector<accel_info_memory_region>& regions) {
+    std::vector<std::uint32_t> ids{0};
+    for (const accel_info_memory_region& r : regions)
+        if (std::find(ids.begin(), ids.end(), r.id) == ids.end())
+            ids.push_back(r.id);
+    return ids;
+}
+
+/// The fdinfo record of file `f` (core/fdinfo.hpp).
+template <class D>
+fdinfo_record fdinfo_record_of(device<D>& dev, file<D>& f) {
+    fdinfo_record r;
+    r.driver = D::info.name;
+    r.client_id = f.client_id();
+    r.client_name = f.client_name();
+    const std::vector<accel_info_engine> engines = engines_of(dev);
+    for (const accel_info_engine_time& t : client_engine_time(f, engines)) {
+        fdinfo_engine e;
+        e.busy_ns = t.busy_ns;
+        auto decl = std::find_if(engines.begin(), engines.end(), [&](const auto& x) { return x.id == t.engine_id; });
+        if (decl != engines.end()) {
+            e.name = fixed_name(decl->name);
+            e.capacity = decl->instances;
+        }
+        if (e.name.empty())
+            e.name = std::to_string(t.engine_id);
+        r.engines.push_back(std::move(e));
+    }
+    const std::vector<accel_info_memory_region> regions = regions_of(dev);
+    for (std::uint32_t id : region_ids(regions)) {
+        const file_memory_stats s = memory_stats(f, static_cast<int>(id));
+        fdinfo_region m;
+        if (id == 0) {
+            m.name = "memory";
+        } else {
+            for (const accel_info_memory_region& x : regions)
+                if (x.id == id) {
+                    m.name = fixed_name(x.name);
+                    break;
+                }
+            if (m.name.empty() || m.name == "memory") // "memory" is reserved for system RAM
+                m.name = "region" + std::to_string(id);
+        }
+        m.total = s.total;
+        m.shared = s.shared;
+        m.active = s.active;
+        m.resident = s.resident;
+        m.purgeable = s.purgeable;
+        m.show_active = s.active_objects > 0;
+        r.regions.push_back(std::move(m));
+    }
+    if constexpr (requires(std::string& out) { D::show_fdinfo(f, out); })
+        D::show_fdinfo(f, r.driver_keys);
+    return r;
+}
+
 template <class D>
 int info_item(device<D>& dev, file<D>& f, std::uint32_t id, std::vector<unsigned char>& out) {
     switch (id) {
@@ -68,16 +218,10 @@ int info_item(device<D>& dev, file<D>& f, std::uint32_t id, std::vector<unsigned
         return 0;
     }
     case ACCEL_INFO_MEMORY_REGIONS:
-        if constexpr (requires { D::memory_regions(dev); })
-            append_list(out, D::memory_regions(dev));
-        else
-            append_list(out, std::vector<accel_info_memory_region>{});
+        append_list(out, regions_of(dev));
         return 0;
     case ACCEL_INFO_ENGINES:
-        if constexpr (requires { D::engines(dev); })
-            append_list(out, D::engines(dev));
-        else
-            append_list(out, std::vector<accel_info_engine>{});
+        append_list(out, engines_of(dev));
         return 0;
     case ACCEL_INFO_CAPABILITIES: {
         accel_info_capabilities caps{};
@@ -88,9 +232,7 @@ int info_item(device<D>& dev, file<D>& f, std::uint32_t id, std::vector<unsigned
     }
     case ACCEL_INFO_STATUS: {
         accel_info_status st{};
-        st.state = static_cast<std::uint32_t>(dev.status().state());
-        if constexpr (requires { D::state(dev); })
-            st.state = static_cast<std::uint32_t>(D::state(dev));
+        st.state = static_cast<std::uint32_t>(device_state_of(dev));
         st.open_files = dev.open_count();
         st.reset_count = dev.reset_count();
         append_bytes(out, st);
@@ -102,21 +244,58 @@ int info_item(device<D>& dev, file<D>& f, std::uint32_t id, std::vector<unsigned
         else
             append_list(out, std::vector<accel_info_memory_use>{});
         return 0;
-    case ACCEL_INFO_ENGINE_BUSY:
-        if constexpr (requires { D::engine_busy(dev); }) {
-            append_list(out, D::engine_busy(dev));
-        } else {
-            // From the schedulers' clocks, one entry per engine id (instances summed).
-            std::vector<accel_info_engine_time> busy;
-            dev.engine_time().for_each([&](std::uint32_t id, std::uint64_t ns) {
-                auto it = std::find_if(busy.begin(), busy.end(), [&](const auto& b) { return b.engine_id == id; });
-                if (it == busy.end())
-                    busy.push_back(accel_info_engine_time{id, 0, ns});
-                else
-                    it->busy_ns += ns;
-            });
-            append_list(out, busy);
-        }
+    case ACCEL_INFO_ENGINE_BUSY: {
+        if (device_state_of(dev) != ACCEL_STATE_OPERATIONAL)
+            return -EBUSY;
+        std::vector<accel_info_engine_time> busy = raw_engine_busy(dev);
+        dev.cleared_stats().subtract(busy);
+        append_list(out, busy);
+        return 0;
+    }
+    case ACCEL_INFO_CLIENTS: {
+        std::vector<accel_info_client> clients;
+        dev.for_each_file([&](const file_base& c) {
+            accel_info_client v{};
+            v.client_id = c.client_id();
+            v.pid = c.process().tgid;
+            v.uid = static_cast<std::uint32_t>(c.opener().uid);
+            v.node = c.kind() == node_kind::monitor ? ACCEL_NODE_MONITOR : ACCEL_NODE_COMPUTE;
+            v.handles = static_cast<std::uint32_t>(c.handles().size());
+            static_assert(sizeof v.comm == sizeof c.process().comm);
+            std::memcpy(v.comm, c.process().comm, sizeof v.comm);
+            copy_name(v.name, c.client_name());
+            clients.push_back(v);
+        });
+        append_list(out, clients);
+        return 0;
+    }
+    case ACCEL_INFO_CLIENT_ENGINES: {
+        const std::vector<accel_info_engine> engines = engines_of(dev);
+        std::vector<accel_info_client_engine> usage;
+        dev.for_each_file([&](const file_base& c) {
+            for (const accel_info_engine_time& t : client_engine_time(c, engines))
+                usage.push_back(accel_info_client_engine{c.client_id(), t.engine_id, 0, t.busy_ns});
+        });
+        append_list(out, usage);
+        return 0;
+    }
+    case ACCEL_INFO_CLIENT_MEMORY: {
+        const std::vector<std::uint32_t> ids = region_ids(regions_of(dev));
+        std::vector<accel_info_client_memory> usage;
+        dev.for_each_file([&](const file_base& c) {
+            for (std::uint32_t region : ids) {
+                const file_memory_stats s = memory_stats(c, static_cast<int>(region));
+                usage.push_back(accel_info_client_memory{c.client_id(), region, 0, s.total, s.shared, s.resident,
+                                                         s.active, s.purgeable});
+            }
+        });
+        append_list(out, usage);
+        return 0;
+    }
+    case ACCEL_INFO_SENSORS:
+        if (device_state_of(dev) != ACCEL_STATE_OPERATIONAL)
+            return -EBUSY;
+        append_list(out, static_cast<device_base&>(dev).ops().sensors(dev));
         return 0;
     default:
         return -EINVAL;

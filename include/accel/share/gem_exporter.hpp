@@ -59,6 +59,11 @@ struct gem_share_state final : object_extension {
         if (o.handle_count() == 0)
             drop.swap(dma_buf);
     }
+    /// fdinfo's drm-active: an unsignalled kernel, write or read fence (core/gem/extension.hpp).
+    bool busy() const noexcept override {
+        const dma_resv& r = import_attach ? import_attach->buf().resv() : resv;
+        return !r.test_signaled(resv_usage_rw(true));
+    }
     /// An import gives back, in reverse order: the domain's addresses, the vmap, the mapping
     /// and the attachment (which drops its buffer reference).
     ~gem_share_state() override {

@@ -23,6 +23,12 @@ struct object_extension {
     /// The object's handle count reached 0 (called once per time it does; a new handle may
     /// come later, through an fd still open).
     virtual void handles_gone(gem_object&) noexcept {}
+    /// Whether the object is busy on an engine: its reservation object holds an unsignalled
+    /// fence of kernel, write or read usage (drm_show_memory_stats'
+    /// `!dma_resv_test_signaled(obj->resv, dma_resv_usage_rw(true))`), what fdinfo counts as
+    /// drm-active-<region>. Core cannot see reservation objects; the sharing layer, which owns
+    /// them, answers. An object without an extension has no fences, so it is idle.
+    virtual bool busy() const noexcept { return false; }
 };
 
 /// Per-file state of a layer above core (share/: the PRIME import cache, the syncobj handle

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// \file A client's usage statistics as the text of /proc/<pid>/fdinfo/<fd> (drm_show_fdinfo,
+/// Documentation/gpu/drm-usage-stats.rst).
+///
+/// Lines, in the kernel's order, each "key:\tvalue\n":
+///   drm-driver            the driver's name
+///   drm-client-id         the file's client id (global, never reused)
+///   drm-client-name       when set by SET_CLIENT_NAME
+///   (drm-pdev is never printed: accel devices are not PCI functions)
+///   then what a driver's show_fdinfo prints in the kernel, produced here by the framework:
+///   drm-engine-<name>     "<ns> ns", per engine the driver declares (INFO ENGINES order): the
+///                         engine time of the file's jobs, summed over the clocks its scheduler
+///                         entities registered under that engine id (file_base::engine_time);
+///                         an id that has clocks but no declared engine is named by its number
+///   drm-engine-capacity-<name>  right after its engine, when the engine has instances > 1
+///   per memory region: host memory (region 0) as "memory", then each declared region by name:
+///   drm-total-<region>    always (drm_print_memory_stats)
+///   drm-shared-<region>   always
+///   drm-active-<region>   when an object of the file in that region is busy (the kernel marks
+///                         ACTIVE supported only when it meets such an object)
+///   drm-resident-<region> always: every accel object reports its residency (the kernel's
+///                         RESIDENT status bit)
+///   drm-purgeable-<region> never: accel has no madvise, no object is ever purgeable
+///   then the driver's own keys (below).
+/// Sizes use drm_fdinfo_print_size's rule: divided by 1024 while non-zero and a multiple of
+/// 1024, at most twice, with units "", " KiB", " MiB" (0 -> "0", 4096 -> "4 KiB", 1536 ->
+/// "1536", 3 GiB -> "3072 MiB").
+///
+/// Driver keys: an optional `static void show_fdinfo(file<D>&, std::string& out)` appends lines
+/// after the framework's (the kernel's driver->show_fdinfo runs after the common lines). Keys a
+/// driver adds must be prefixed "<drivername>-" (drm-usage-stats.rst: "drm-" is the standard's);
+/// a line that is not "<drivername>-<key>:<value>" with a key free of whitespace is dropped, so
+/// no driver can forge a standard key or break a parser. drm-cycles-/drm-total-cycles-/
+/// drm-maxfreq- are therefore not offered: no accel clock counts cycles.
+///
+/// Engine and region names are used as declared, with whitespace and ':' replaced by '_' (a
+/// <keystr> contains neither).
+#include <accel/core/fwd.hpp>
+#include <accel/uapi/accel_info.h>
+
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace accel {
+
+/// One engine line group of fdinfo.
+struct fdinfo_engine {
+    std::string name;
+    std::uint64_t busy_ns = 0;
+    std::uint32_t capacity = 1;
+};
+
+/// One region's memory keys of fdinfo.
+struct fdinfo_region {
+    std::string name;
+    std::uint64_t total = 0, shared = 0, active = 0, resident = 0, purgeable = 0;
+    bool show_active = false, show_resident = true, show_purgeable = false;
+};
+
+/// Everything fdinfo prints for one file.
+struct fdinfo_record {
+    std::string driver;
+    std::uint64_t client_id = 0;
+    std::string client_name;
+    std::vector<fdinfo_engine> engines;
+    std::vector<fdinfo_region> regions;
+    std::string driver_keys; ///< what the driver's show_fdinfo appended (filtered by format_fdinfo)
+};
+
+namespace fdinfo {
+
+/// A <keystr>: whitespace and ':' become '_' (an empty name becomes "_").
+inline std::string keystr(std::string_view s) {
+    std::string k(s);
+    for (char& c : k)
+        if (c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f')
+            c = '_';
+    return k.empty() ? std::string("_") : k;
+}
+
+/// drm_fdinfo_print_size: "drm-<stat>-<region>:\t<value><unit>\n".
+inline void print_size(std::string& out, std::string_view stat, std::string_view region, std::uint64_t sz) {
+    static constexpr const char* units[] = {"", " KiB", " MiB"};
+    unsigned u = 0;
+    for (; u < 2; ++u) {
+        if (sz == 0 || sz % 1024 != 0)
+            break;
+        sz /= 1024;
+    }
+    char num[32];
+    std::snprintf(num, sizeof num, "%" PRIu64, sz);
+    out += "drm-";
+    out += stat;
+    out += '-';
+    out += region;
+    out += ":\t";
+    out += num;
+    out += units[u];
+    out += '\n';
+}
+
+/// The lines of `keys` that a driver named `driver` may add: "<driver>-<key>:<value>" with a
+/// key free of whitespace; others are dropped. Every kept line ends with '\n'.
+inline std::string driver_lines(std::string_view driver, std::string_view keys) {
+    std::string kept;
+    while (!keys.empty()) {
+        const std::size_t nl = keys.find('\n');
+        const std::string_view line = keys.substr(0, nl);
+        keys = nl == std::string_view::npos ? std::string_view{} : keys.substr(nl + 1);
+        const std::size_t colon = line.find(':');
+        if (colon == std::string_view::npos)
+            continue;
+        const std::string_view key = line.substr(0, colon);
+        if (key.size() <= driver.size() + 1 || key.substr(0, driver.size()) != driver || key[driver.size()] != '-')
+            continue;
+        if (key.find_first_of(" \t\r\v\f") != std::string_view::npos)
+            continue;
+        kept += line;
+        kept += '\n';
+    }
+    return kept;
+}
+
+} // namespace fdinfo
+
+/// The fdinfo text of `r` (see the file comment for the lines and their order).
+inline std::string format_fdinfo(const fdinfo_record& r) {
+    std::string out;
+    out += "drm-driver:\t" + r.driver + "\n";
+    out += "drm-client-id:\t" + std::to_string(r.client_id) + "\n";
+    if (!r.client_name.empty())
+        out += "drm-client-name:\t" + r.client_name + "\n";
+    for (const fdinfo_engine& e : r.engines) {
+        const std::string name = fdinfo::keystr(e.name);
+        out += "drm-engine-" + name + ":\t" + std::to_string(e.busy_ns) + " ns\n";
+        if (e.capacity > 1)
+            out += "drm-engine-capacity-" + name + ":\t" + std::to_string(e.capacity) + "\n";
+    }
+    for (const fdinfo_region& m : r.regions) {
+        const std::string name = fdinfo::keystr(m.name);
+        fdinfo::print_size(out, "total", name, m.total);
+        fdinfo::print_size(out, "shared", name, m.shared);
+        if (m.show_active)
+            fdinfo::print_size(out, "active", name, m.active);
+        if (m.show_resident)
+            fdinfo::print_size(out, "resident", name, m.resident);
+        if (m.show_purgeable)
+            fdinfo::print_size(out, "purgeable", name, m.purgeable);
+    }
+    out += fdinfo::driver_lines(r.driver, r.driver_keys);
+    return out;
+}
+
+} // namespace accel
