@@ -9,7 +9,8 @@
 // SIGUSR1 unregisters (unplugs) device 0 while serving, for the hot-unplug tests.
 // With ACCEL_TEST_SERVE_SYNCOBJ=1 in the environment (inherited by the re-executed server), it
 // also serves device 3 = syncobj_driver (tests/core/syncobj_driver.hpp), for the syncobj tests;
-// the other tests see the three devices only.
+// the other tests see the three devices only. With ACCEL_TEST_SERVE_NO_DEFAULT_PERMISSIONS=1 it
+// mounts without default_permissions (the permission tests: the host's own check alone).
 #pragma once
 #include "gate_driver.hpp"
 #include "syncobj_driver.hpp"
@@ -92,7 +93,10 @@ inline int serve_test_devices(const std::string& mount_point, int ready_fd) {
             if (sigtimedwait(&usr1, nullptr, &tick) == SIGUSR1)
                 regs[0].reset();
     });
-    fuse::host h(sub, mount_point, extra_device().options);
+    fuse::host_options options = extra_device().options;
+    if (const char* e = std::getenv("ACCEL_TEST_SERVE_NO_DEFAULT_PERMISSIONS"); e && e[0] == '1')
+        options.default_permissions = false;
+    fuse::host h(sub, mount_point, options);
     int mount_error = 0;
     int rc = fuse::serve_until_signal(h, [&](int e) {
         mount_error = e;

@@ -2,9 +2,16 @@
 #pragma once
 /// \file The served tree: a subsystem's devices as directories and files, in an inode table.
 ///
-///   accel/accel<N>                 compute node, regular file, mode 0666
-///   accel/accel_controlD<N>        monitor node, regular file, mode 0666
+///   accel/accel<N>                 compute node, regular file
+///   accel/accel_controlD<N>        monitor node, regular file
 ///   sys/class/accel/accel<N>/dev   "261:<N>\n", read-only
+/// Owner, group and mode: device nodes and attribute files have the ones the server's access
+/// policy gives (monitor/access.hpp: root:root 0666 for nodes by default, the declared mode for
+/// attributes, then the server-wide settings and the rules), computed once when the device's
+/// entries are made (the policy does not change while serving); a compute node's per-process
+/// views report their node's. Directories are root:root 0755, as sysfs's and /dev's are. The
+/// kernel enforces them at open (the mount's default_permissions, session.hpp), and the open
+/// handler checks them again (handlers.hpp).
 /// The tree follows the subsystem's registrations: the subsystem has no notifier, so the tree
 /// is reconciled with subsystem::devices() at every lookup and listing in accel/ and
 /// sys/class/accel/, and periodically (host.hpp), and a device's entries are removed from the
@@ -32,6 +39,7 @@
 #include <accel/fuse/inode_table.hpp>
 #include <accel/fuse/lowlevel.hpp>
 #include <accel/fuse/process_view.hpp>
+#include <accel/monitor/access.hpp>
 #include <accel/uapi/accel_drm.h>
 
 #include <array>
@@ -61,11 +69,14 @@ struct tree_node {
     std::shared_ptr<process_view> view;       // views
     std::map<process_key, fuse_ino_t> views;  // compute nodes: their views by process
     fuse_ino_t node = 0;                      // views: their compute node's entry
+    node_access access{};                     // files: owner, group, mode (access_policy)
 };
 
 class device_tree {
 public:
-    explicit device_tree(const subsystem& sub) : sub_(&sub), started_(std::time(nullptr)) {
+    /// `policy`: who may open the device nodes and attribute files (monitor/access.hpp).
+    explicit device_tree(const subsystem& sub, access_policy policy = {})
+        : sub_(&sub), policy_(std::move(policy)), started_(std::time(nullptr)) {
         accel_dir_ = table_.add(FUSE_ROOT_ID, "accel", true, {});
         const fuse_ino_t sys = table_.add(FUSE_ROOT_ID, "sys", true, {});
         const fuse_ino_t cls = table_.add(sys, "class", true, {});
@@ -193,6 +204,7 @@ public:
         unsigned minor;
         device_ref dev;
         std::shared_ptr<process_view> view;
+        node_access access; // what the entry's stat reports (files)
     };
     /// The entry's node, while it is in the tree and its device registered.
     std::optional<node_info> node(fuse_ino_t ino) {
@@ -200,8 +212,10 @@ public:
         auto* e = table_.find(ino);
         if (!e || !alive(*e))
             return std::nullopt;
-        return node_info{e->node.type, e->node.minor, e->node.dev, e->node.view};
+        return node_info{e->node.type, e->node.minor, e->node.dev, e->node.view, e->node.access};
     }
+
+    const access_policy& policy() const noexcept { return policy_; }
 
     /// Brings the tree in line with the subsystem's registrations; the removals wait in
     /// take_removals() for the host to tell the kernel.
@@ -268,7 +282,9 @@ private:
         const fuse_ino_t node = e.ino, parent = e.parent;
         const unsigned minor = e.node.minor;
         device_ref dev = e.node.dev;
-        const fuse_ino_t v = table_.add(parent, e.name, false, tree_node{node_type::view, minor, std::move(dev), {}, {}, node}, false);
+        const node_access access = e.node.access; // a view is its node, for permissions
+        const fuse_ino_t v =
+            table_.add(parent, e.name, false, tree_node{node_type::view, minor, std::move(dev), {}, {}, node, access}, false);
         try {
             table_.find(v)->node.view = std::make_shared<process_view>(v, caller);
             table_.find(node)->node.views.emplace(caller, v);
@@ -282,11 +298,17 @@ private:
     void add_device(device_ref dev) {
         const unsigned m = dev->minor();
         const std::string n = std::to_string(m);
+        const std::string_view driver = dev->info().name;
+        const std::string compute = node_name(node_kind::compute, m), monitor = node_name(node_kind::monitor, m);
         per_device& k = known_[m];
-        k.compute = table_.add(accel_dir_, "accel" + n, false, tree_node{node_type::compute, m, dev, {}, {}, 0});
-        k.monitor = table_.add(accel_dir_, "accel_controlD" + n, false, tree_node{node_type::monitor, m, dev, {}, {}, 0});
-        k.sys_dir = table_.add(class_accel_dir_, "accel" + n, true, tree_node{node_type::dir, m, dev, {}, {}, 0});
-        table_.add(k.sys_dir, "dev", false, tree_node{node_type::dev_attr, m, dev, {}, {}, 0});
+        k.compute = table_.add(accel_dir_, compute.substr(compute.rfind('/') + 1), false,
+                               tree_node{node_type::compute, m, dev, {}, {}, 0, policy_.for_node(compute, driver)});
+        k.monitor = table_.add(accel_dir_, monitor.substr(monitor.rfind('/') + 1), false,
+                               tree_node{node_type::monitor, m, dev, {}, {}, 0, policy_.for_node(monitor, driver)});
+        k.sys_dir = table_.add(class_accel_dir_, "accel" + n, true, tree_node{node_type::dir, m, dev, {}, {}, 0, {}});
+        table_.add(k.sys_dir, "dev", false,
+                   tree_node{node_type::dev_attr, m, dev, {}, {}, 0,
+                             policy_.for_attribute("sys/class/accel/accel" + n + "/dev", driver, 0444)});
         k.dev = std::move(dev);
     }
 
@@ -301,20 +323,20 @@ private:
     struct stat stat_of(const table::entry& e) const {
         struct stat st {};
         st.st_ino = e.ino;
-        st.st_uid = ::geteuid();
-        st.st_gid = ::getegid();
         st.st_atime = st.st_mtime = st.st_ctime = started_;
         st.st_blksize = 4096;
         if (e.dir) {
-            st.st_mode = S_IFDIR | 0755;
+            st.st_mode = S_IFDIR | 0755; // root's, as sysfs's and /dev's directories
             st.st_nlink = 2;
-        } else if (e.node.type == node_type::dev_attr) {
-            st.st_mode = S_IFREG | 0444;
-            st.st_nlink = 1;
+            return st;
+        }
+        st.st_uid = e.node.access.uid;
+        st.st_gid = e.node.access.gid;
+        st.st_mode = S_IFREG | (e.node.access.mode & 07777);
+        st.st_nlink = 1;
+        if (e.node.type == node_type::dev_attr) {
             st.st_size = static_cast<off_t>(dev_attr_text(e.node.minor).size());
         } else {
-            st.st_mode = S_IFREG | 0666;
-            st.st_nlink = 1;
             if (e.node.type != node_type::monitor) // mmap offsets lie inside the file
                 st.st_size = static_cast<off_t>(mmap_offset_manager::start_byte + mmap_offset_manager::span_bytes);
         }
@@ -330,6 +352,7 @@ private:
     };
 
     const subsystem* sub_;
+    const access_policy policy_;
     std::time_t started_;
     std::mutex m_;
     table table_;

@@ -6,7 +6,11 @@
 ///   lookup, forget, getattr, readdir -> the tree (device_tree.hpp)
 ///   open    -> subsystem::find_node + device_base::open, as the caller (uid, thread id;
 ///              privileged when uid 0); the host's open_file record is the file handle
-///              (open_files.hpp). Callers with pid 0 are refused (caller_process.hpp).
+///              (open_files.hpp). Callers with pid 0 are refused (caller_process.hpp). The
+///              kernel has checked the file's owner, group and mode (default_permissions);
+///              the host checks them again (permitted(): may_open with the request's uid, gid
+///              and supplementary groups). Root-only ioctls (RESET, CLEAR_STATS) stay the
+///              dispatcher's: privileged means uid 0, whatever mode let the caller open.
 ///   flush, release -> release tracking (open_files.hpp), device_base::close (postclose)
 ///   ioctl   -> the file's ioctl operation with copy_from_user/copy_to_user reaching the caller
 ///              (caller_memory.hpp) and the sync point of the objects the handler touches
@@ -63,6 +67,7 @@
 #include <accel/fuse/page_faults.hpp>
 #include <accel/fuse/published_files.hpp>
 #include <accel/fuse/session.hpp>
+#include <accel/monitor/access.hpp>
 #include <accel/uapi/accel_drm.h>
 #include <accel/uapi/accel_fd.h>
 #include <accel/uapi/accel_mmap.h>
@@ -84,8 +89,9 @@ namespace accel::fuse {
 /// What every handler works on (the FUSE session's userdata).
 struct host_state {
     host_state(subsystem& s, const std::string& mount_point, std::chrono::milliseconds flushed_grace,
-               std::chrono::milliseconds release_grace, std::chrono::milliseconds token_lifetime = std::chrono::seconds(5))
-        : sub(&s), tree(s), files(flushed_grace, release_grace), published(token_lifetime), ses(mount_point) {}
+               std::chrono::milliseconds release_grace, std::chrono::milliseconds token_lifetime = std::chrono::seconds(5),
+               access_policy access = {})
+        : sub(&s), tree(s, std::move(access)), files(flushed_grace, release_grace), published(token_lifetime), ses(mount_point) {}
 
     subsystem* sub;
     device_tree tree;
@@ -263,9 +269,15 @@ struct requests {
                 fuse_reply_err(req, ENOENT);
                 return;
             }
+            if (n->type != node_type::dir && n->type != node_type::compute) {
+                if (int e = permitted(req, n->access, fi->flags)) {
+                    fuse_reply_err(req, -e);
+                    return;
+                }
+            }
             switch (n->type) {
             case node_type::dev_attr:
-                if ((fi->flags & O_ACCMODE) != O_RDONLY) { // root passes default_permissions
+                if ((fi->flags & O_ACCMODE) != O_RDONLY) { // no store: even root may not write
                     fuse_reply_err(req, EACCES);
                     return;
                 }
@@ -286,6 +298,31 @@ struct requests {
         } catch (...) {
             fuse_reply_err(req, ENOMEM);
         }
+    }
+
+    /// The host's own permission check at OPEN, after the kernel's (default_permissions): the
+    /// file's owner, group and mode as its stat reports them (monitor/access.hpp, may_open), for
+    /// the request's uid and gid, and the caller's supplementary groups when only they can
+    /// make it a member of the file's group (read from /proc by libfuse, so only then). A mount
+    /// made without default_permissions - or a kernel that skipped the check - still refuses.
+    /// 0 or -EACCES.
+    static int permitted(fuse_req_t req, const node_access& a, int flags) {
+        caller_identity who = identity(req);
+        const int e = may_open(a, who, flags);
+        if (e == 0 || who.uid == a.uid || who.gid == a.gid)
+            return e;
+        std::vector<gid_t> groups(32);
+        int n = fuse_req_getgroups(req, static_cast<int>(groups.size()), groups.data());
+        if (n > static_cast<int>(groups.size())) { // the list was longer: ask again with room
+            groups.resize(static_cast<std::size_t>(n));
+            n = fuse_req_getgroups(req, n, groups.data());
+        }
+        for (int i = 0; i < n && i < static_cast<int>(groups.size()); ++i)
+            if (groups[static_cast<std::size_t>(i)] == a.gid) {
+                who.gid = a.gid; // a member of the file's group: its group bits apply
+                return may_open(a, who, flags);
+            }
+        return e;
     }
 
     /// OPEN of a device node (a compute node's view, or a monitor node).
