@@ -8,6 +8,7 @@
 // uAPI: vdnn_uapi.h. This header is the driver: identity, per-device and per-file data, object
 // data, and the ioctl table; the memory and VM parts are in vdnn_memory.hpp and vdnn_vm.hpp,
 // the jobs in vdnn_jobs.hpp.
+#include "vdnn_attributes.hpp"
 #include "vdnn_jobs.hpp"
 #include "vdnn_memory.hpp"
 #include "vdnn_uapi.h"
@@ -41,6 +42,9 @@ struct driver {
     static constexpr accel::driver_info info{1, 0, 0, "vdnn", "virtual DNN accelerator (accel example)", "20261205"};
     /// DRM syncobjs (binary and timeline): SUBMIT's in- and out-fences name them.
     static constexpr unsigned features = accel::driver_feature::syncobj | accel::driver_feature::syncobj_timeline;
+    /// sysfs attributes and debugfs entries (vdnn_attributes.hpp).
+    static constexpr std::array sysfs_attributes = attributes::sysfs<driver>;
+    static constexpr std::array debugfs_entries = attributes::debugfs<driver>;
 
     struct device_data : device_state {
         explicit device_data(const device_config& c = {}) : device_state(c) {}

@@ -19,6 +19,7 @@
 //   anything else (-ECANCELED, -ESRCH from a closed file, -EIO from a failed reset)
 //                VDNN_STATUS_CANCELLED
 #include "vdnn_engine_exec.hpp"
+#include "vdnn_fault_log.hpp"
 #include "vdnn_memory.hpp"
 #include "vdnn_mmu.hpp"
 #include "vdnn_uapi.h"
@@ -182,6 +183,7 @@ struct device_state {
     engine_busy_clock clocks[num_engines];
     std::unique_ptr<accel::reset_domain> domain;
     std::mutex bo_fences; // guards every object's last_job
+    mmu_fault_log faults; // the engines' last MMU faults (debugfs mmu_faults)
 
     /// The hardware reset of the reset domain: stop what the engines run, drop what they hold.
     int reset_hardware() noexcept {
@@ -272,6 +274,8 @@ inline accel::result<accel::fence_ptr> engine_ops::run_job(job& j) {
             for (const accel::gem_ref& o : bos)
                 o->device_wrote();
             record->set_result(r);
+            if (r.status == VDNN_STATUS_MMU_FAULT)
+                d->faults.record(slot.exec.kind(), record->seqno, r.fault_va, r.command);
             return r.error;
         },
         hw);

@@ -32,6 +32,17 @@
 ///
 /// Caller identity: each thread acts as the process's real uid/pid unless a `mock::identity`
 /// scope says otherwise (a test that wants an unprivileged caller opens one).
+///
+/// Files under the root (the same tree a FUSE mount serves):
+///   accel/accel<N>, accel/accel_controlD<N>   the device nodes (character devices)
+///   sys/class/accel/accel<N>/...                the sysfs-like attribute tree of minor N
+///   sys/kernel/debug/accel/<N>/...              the debugfs-like tree (monitor/attribute_tree.hpp)
+/// open() checks the caller against the mock's access_policy (monitor/access.hpp) as the kernel
+/// checks a file's mode on a mount with default_permissions: a node gets the policy's
+/// for_node() access, an attribute its for_attribute() access (from its declared mode), and
+/// may_open() (may_open_attribute() for attributes) decides; -EACCES before anything is opened.
+/// stat() and list() describe the files and directories; read, write, pread, pwrite and lseek
+/// work on attribute files with their sysfs semantics (monitor/attribute_file.hpp).
 #include <accel/backend/client_backend.hpp>
 #include <accel/core/device_base.hpp>
 #include <accel/core/dispatch.hpp>
@@ -43,7 +54,11 @@
 #include <accel/core/subsystem.hpp>
 #include <accel/core/user_memory.hpp>
 #include <accel/core/wait_queue.hpp>
+#include <accel/monitor/access.hpp>
+#include <accel/monitor/attribute_paths.hpp>
+#include <accel/monitor/attribute_tree.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <bit>
@@ -60,6 +75,7 @@
 #include <string>
 #include <string_view>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 #include <utility>
@@ -100,16 +116,35 @@ public:
         caller_identity saved_;
     };
 
-    /// Opens a node: `root()/accel/accel<N>` or `root()/accel/accel_controlD<N>`.
-    /// -ENOENT (no such node name), -ENODEV (not registered), -EBUSY, -EMFILE, -ENOMEM, or
-    /// the driver's open error.
+    /// The access rules open() and stat() apply (monitor/access.hpp); by default every node is
+    /// root:root 0666 and every attribute root:root with its declared mode.
+    void set_access_policy(accel::access_policy policy) {
+        std::lock_guard lock(policy_mutex_);
+        policy_ = std::move(policy);
+    }
+    accel::access_policy access_policy() const {
+        std::lock_guard lock(policy_mutex_);
+        return policy_;
+    }
+
+    /// Opens a node (`root()/accel/accel<N>`, `root()/accel/accel_controlD<N>`) or an attribute
+    /// file (`root()/sys/class/accel/accel<N>/<rel>`, `root()/sys/kernel/debug/accel/<N>/<rel>`).
+    /// -ENOENT (no such file), -ENODEV (not registered), -EACCES (the access policy, or for an
+    /// attribute kernfs's checks), -EISDIR (a directory), -EBUSY, -EMFILE, -ENOMEM, or the
+    /// driver's open error.
     int open(std::string_view path, int flags = O_RDWR) {
         std::string_view name;
         if (!strip_root(path, name))
             return -ENOENT;
+        if (name.starts_with("sys/") || name == "sys")
+            return open_attribute_file(name, flags);
+        if (name.empty() || name == "accel")
+            return -EISDIR;
         auto node = sub_->find_node(name);
         if (!node)
             return node.error();
+        if (int e = may_open(node_access_of(name, *node->device), current(), flags))
+            return e;
         int fd = reserve_fd();
         if (fd < 0)
             return fd;
@@ -121,6 +156,87 @@ public:
         }
         find_slot(fd)->file.store(*f, std::memory_order_release);
         return fd;
+    }
+
+    /// stat(2) of a path under the root: st_mode (type and permission bits), st_uid, st_gid,
+    /// st_size, st_rdev for nodes (the rest zero). Directories are root:root 0755. 0, or
+    /// -ENOENT / -ENODEV as open() answers.
+    int stat(std::string_view path, struct ::stat& out) const {
+        out = {};
+        std::string_view name;
+        if (!strip_root(path, name))
+            return -ENOENT;
+        if (name.empty() || name == "accel" || attribute_ancestor_entries(*sub_, name)) {
+            out.st_mode = S_IFDIR | 0755;
+            out.st_nlink = 2;
+            return 0;
+        }
+        if (name.starts_with("sys/")) {
+            auto loc = resolve_attribute_path(*sub_, name);
+            if (!loc)
+                return loc.error();
+            auto entry = find_attribute(*loc->device, loc->tree, loc->rel);
+            if (!entry)
+                return entry.error();
+            if (entry->directory) {
+                out.st_mode = S_IFDIR | 0755;
+                out.st_nlink = 2;
+                return 0;
+            }
+            const node_access a = attribute_access_of(name, *loc->device, entry->mode);
+            out.st_mode = S_IFREG | (a.mode & 07777);
+            out.st_uid = a.uid;
+            out.st_gid = a.gid;
+            out.st_size = static_cast<off_t>(entry->size);
+            out.st_nlink = 1;
+            return 0;
+        }
+        auto node = sub_->find_node(name);
+        if (!node)
+            return node.error();
+        const node_access a = node_access_of(name, *node->device);
+        out.st_mode = S_IFCHR | (a.mode & 07777);
+        out.st_uid = a.uid;
+        out.st_gid = a.gid;
+        {
+            // glibc's makedev (not <sys/sysmacros.h>: its `minor` macro breaks minor()).
+            const std::uint64_t ma = accel_char_major, mi = node->device->minor();
+            out.st_rdev = static_cast<dev_t>(((ma & 0xfffff000u) << 32) | ((ma & 0xfffu) << 8) |
+                                             ((mi & 0xffffff00u) << 12) | (mi & 0xffu));
+        }
+        out.st_nlink = 1;
+        return 0;
+    }
+
+    /// The names in a directory under the root, sorted: the root ("accel", "sys"), "accel"
+    /// (the nodes), the directories above the trees, and the trees' directories. -ENOENT,
+    /// -ENOTDIR (a file), -ENODEV.
+    result<std::vector<std::string>> list(std::string_view path) const {
+        using out_t = result<std::vector<std::string>>;
+        std::string_view name;
+        if (!strip_root(path, name))
+            return out_t::failure(-ENOENT);
+        while (!name.empty() && name.back() == '/')
+            name.remove_suffix(1);
+        if (name.empty())
+            return std::vector<std::string>{"accel", "sys"};
+        if (name == "accel") {
+            std::vector<std::string> names;
+            for (const auto& n : sub_->nodes())
+                names.push_back(n.name.substr(6)); // after "accel/"
+            std::sort(names.begin(), names.end());
+            return names;
+        }
+        if (auto above = attribute_ancestor_entries(*sub_, name))
+            return above;
+        if (name.starts_with("sys/")) {
+            auto loc = resolve_attribute_path(*sub_, name);
+            if (!loc)
+                return out_t::failure(loc.error());
+            return list_attribute_directory(*loc->device, loc->tree, loc->rel);
+        }
+        auto node = sub_->find_node(name);
+        return out_t::failure(node ? -ENOTDIR : node.error());
     }
 
     /// One ioctl; `arg` is a pointer into this process, as with ioctl(2). A parked request
@@ -140,6 +256,51 @@ public:
     long write(int fd, const void* buf, std::size_t n) noexcept {
         const auto addr = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(buf));
         return on_file(fd, [&](open_file& f) { return f.writable() ? f.write(addr, n) : long{-EBADF}; });
+    }
+
+    /// pread(2): at `offset`, the file's position untouched. -EINVAL for a negative offset,
+    /// -ESPIPE for a file without an llseek operation (the mock's stand-in for a file opened
+    /// without FMODE_PREAD), -EBADF.
+    long pread(int fd, void* buf, std::size_t n, off_t offset) noexcept {
+        if (offset < 0)
+            return -EINVAL;
+        const auto addr = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(buf));
+        return on_file(fd, [&](open_file& f) {
+            if (!f.readable())
+                return long{-EBADF};
+            if (!f.fops().llseek)
+                return long{-ESPIPE};
+            std::uint64_t pos = static_cast<std::uint64_t>(offset);
+            return f.read(addr, n, pos);
+        });
+    }
+
+    /// pwrite(2): at `offset`, the file's position untouched (errors as pread).
+    long pwrite(int fd, const void* buf, std::size_t n, off_t offset) noexcept {
+        if (offset < 0)
+            return -EINVAL;
+        const auto addr = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(buf));
+        return on_file(fd, [&](open_file& f) {
+            if (!f.writable())
+                return long{-EBADF};
+            if (!f.fops().llseek)
+                return long{-ESPIPE};
+            std::uint64_t pos = static_cast<std::uint64_t>(offset);
+            return f.write(addr, n, pos);
+        });
+    }
+
+    /// lseek(2): the new position, or -errno (-EBADF; the file's llseek errors; -ESPIPE
+    /// without one).
+    long long lseek(int fd, long long offset, int whence) noexcept {
+        slot* s = find_slot(fd);
+        if (!s)
+            return -EBADF;
+        slot_use use(*s);
+        open_file* f = use.file();
+        if (!f)
+            return -EBADF;
+        return f->llseek(offset, whence);
     }
 
     /// poll(2) over `n` descriptors: the number with events, 0 on timeout (`timeout_ms` < 0:
@@ -518,6 +679,40 @@ private:
         nothing none_;
     };
 
+    node_access node_access_of(std::string_view name, const device_base& dev) const {
+        std::lock_guard lock(policy_mutex_);
+        return policy_.for_node(name, dev.info().name);
+    }
+    node_access attribute_access_of(std::string_view name, const device_base& dev, mode_t declared) const {
+        std::lock_guard lock(policy_mutex_);
+        return policy_.for_attribute(name, dev.info().name, declared);
+    }
+
+    int open_attribute_file(std::string_view name, int flags) {
+        if (attribute_ancestor_entries(*sub_, name))
+            return -EISDIR;
+        auto loc = resolve_attribute_path(*sub_, name);
+        if (!loc)
+            return loc.error();
+        auto entry = find_attribute(*loc->device, loc->tree, loc->rel);
+        if (!entry)
+            return entry.error();
+        if (entry->directory)
+            return -EISDIR;
+        if (int e = may_open_attribute(attribute_access_of(name, *loc->device, entry->mode), current(), flags))
+            return e;
+        int fd = reserve_fd();
+        if (fd < 0)
+            return fd;
+        auto f = open_attribute(*loc->device, loc->tree, loc->rel, flags);
+        if (!f) {
+            unreserve_fd(fd);
+            return f.error();
+        }
+        find_slot(fd)->file.store(*f, std::memory_order_release);
+        return fd;
+    }
+
     static caller_identity& current() noexcept {
         static thread_local caller_identity who{::geteuid(), ::getpid(), ::geteuid() == 0, ::getegid()};
         return who;
@@ -585,6 +780,8 @@ private:
     std::array<std::unique_ptr<chunk>, max_chunks> owned_chunks_{};
     mutable std::mutex map_mutex_;
     std::map<void*, mapping> mappings_;
+    mutable std::mutex policy_mutex_;
+    accel::access_policy policy_;
 };
 
 static_assert(client_backend<mock>);

@@ -7,6 +7,7 @@
 /// raw request number. The driver_ops table the framework dispatches through is a constant
 /// built here from D's declarations (the role of the Rust abstraction's computed vtable), and
 /// the ioctl table is checked when it is built: a bad row stops compilation naming the row.
+#include <accel/core/attribute.hpp>
 #include <accel/core/device_base.hpp>
 #include <accel/core/device_file.hpp>
 #include <accel/core/dispatch.hpp>
@@ -182,6 +183,7 @@ private:
         &postclose_cb,     &probe_cb,                &remove_cb,            &destroy,    dispatch::table.data(),
         &info_cb,          &poll_cb,                 driver_features<D>(),  &dma_domain_cb,
         wrap_object_fn(),  &sensors_cb,
+        &detail::attribute_tables_of<D>,
     };
 
     typename D::device_data data_;

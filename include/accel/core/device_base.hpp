@@ -44,6 +44,8 @@
 
 namespace accel {
 
+struct attribute_tables; // core/attribute.hpp
+
 /// What the framework needs to know about a driver at run time: one constant table per driver
 /// type, built from the driver's declarations (the role of drm_driver, made by device<D>).
 struct driver_ops {
@@ -73,6 +75,8 @@ struct driver_ops {
     /// device state; empty without the hook. INFO's SENSORS item and the hwmon attribute
     /// directory both read them here.
     std::vector<accel_info_sensor> (*sensors)(device_base&);
+    /// The driver's sysfs attributes and debugfs entries, type-erased (core/attribute.hpp).
+    const attribute_tables* attributes;
 };
 
 class device_base {
