@@ -4,7 +4,9 @@
 ///
 ///   <mount>/accel/accel<N>, <mount>/accel/accel_controlD<N>   regular files, owner, group and
 ///                                                               mode by host_options::access
-///   <mount>/sys/class/accel/accel<N>/dev                        "261:<N>\n", read-only
+///   <mount>/sys/class/accel/accel<N>/...                        the sysfs-like attribute tree
+///   <mount>/sys/kernel/debug/accel/<N>/...                      the debugfs-like tree (fdinfo/<id>
+///                                                               per client); attribute_tree.hpp
 ///   <mount>/.accel/fd/<token>                                   descriptors calls made
 ///                                                               (published_files.hpp)
 ///
