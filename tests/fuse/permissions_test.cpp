@@ -34,13 +34,15 @@ constexpr gid_t accel1_group = 4242;
 
 /// The server's policy (this program's server only: it re-executes this program, whose static
 /// initialiser sets it there too): nodes root:root 0660; monitor nodes 0644; device 1 (driver
-/// test_excl) owned by 1234:4242; device 2's compute node 0666 (anyone may open it read-write).
+/// test_excl) owned by 1234:4242; device 2's compute node 0666 (anyone may open it read-write),
+/// and its sysfs reset writable by group 4242.
 const bool policy_configured = [] {
     access_policy& p = extra_device().options.access;
     p.set_node_defaults({0, 0, 0660});
     for (const char* rule : {R"(KERNEL=="accel_controlD*", MODE="0644")",
                              R"(DRIVER=="test_excl", KERNEL=="accel1", OWNER="1234", GROUP="4242")",
-                             R"(PATH=="accel/accel2", MODE="0666")"}) {
+                             R"(PATH=="accel/accel2", MODE="0666")",
+                             R"(PATH=="sys/class/accel/accel2/reset", GROUP="4242", MODE="0220")"}) {
         auto r = access_policy::parse_rule(rule);
         if (!r)
             std::abort(); // a typo in this table
@@ -271,6 +273,11 @@ TEST_CASE("fuse permissions: the host refuses by itself on a mount without defau
                                 try_open(fx.compute(2), O_RDWR)};
     };
     CHECK(as_user(nobody, nogroup, {}, opens) == std::vector<int>{-EACCES, -EACCES, 0, -EACCES, 0});
+    CHECK(as_user(nobody, nogroup, {}, [&] {
+              return std::vector<int>{try_open(fx.mnt + "/sys/class/accel/accel0/reset", O_WRONLY),
+                                      try_open(fx.mnt + "/sys/class/accel/accel0/status", O_RDONLY),
+                                      try_open(fx.mnt + "/sys/class/accel/accel0/status", O_WRONLY)};
+          }) == std::vector<int>{-EACCES, 0, -EACCES});
     CHECK(as_user(nobody, nogroup, {accel1_group}, opens) == std::vector<int>{-EACCES, -EACCES, 0, 0, 0});
     CHECK(opens() == std::vector<int>{0, 0, 0, 0, 0}); // root
 }
@@ -283,6 +290,40 @@ TEST_CASE("fuse permissions: the mount is made with allow_other and default_perm
     const std::string opts = mount_options(fx.mnt);
     CHECK(opts.find("allow_other") != std::string::npos);
     CHECK(opts.find("default_permissions") != std::string::npos);
+}
+
+TEST_CASE("fuse permissions: attribute files - reset is root's, rules can open it to a group") {
+    REQUIRE(policy_configured);
+    fuse_fixture fx;
+    const std::string sys0 = fx.mnt + "/sys/class/accel/accel0", sys2 = fx.mnt + "/sys/class/accel/accel2";
+    using v = std::vector<int>;
+    CHECK(owner_group_mode(sys0 + "/reset") == v{0, 0, 0200});
+    CHECK(owner_group_mode(sys0 + "/status") == v{0, 0, 0444});
+    CHECK(owner_group_mode(sys2 + "/reset") == v{0, static_cast<int>(accel1_group), 0220});
+    CHECK(owner_group_mode(fx.mnt + "/sys/kernel/debug/accel/0/name") == v{0, 0, 0444});
+    if (!can_drop_privileges())
+        return;
+    auto attempts = [&] {
+        auto write_reset = [](const std::string& path) {
+            const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+            if (fd < 0)
+                return -errno;
+            const int r = ::write(fd, "1\n", 2) == 2 ? 0 : -errno;
+            ::close(fd);
+            return r;
+        };
+        return v{write_reset(sys0 + "/reset"), try_open(sys0 + "/status", O_RDONLY), try_open(sys0 + "/status", O_WRONLY),
+                 try_open(fx.mnt + "/sys/kernel/debug/accel/0/name", O_RDONLY), write_reset(sys2 + "/reset")};
+    };
+    // The gate device has no reset handler: a permitted store answers EOPNOTSUPP.
+    CHECK(as_user(nobody, nogroup, {}, attempts) == v{-EACCES, 0, -EACCES, 0, -EACCES});
+    CHECK(as_user(nobody, accel1_group, {}, attempts) == v{-EACCES, 0, -EACCES, 0, -EOPNOTSUPP});
+    CHECK(as_user(nobody, nogroup, {accel1_group}, attempts) == v{-EACCES, 0, -EACCES, 0, -EOPNOTSUPP});
+    // Root writes reset; no one, root included, writes a file without a store (kernfs).
+    const v root = attempts();
+    REQUIRE(root.size() == 5);
+    CHECK(root[2] == -EACCES);
+    CHECK(root[4] == -EOPNOTSUPP);
 }
 
 } // namespace accel::test
