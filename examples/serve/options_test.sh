@@ -65,7 +65,8 @@ fi
 mnt=$tmp/mnt
 printf '# vdnn belongs to 1234\nDRIVER=="vdnn", OWNER="1234"\n' >"$tmp/site.rules"
 "$serve" --mount "$mnt" --devices minimal,vdnn --owner 0 --group 4242 --mode 0660 \
-    --rule 'KERNEL=="accel_controlD*", MODE="0644"' --rules "$tmp/site.rules" >"$tmp/log" 2>&1 &
+    --rule 'KERNEL=="accel_controlD*", MODE="0644"' --rules "$tmp/site.rules" \
+    --rule 'PATH=="sys/class/accel/accel0/reset", GROUP="4242", MODE="0220"' >"$tmp/log" 2>&1 &
 pid=$!
 ticks=100
 while [ "$ticks" -gt 0 ] && [ ! -e "$mnt/accel/accel_controlD1" ]; do
@@ -94,6 +95,10 @@ check_stat "$mnt/accel/accel_controlD0" "0 4242 644"
 check_stat "$mnt/accel/accel1" "1234 4242 660"
 check_stat "$mnt/accel/accel_controlD1" "1234 4242 644"
 check_stat "$mnt/accel" "0 0 755"
+check_stat "$mnt/sys/class/accel/accel0/reset" "0 4242 220"
+# DRIVER and PATH rules reach attributes too (KERNEL names nodes only); --group does not.
+check_stat "$mnt/sys/class/accel/accel1/reset" "1234 0 200"
+check_stat "$mnt/sys/class/accel/accel1/status" "1234 0 444"
 
 # as USER GROUP[,SUPPLEMENTARY] COMMAND: runs a shell command as another user.
 as() {
@@ -116,6 +121,12 @@ opens 65534 4242 "" "<>" "$mnt/accel/accel0" 0
 opens 65534 65534 "4242" "<>" "$mnt/accel/accel0" 0
 opens 1234 65534 "" "<>" "$mnt/accel/accel1" 0
 opens 1234 65534 "" "<>" "$mnt/accel/accel0" 1
+opens 65534 65534 "" ">" "$mnt/sys/class/accel/accel1/reset" 1
+opens 65534 65534 "" "<" "$mnt/sys/class/accel/accel1/status" 0
+opens 65534 4242 "" ">" "$mnt/sys/class/accel/accel0/reset" 0
+# An attribute read with cat: the whole value, then the end.
+v=$(setpriv --reuid 65534 --regid 65534 --clear-groups cat "$mnt/sys/class/accel/accel1/dev")
+[ "$v" = "261:1" ] && say "ok: cat dev -> $v" || bad "cat accel1/dev gave '$v'"
 # The refusal is EACCES ("Permission denied"), not another error.
 msg=$(setpriv --reuid 65534 --regid 65534 --clear-groups sh -c "exec 3<>'$mnt/accel/accel0'" 2>&1)
 printf '%s\n' "$msg" | grep -q "Permission denied" || bad "refused open says '$msg', want Permission denied"

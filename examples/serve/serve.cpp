@@ -18,10 +18,14 @@
 // directory, <build>/firmware, found relative to this executable (ACCEL_SERVE_FIRMWARE_REL, set
 // by CMake). A vdsp device whose firmware is missing or bad is served all the same, NEEDS_RESET.
 // DIR/accel/accel<N>, DIR/accel/accel_controlD<N>: the compute and monitor nodes;
-// DIR/sys/class/accel/accel<N>/dev: "261:<N>".
+// DIR/sys/class/accel/accel<N>/...: the device's sysfs-like attributes (dev, status, reset,
+// memory, hwmon, the driver's under device/); DIR/sys/kernel/debug/accel/<N>/...: its
+// debugfs-like entries (name, clients, fdinfo/<client-id>, the driver's).
 // Permissions (monitor/access.hpp): --owner, --group (a name or a number) and --mode (octal, at
-// most 07777) set every device node's owner, group and mode (default root:root 0666); --rule
-// adds one udev-like rule (repeatable, applied in order after those, later rules winning), e.g.
+// most 07777) set every device node's owner, group and mode (default root:root 0666; attribute
+// files keep root:root and their declared mode); --rule adds one udev-like rule (repeatable,
+// applied in order after those, later rules winning; one without KERNEL also reaches
+// attribute files), e.g.
 //   --rule 'KERNEL=="accel_controlD*", MODE="0644"'
 //   --rule 'DRIVER=="vdnn", GROUP="video", MODE="0660"'
 //   --rule 'PATH=="sys/class/accel/*/reset", MODE="0200"'
@@ -65,7 +69,9 @@ int help(const char* argv0) {
     std::printf(usage_line, argv0);
     std::printf(
         "Serves the example drivers' devices as files under DIR, in the foreground, until SIGINT,\n"
-        "SIGTERM or SIGHUP (then unmounts).\n"
+        "SIGTERM or SIGHUP (then unmounts): DIR/accel/accel<N> and accel_controlD<N> (the nodes),\n"
+        "DIR/sys/class/accel/accel<N>/ (attributes) and DIR/sys/kernel/debug/accel/<N>/ (debug\n"
+        "entries, fdinfo/<client-id> per client).\n"
         "  --mount DIR           the mount point (created if missing; a stale mount is cleared)\n"
         "  --devices LIST        drivers in minor order, comma-separated (default minimal,vdnn,vdsp)\n"
         "  --debug-hang          vdnn accepts VDNN_OP_DEBUG_HANG\n"
@@ -75,9 +81,10 @@ int help(const char* argv0) {
         "  --group GROUP         group of every device node (name or number; default root)\n"
         "  --mode OCTAL          mode of every device node (at most 07777; default 0666)\n"
         "  --rule RULE           a udev-like rule, applied after the above (repeatable; later wins):\n"
-        "                          match keys (==, shell globs): KERNEL (accel0, accel_controlD0),\n"
-        "                          PATH (under DIR: accel/accel0, sys/class/accel/accel0/reset),\n"
-        "                          DRIVER (minimal, vdnn, vdsp)\n"
+        "                          match keys (==, shell globs): KERNEL (a node's name: accel0,\n"
+        "                          accel_controlD0), PATH (under DIR: accel/accel0,\n"
+        "                          sys/class/accel/accel0/reset), DRIVER (minimal, vdnn, vdsp);\n"
+        "                          a rule without KERNEL also reaches attribute files\n"
         "                          assignments (=): OWNER, GROUP, MODE\n"
         "                        e.g. --rule 'KERNEL==\"accel_controlD*\", MODE=\"0644\"'\n"
         "  --rules FILE          rules from FILE, one a line ('#' comments)\n"
