@@ -164,7 +164,7 @@ public:
     int stat(std::string_view path, struct ::stat& out) const {
         out = {};
         std::string_view name;
-        if (!strip_root(path, name))
+        if (!strip_root_or_root(path, name))
             return -ENOENT;
         if (name.empty() || name == "accel" || attribute_ancestor_entries(*sub_, name)) {
             out.st_mode = S_IFDIR | 0755;
@@ -214,7 +214,7 @@ public:
     result<std::vector<std::string>> list(std::string_view path) const {
         using out_t = result<std::vector<std::string>>;
         std::string_view name;
-        if (!strip_root(path, name))
+        if (!strip_root_or_root(path, name))
             return out_t::failure(-ENOENT);
         while (!name.empty() && name.back() == '/')
             name.remove_suffix(1);
@@ -716,6 +716,17 @@ private:
     static caller_identity& current() noexcept {
         static thread_local caller_identity who{::geteuid(), ::getpid(), ::geteuid() == 0, ::getegid()};
         return who;
+    }
+
+    /// strip_root, also accepting the root itself (name "").
+    bool strip_root_or_root(std::string_view path, std::string_view& name) const noexcept {
+        while (path.size() > 1 && path.back() == '/')
+            path.remove_suffix(1);
+        if (path == root_) {
+            name = {};
+            return true;
+        }
+        return strip_root(path, name);
     }
 
     bool strip_root(std::string_view path, std::string_view& name) const noexcept {

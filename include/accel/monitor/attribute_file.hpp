@@ -127,6 +127,7 @@ public:
         }
         if (copy_from_user(in.data(), buf, n))
             return -EFAULT;
+        std::lock_guard lock(mutex_); // one call at a time on an open file, as f_pos_lock orders them
         const int r = detail::attribute_call(*dev_, [&] { return src_.store(*dev_, in); });
         if (r < 0)
             return r;

@@ -28,10 +28,11 @@
 ///     temp<n>_input, in<n>_input, curr<n>_input, power<n>_average, energy<n>_input,
 ///     fan<n>_input   0444  the value in hwmon units, and <type><n>_label when labelled.
 ///                    The files are those the driver reports when the tree is looked at; a
-///                    read of a sensor the driver no longer reports is -ENODATA. Values are
-///                    read in any device state, as INFO's SENSORS item reads them (habanalabs
-///                    answers -ENODEV while its device is not operational; accel leaves the
-///                    value to the driver, which knows what its sensors can tell in reset).
+///                    read of a sensor the driver no longer reports is -ENODATA. A value read
+///                    while the device is not operational is -EBUSY, as INFO's SENSORS item
+///                    answers then (habanalabs' hwmon answers -ENODEV, amdgpu's -EPERM during
+///                    a reset; accel keeps the monitor node's errno). Labels and `name` read
+///                    in any state.
 ///
 /// debugfs (directories 0755, framework files 0444, st_size 0 as debugfs reports; in the kernel
 /// the debugfs root is 0700, root's only: the backend's access policy decides here):
@@ -70,6 +71,7 @@
 #include <string>
 #include <string_view>
 #include <sys/types.h>
+#include <utility>
 #include <vector>
 
 namespace accel {
@@ -155,6 +157,18 @@ inline std::string process_command(pid_t pid) {
     while (!s.empty() && s.back() == '\n')
         s.pop_back();
     return s.empty() ? "<unknown>" : s;
+}
+
+/// The command name and thread group of a file's opener: what the file captured at open when
+/// it does (file_base::process(), core/client_process.hpp), else read now from /proc.
+template <class File>
+std::pair<std::string, pid_t> client_command(const File& f) {
+    if constexpr (requires { f.process().comm; f.process().tgid; }) {
+        const auto& p = f.process();
+        if (p.tgid > 0 && p.comm[0] != '\0')
+            return {std::string(p.comm, strnlen(p.comm, sizeof p.comm)), static_cast<pid_t>(p.tgid)};
+    }
+    return {process_command(f.opener().pid), f.opener().pid};
 }
 
 inline attribute_source text_source(std::function<int(device_base&, std::string&)> show, std::uint64_t size,
@@ -273,6 +287,8 @@ inline std::vector<attribute_node> sysfs_nodes(device_base& dev) {
                 return -ENODATA;
             };
             text("hwmon/hwmon0/" + file, [find](device_base& d, std::string& o) {
+                if (d.ops().attributes->state(d) != ACCEL_STATE_OPERATIONAL)
+                    return -EBUSY;
                 return find(d, [&](const accel_info_sensor& now) {
                     o += std::to_string(now.value) + "\n";
                     return 0;
@@ -320,11 +336,13 @@ inline std::vector<attribute_node> debugfs_nodes(device_base& dev) {
                                           uid_t uid;
                                           bool authenticated;
                                           std::string name;
+                                          std::string command;
                                       };
                                       std::vector<row> rows;
                                       d.for_each_file([&](const file_base& f) {
-                                          rows.push_back({f.client_id(), f.opener().pid, f.opener().uid,
-                                                          f.authenticated(), f.client_name()});
+                                          auto [command, tgid] = client_command(f);
+                                          rows.push_back({f.client_id(), tgid, f.opener().uid, f.authenticated(),
+                                                          f.client_name(), std::move(command)});
                                       });
                                       std::sort(rows.begin(), rows.end(),
                                                 [](const row& a, const row& b) { return a.id < b.id; });
@@ -335,7 +353,7 @@ inline std::vector<attribute_node> debugfs_nodes(device_base& dev) {
                                       for (const row& r : rows) {
                                           std::snprintf(line, sizeof line,
                                                         "%20s %5d %3u   %c    %c %5u %10u %*s %20" PRIu64 "\n",
-                                                        process_command(r.pid).c_str(), static_cast<int>(r.pid),
+                                                        r.command.c_str(), static_cast<int>(r.pid),
                                                         d.minor(), 'n', r.authenticated ? 'y' : 'n',
                                                         static_cast<unsigned>(r.uid), 0u, 64,
                                                         r.name.empty() ? "<unset>" : r.name.c_str(), r.id);
@@ -383,8 +401,9 @@ inline bool is_directory_of(const std::vector<attribute_node>& nodes, std::strin
 /// and sensors of the moment). Empty for an unplugged device.
 inline std::vector<attribute_entry> list_attributes(device_base& dev, attribute_tree tree) {
     std::vector<attribute_entry> out;
-    if (dev.unplugged())
+    if (!dev.enter()) // the driver's callbacks (sensors, memory regions) run inside the guard
         return out;
+    device_base::entered guard{&dev};
     for (detail::attribute_node& n : detail::tree_nodes(dev, tree)) {
         // Its directories first, each once.
         for (std::size_t slash = n.path.find('/'); slash != std::string::npos; slash = n.path.find('/', slash + 1)) {
@@ -400,8 +419,9 @@ inline std::vector<attribute_entry> list_attributes(device_base& dev, attribute_
 /// The entry at `path` (relative to the device's directory; "" is the directory itself):
 /// -ENOENT when there is none, -ENODEV when the device is unplugged.
 inline result<attribute_entry> find_attribute(device_base& dev, attribute_tree tree, std::string_view path) {
-    if (dev.unplugged())
+    if (!dev.enter())
         return result<attribute_entry>::failure(-ENODEV);
+    device_base::entered guard{&dev};
     const std::vector<detail::attribute_node> nodes = detail::tree_nodes(dev, tree);
     for (const detail::attribute_node& n : nodes)
         if (n.path == path)
