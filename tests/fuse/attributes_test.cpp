@@ -24,7 +24,9 @@ namespace {
 
 constexpr unsigned attr_minor = 3;
 
+/// The suite acts as root (reset is root's) and as uid 65534 (fuse_main.cpp skips otherwise).
 const bool serves_attr_device = [] {
+    needs_root() = true;
     extra_device().add = [](subsystem& sub) -> result<registration> {
         auto d = device<attr_test_driver>::create();
         if (!d)

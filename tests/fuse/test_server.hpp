@@ -48,6 +48,13 @@ inline extra_serving& extra_device() {
     return e;
 }
 
+/// A test program whose tests act as root and as other users (a static initialiser sets it):
+/// run as another user, fuse_main.cpp skips it (exit 77) with a message.
+inline bool& needs_root() {
+    static bool r = false;
+    return r;
+}
+
 
 inline constexpr const char* node_access_env = "ACCEL_TEST_SERVE_NODE_ACCESS";
 inline constexpr const char* rules_env = "ACCEL_TEST_SERVE_RULES";
