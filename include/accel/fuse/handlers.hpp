@@ -6,7 +6,11 @@
 ///   lookup, forget, getattr, readdir -> the tree (device_tree.hpp)
 ///   open    -> subsystem::find_node + device_base::open, as the caller (uid, thread id;
 ///              privileged when uid 0); the host's open_file record is the file handle
-///              (open_files.hpp). Callers with pid 0 are refused (caller_process.hpp).
+///              (open_files.hpp). Callers with pid 0 are refused (caller_process.hpp). The
+///              kernel has checked the file's owner, group and mode (default_permissions);
+///              the host checks them again (permitted(): may_open with the request's uid, gid
+///              and supplementary groups). Root-only ioctls (RESET, CLEAR_STATS) stay the
+///              dispatcher's: privileged means uid 0, whatever mode let the caller open.
 ///   flush, release -> release tracking (open_files.hpp), device_base::close (postclose)
 ///   ioctl   -> the file's ioctl operation with copy_from_user/copy_to_user reaching the caller
 ///              (caller_memory.hpp) and the sync point of the objects the handler touches
@@ -21,7 +25,12 @@
 ///   read, write of a compute node's page cache -> page faults and writeback of mapped objects
 ///              (page_faults.hpp); the kernel marks a read(2) with a lock owner and writeback
 ///              with FUSE_WRITE_CACHE, which tells them from read(2) and write(2)
-///   read of sys/class/accel/accel<N>/dev -> its text
+///   lookup, readdir, getattr in sys/class/accel/accel<N>/ and sys/kernel/debug/accel/<N>/ ->
+///              the device's attribute trees (device_tree.hpp); open of an attribute file ->
+///              open_attribute (monitor/attribute_tree.hpp) after the permission checks; its
+///              read and write -> the attribute file's, at the request's offset (direct I/O:
+///              partial reads, pread, a content shorter than st_size); setattr -> truncation a
+///              no-op (O_TRUNC), chmod/chown EPERM
 ///   lookup, open, getattr, forget in .accel/fd; and every request on a published file (a
 ///              descriptor a call made: a dma-buf, a sync file) -> published_files.hpp; its ioctl,
 ///              poll, read and write go to the file's own operations as for device nodes, its
@@ -63,6 +72,7 @@
 #include <accel/fuse/page_faults.hpp>
 #include <accel/fuse/published_files.hpp>
 #include <accel/fuse/session.hpp>
+#include <accel/monitor/access.hpp>
 #include <accel/uapi/accel_drm.h>
 #include <accel/uapi/accel_fd.h>
 #include <accel/uapi/accel_mmap.h>
@@ -84,8 +94,11 @@ namespace accel::fuse {
 /// What every handler works on (the FUSE session's userdata).
 struct host_state {
     host_state(subsystem& s, const std::string& mount_point, std::chrono::milliseconds flushed_grace,
-               std::chrono::milliseconds release_grace, std::chrono::milliseconds token_lifetime = std::chrono::seconds(5))
-        : sub(&s), tree(s), files(flushed_grace, release_grace), published(token_lifetime), ses(mount_point) {}
+               std::chrono::milliseconds release_grace, std::chrono::milliseconds token_lifetime = std::chrono::seconds(5),
+               access_policy access = {})
+        : sub(&s), tree(s, std::move(access)), files(flushed_grace, release_grace), published(token_lifetime), ses(mount_point) {
+        tree.before_attribute_listing([this](const device_base& d) { files.settle(d); });
+    }
 
     subsystem* sub;
     device_tree tree;
@@ -110,6 +123,7 @@ struct requests {
             o.forget = &requests::forget;
             o.forget_multi = &requests::forget_multi;
             o.getattr = &requests::getattr;
+            o.setattr = &requests::setattr;
             o.readdir = &requests::readdir;
             o.open = &requests::open;
             o.flush = &requests::flush;
@@ -263,20 +277,22 @@ struct requests {
                 fuse_reply_err(req, ENOENT);
                 return;
             }
-            switch (n->type) {
-            case node_type::dev_attr:
-                if ((fi->flags & O_ACCMODE) != O_RDONLY) { // root passes default_permissions
-                    fuse_reply_err(req, EACCES);
+            if (n->type == node_type::view || n->type == node_type::monitor || n->type == node_type::attr_file) {
+                if (int e = permitted(req, n->access, fi->flags, n->type == node_type::attr_file)) {
+                    fuse_reply_err(req, -e);
                     return;
                 }
-                fi->direct_io = 1; // the value is computed on each read
-                fuse_reply_open(req, fi);
+            }
+            switch (n->type) {
+            case node_type::attr_file:
+                open_attribute_file(req, st, *n, fi);
                 return;
             case node_type::view:
             case node_type::monitor:
                 open_node(req, st, *n, fi);
                 return;
             case node_type::dir:
+            case node_type::attr_dir:
                 fuse_reply_err(req, EISDIR);
                 return;
             case node_type::compute: // never handed out: lookups answer views
@@ -286,6 +302,33 @@ struct requests {
         } catch (...) {
             fuse_reply_err(req, ENOMEM);
         }
+    }
+
+    /// The host's own permission check at OPEN, after the kernel's (default_permissions): the
+    /// file's owner, group and mode as its stat reports them (monitor/access.hpp, may_open), for
+    /// the request's uid and gid, and the caller's supplementary groups when only they can
+    /// make it a member of the file's group (read from /proc by libfuse, so only then). A mount
+    /// made without default_permissions - or a kernel that skipped the check - still refuses.
+    /// An attribute file also needs a read (write) bit for anyone to be opened for reading
+    /// (writing), even by root (may_open_attribute: kernfs's rule). 0 or -EACCES.
+    static int permitted(fuse_req_t req, const node_access& a, int flags, bool attribute) {
+        auto check = attribute ? &may_open_attribute : &may_open;
+        caller_identity who = identity(req);
+        const int e = check(a, who, flags);
+        if (e == 0 || who.uid == a.uid || who.gid == a.gid)
+            return e;
+        std::vector<gid_t> groups(32);
+        int n = fuse_req_getgroups(req, static_cast<int>(groups.size()), groups.data());
+        if (n > static_cast<int>(groups.size())) { // the list was longer: ask again with room
+            groups.resize(static_cast<std::size_t>(n));
+            n = fuse_req_getgroups(req, n, groups.data());
+        }
+        for (int i = 0; i < n && i < static_cast<int>(groups.size()); ++i)
+            if (groups[static_cast<std::size_t>(i)] == a.gid) {
+                who.gid = a.gid; // a member of the file's group: its group bits apply
+                return check(a, who, flags);
+            }
+        return e;
     }
 
     /// OPEN of a device node (a compute node's view, or a monitor node).
@@ -329,6 +372,72 @@ struct requests {
             st.files.release(rec, who.pid, st.se());
     }
 
+    /// OPEN of an attribute file (monitor/attribute_tree.hpp), after the permission check: the
+    /// attribute file's own checks (kernfs's: no show, no store), then a record whose reads and
+    /// writes are the file's at the request's offset. Direct I/O: every read(2) reaches the show
+    /// output (a page cache would pad the content to st_size, 4096, and keep stale values), and
+    /// the position moves by what each read returned, so `cat` ends at the content's end. No
+    /// FLUSH: nothing to do at close(2).
+    static void open_attribute_file(fuse_req_t req, host_state& st, const device_tree::node_info& n, fuse_file_info* fi) {
+        if (!n.dev) {
+            fuse_reply_err(req, ENOENT);
+            return;
+        }
+        st.files.settle(*n.dev); // what a client closed is gone from clients and fdinfo
+        auto f = open_attribute(*n.dev, n.tree, n.rel, fi->flags);
+        if (!f) {
+            fuse_reply_err(req, -f.error());
+            return;
+        }
+        open_file* rec = st.files.track_attribute(**f);
+        if (!rec) {
+            fuse_reply_err(req, ENOMEM);
+            return;
+        }
+        fi->fh = reinterpret_cast<std::uintptr_t>(rec);
+        fi->direct_io = 1;
+        fi->keep_cache = 0;
+        fi->noflush = 1;
+        if (fuse_reply_open(req, fi) != 0) // interrupted: the kernel will never release it
+            st.files.release(rec, fuse_req_ctx(req)->pid, st.se());
+    }
+
+    /// SETATTR: owners, groups and modes are the access policy's (EPERM for chown and chmod);
+    /// a truncation - open(2) with O_TRUNC, `echo 1 > reset` - changes nothing, as on sysfs and
+    /// a character device; times are accepted and not kept. Published files: ENOSYS, as before.
+    static void setattr(fuse_req_t req, fuse_ino_t ino, struct stat*, int to_set, fuse_file_info*) noexcept {
+        host_state& st = state(req);
+        try {
+            if (is_published_ino(ino)) {
+                fuse_reply_err(req, ENOSYS);
+                return;
+            }
+            constexpr int times = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
+                                  FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME;
+            if (to_set & ~(FUSE_SET_ATTR_SIZE | times)) {
+                fuse_reply_err(req, EPERM);
+                return;
+            }
+            auto n = st.tree.node(ino);
+            if (!n) {
+                fuse_reply_err(req, ENOENT);
+                return;
+            }
+            if ((to_set & FUSE_SET_ATTR_SIZE) && (n->type == node_type::dir || n->type == node_type::attr_dir)) {
+                fuse_reply_err(req, EISDIR);
+                return;
+            }
+            auto a = st.tree.attr(ino);
+            if (!a) {
+                fuse_reply_err(req, -a.error());
+                return;
+            }
+            fuse_reply_attr(req, &*a, st.tree.timeout(ino));
+        } catch (...) {
+            fuse_reply_err(req, ENOMEM);
+        }
+    }
+
     /// OPEN of a published file: consumes the caller's token (published_files.hpp).
     static void open_published(fuse_req_t req, host_state& st, fuse_ino_t ino, fuse_file_info* fi) {
         const caller_identity who = identity(req);
@@ -361,7 +470,7 @@ struct requests {
             fuse_reply_err(req, 0);
             return;
         }
-        if (open_file* rec = opened(fi); rec && !rec->pub) {
+        if (open_file* rec = opened(fi); rec && rec->file) {
             st.files.mark_flushed(rec);
             caller_call_scope as_caller(fuse_req_ctx(req)->pid, identity(req));
             err = rec->file->flush();
@@ -398,15 +507,7 @@ struct requests {
                     fuse_reply_err(req, EINVAL);
                 return;
             }
-            auto n = state(req).tree.node(ino);
-            if (!n || n->type != node_type::dev_attr) {
-                fuse_reply_err(req, n ? EINVAL : ENOENT);
-                return;
-            }
-            const std::string v = device_tree::dev_attr_text(n->minor);
-            std::size_t o = off < 0 ? 0 : static_cast<std::size_t>(off);
-            o = std::min(o, v.size());
-            fuse_reply_buf(req, v.data() + o, std::min(size, v.size() - o));
+            fuse_reply_err(req, state(req).tree.node(ino) ? EBADF : ENOENT); // every open file has a record
         } catch (...) {
             fuse_reply_err(req, ENOMEM);
         }

@@ -2,8 +2,11 @@
 #pragma once
 /// \file The real backend's serving side: a subsystem's devices as files on a FUSE mount.
 ///
-///   <mount>/accel/accel<N>, <mount>/accel/accel_controlD<N>   regular files, mode 0666
-///   <mount>/sys/class/accel/accel<N>/dev                        "261:<N>\n", read-only
+///   <mount>/accel/accel<N>, <mount>/accel/accel_controlD<N>   regular files, owner, group and
+///                                                               mode by host_options::access
+///   <mount>/sys/class/accel/accel<N>/...                        the sysfs-like attribute tree
+///   <mount>/sys/kernel/debug/accel/<N>/...                      the debugfs-like tree (fdinfo/<id>
+///                                                               per client); attribute_tree.hpp
 ///   <mount>/.accel/fd/<token>                                   descriptors calls made
 ///                                                               (published_files.hpp)
 ///
@@ -60,6 +63,13 @@ struct host_options {
     std::chrono::milliseconds token_lifetime{5000};
     /// libfuse's request log on stderr.
     bool debug = false;
+    /// Owner, group and mode of the device nodes and attribute files (monitor/access.hpp):
+    /// reported by stat and enforced by the kernel at open (default_permissions) and by the
+    /// host. Other users reach the mount only with allow_other.
+    access_policy access{};
+    /// Mount with default_permissions (the kernel checks modes at open). Only tests turn it off,
+    /// to see the host's own check (handlers.hpp) refuse alone.
+    bool default_permissions = true;
 };
 
 class host {
@@ -67,7 +77,7 @@ public:
     static constexpr unsigned long fuse_super_magic = session::fuse_super_magic;
 
     host(subsystem& sub, std::string mount_point, host_options opts = {})
-        : opts_(opts), state_(sub, mount_point, opts.flushed_grace, opts.release_grace, opts.token_lifetime) {
+        : opts_(opts), state_(sub, mount_point, opts.flushed_grace, opts.release_grace, opts.token_lifetime, opts.access) {
         state_.tree.on_removals([this] { housekeeping_.poke(); });
     }
     host(const host&) = delete;
@@ -88,7 +98,7 @@ public:
         if (ec)
             where = std::filesystem::absolute(mount_point(), ec);
         const bool allow_other = opts_.allow_other < 0 ? ::geteuid() == 0 : opts_.allow_other != 0;
-        int e = state_.ses.mount(requests::ops(), &state_, allow_other, opts_.debug, &requests::io());
+        int e = state_.ses.mount(requests::ops(), &state_, allow_other, opts_.debug, &requests::io(), opts_.default_permissions);
         if (e == 0)
             state_.mount_dev = mount_device(where.string());
         return e;

@@ -16,6 +16,13 @@
 /// mapping still holds the file). Without one it waits `release_grace` (short: a release can
 /// also follow munmap, with no FLUSH). It retries after each release, and waiters wake only
 /// after postclose, once the device would admit them.
+/// A client's file also shows in its device's attribute trees (fdinfo/<client-id>, the clients
+/// counts), which must not list it once close(2) has returned, as a kernel file is gone by
+/// then: settle() waits (up to `release_grace`) for the releases of the device's files flushed
+/// within that time, before the trees are listed. A file flushed earlier but still held (a
+/// duplicated descriptor, a mapping) is not waited for.
+/// Attribute files (monitor/attribute_file.hpp) have records too, without a device file: their
+/// release drops the attribute file's reference.
 /// The tracker's lock is taken by open, flush and release only, never on the ioctl path.
 #include <accel/core/device_base.hpp>
 #include <accel/core/file_base.hpp>
@@ -34,6 +41,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 
@@ -46,7 +54,8 @@ struct published_file; // published_files.hpp
 struct open_file {
     open_file(file_base* f, std::shared_ptr<process_view> v) noexcept : file(f), view(std::move(v)), served(f) {}
     open_file(accel::open_file& f, std::shared_ptr<published_file> p) noexcept : file(nullptr), served(&f), pub(std::move(p)) {}
-    file_base* file;                    // device nodes: the core's open file; null for published files
+    explicit open_file(accel::open_file* attribute) noexcept : file(nullptr), served(attribute) {}
+    file_base* file;                    // device nodes: the core's open file; null for published and attribute files
     std::shared_ptr<process_view> view; // compute nodes: the view the file was opened in
     accel::open_file* served;           // the file whose operations serve the calls (`file` for nodes)
     std::shared_ptr<published_file> pub; // published files: what the inode stands for
@@ -113,20 +122,59 @@ public:
         return rec;
     }
 
+    /// A record for the attribute file `f` (one reference, the record's), tracked until
+    /// release(). Null when out of memory (then `f` is closed).
+    open_file* track_attribute(accel::open_file& f) noexcept {
+        open_file* rec = new (std::nothrow) open_file(&f);
+        if (rec) {
+            std::lock_guard lock(m_);
+            try {
+                files_.insert(rec);
+            } catch (...) {
+                delete rec;
+                rec = nullptr;
+            }
+        }
+        if (!rec)
+            f.put();
+        return rec;
+    }
+
     /// close(2) of a descriptor of `rec` was served: its release is likely queued behind it.
     void mark_flushed(open_file* rec) noexcept {
         std::lock_guard lock(m_);
         try {
-            if (files_.contains(rec))
-                flushed_.insert(rec);
+            if (files_.contains(rec) && rec->file)
+                flushed_.insert_or_assign(rec, std::chrono::steady_clock::now());
         } catch (...) {
             // Unmarked, an open overtaking this release waits release_grace only.
         }
     }
 
+    /// Waits until no file of `dev` flushed within the last release_grace is still to be
+    /// released (at most release_grace; see the file comment).
+    void settle(const device_base& dev) {
+        std::unique_lock lock(m_);
+        const auto now = std::chrono::steady_clock::now();
+        auto pending = [&] {
+            return releasing_.contains(&dev) || std::ranges::any_of(flushed_, [&](const auto& kv) {
+                       return &kv.first->file->base_device() == &dev && kv.second + release_grace_ > now;
+                   });
+        };
+        releases_.wait_until(lock, now + release_grace_, [&] { return !pending(); });
+    }
+
     /// RELEASE, or an open the kernel dropped: closes the file and frees the record. When it
     /// was its view's last file, the view's pins go (after `se` drops their cached pages).
     void release(open_file* rec, pid_t pid, fuse_session* se) noexcept {
+        if (!rec->file) { // an attribute file
+            {
+                std::lock_guard lock(m_);
+                files_.erase(rec);
+            }
+            finish(rec, pid, se);
+            return;
+        }
         device_base* dev = &rec->file->base_device();
         bool counted = false;
         {
@@ -165,7 +213,7 @@ private:
     /// Whether a release of one of dev's files is surely coming or under way.
     bool closing(const device_base* dev) const noexcept {
         return releasing_.contains(dev) ||
-               std::ranges::any_of(flushed_, [&](const open_file* g) { return &g->file->base_device() == dev; });
+               std::ranges::any_of(flushed_, [&](const auto& kv) { return &kv.first->file->base_device() == dev; });
     }
     /// Drops the host's reference: the last one (the kernel holds no other) releases the file.
     static void close_file(file_base* f, pid_t pid) noexcept {
@@ -175,6 +223,11 @@ private:
     static void finish(open_file* rec, pid_t pid, fuse_session* se) noexcept {
         if (rec->poll)
             rec->poll->close(); // before the file's queues go
+        if (!rec->file) { // an attribute file
+            rec->served->put();
+            delete rec;
+            return;
+        }
         if (rec->view && rec->view->detach())
             rec->view->unpin_all(se); // no mapping is left: each holds its file
         close_file(rec->file, pid);
@@ -186,7 +239,8 @@ private:
     std::condition_variable releases_;
     std::uint64_t release_gen_ = 0;
     std::unordered_set<open_file*> files_;
-    std::unordered_set<open_file*> flushed_; // of files_: close(2) served, RELEASE not yet
+    std::unordered_map<open_file*, std::chrono::steady_clock::time_point> flushed_; // of files_: close(2) served
+                                                                                    // (when), RELEASE not yet
     std::unordered_multiset<const device_base*> releasing_; // one per RELEASE between files_ and postclose's end
 };
 

@@ -9,6 +9,9 @@
 /// dies, the kernel aborts the connection as its /dev/fuse descriptor closes: clients get
 /// ENOTCONN, never a hang. Serve from a process that does not itself use the mount (a page
 /// fault or an open served by the faulting process can deadlock).
+/// Mount options: default_permissions unless asked otherwise (the kernel checks each file's
+/// owner, group and mode as the server reports them, with the caller's supplementary groups, as
+/// for any file), allow_other when asked (other users than the server's may reach the mount).
 #include <accel/fuse/lowlevel.hpp>
 #include <accel/fuse/unsignalled_thread.hpp>
 
@@ -51,7 +54,7 @@ public:
     /// file system is there), -ENOENT/-ENODEV/-EACCES (no usable /dev/fuse), -EPERM, or mount's
     /// error.
     int mount(const fuse_lowlevel_ops& ops, void* userdata, bool allow_other, bool debug,
-              const fuse_custom_io* io = nullptr) {
+              const fuse_custom_io* io = nullptr, bool default_permissions = true) {
         if (se_)
             return -EBUSY;
         if (int e = clear_stale_mount(mp_); e < 0)
@@ -69,7 +72,7 @@ public:
             return -errno;
         if (int e = open_pipe())
             return e;
-        std::string mount_opts = "default_permissions,fsname=accel,subtype=accel";
+        std::string mount_opts = default_permissions ? "default_permissions,fsname=accel,subtype=accel" : "fsname=accel,subtype=accel";
         if (allow_other)
             mount_opts += ",allow_other";
         std::vector<std::string> argv_s = {"accel-fuse", "-o", mount_opts};
