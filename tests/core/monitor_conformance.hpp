@@ -318,6 +318,9 @@ TEST_CASE_TEMPLATE_DEFINE("monitor conformance", F, monitor_conformance) {
         CHECK(c.ioctl(mon, ACCEL_IOCTL_FDINFO, &a) == -EINVAL);
         CHECK(buf == std::string(size, 'x')); // nothing copied
         a.length = size;
+        a.data = 0; // nothing can be written there
+        CHECK(c.ioctl(mon, ACCEL_IOCTL_FDINFO, &a) == -EFAULT);
+        a.data = uptr(buf.data());
         a.flags = 1;
         CHECK(c.ioctl(mon, ACCEL_IOCTL_FDINFO, &a) == -EINVAL);
         a.flags = 0;
