@@ -177,6 +177,21 @@ TEST_CASE_TEMPLATE_DEFINE("monitor conformance", F, monitor_conformance) {
         for (const auto& m : mem)
             if (m.client_id == mid)
                 CHECK(m.total == 0);
+        if constexpr (passes_descriptors<F>()) {
+            // Exported: shared from now on (drm_gem_object_is_shared_for_memory_stats).
+            accel_prime_handle ph{bo.handle, ACCEL_CLOEXEC | ACCEL_RDWR, -1};
+            REQUIRE(c.ioctl(fd, ACCEL_IOCTL_PRIME_HANDLE_TO_FD, &ph) == 0);
+            REQUIRE(ph.fd >= 0);
+            bool seen = false;
+            for (const auto& m : list_of<accel_info_client_memory>(info_item(c, mon, ACCEL_INFO_CLIENT_MEMORY)))
+                if (m.client_id == cid && m.region_id == 0) {
+                    CHECK(m.shared == 8192);
+                    seen = true;
+                }
+            CHECK(seen);
+            CHECK(has_line(fdinfo_text(c, mon, cid), "drm-shared-memory:\t8 KiB"));
+            CHECK(c.close(ph.fd) == 0);
+        }
         CHECK(c.close(mon) == 0);
         CHECK(c.close(fd) == 0);
     }
@@ -318,6 +333,9 @@ TEST_CASE_TEMPLATE_DEFINE("monitor conformance", F, monitor_conformance) {
         CHECK(c.ioctl(mon, ACCEL_IOCTL_FDINFO, &a) == -EINVAL);
         CHECK(buf == std::string(size, 'x')); // nothing copied
         a.length = size;
+        a.data = 0; // nothing can be written there
+        CHECK(c.ioctl(mon, ACCEL_IOCTL_FDINFO, &a) == -EFAULT);
+        a.data = uptr(buf.data());
         a.flags = 1;
         CHECK(c.ioctl(mon, ACCEL_IOCTL_FDINFO, &a) == -EINVAL);
         a.flags = 0;

@@ -24,6 +24,7 @@
 #include <accel/uapi/accel_monitor.h>
 
 #include <climits>
+#include <unistd.h>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -1054,7 +1055,22 @@ TEST_CASE_TEMPLATE_DEFINE("monitor: per-client engine time, fdinfo and sensors f
     const vdnn_wait w = s.wait_job(hung); // the job timeout ends it (a reset)
     CHECK(w.status == VDNN_STATUS_TIMEOUT);
     // Per-client time never goes back, also across the reset.
-    CHECK(client_time(me).at(0) >= t.at(0));
+    const u64 after_reset = client_time(me).at(0);
+    CHECK(after_reset >= t.at(0));
+    // CLEAR_STATS (root: the mock's caller always, FUSE's when the test runs as root) zeroes
+    // the device-wide figures only.
+    status_until(c, mon, [](const accel_info_status& st) { return st.state == ACCEL_STATE_OPERATIONAL; });
+    CHECK(status_of(c, mon).reset_count >= 1);
+    accel_clear_stats cs{};
+    const int cleared = c.ioctl(mon, ACCEL_IOCTL_CLEAR_STATS, &cs);
+    if (cleared == -EACCES && std::string(F::name) == "fuse" && ::geteuid() != 0) {
+        MESSAGE("not root: CLEAR_STATS not checked through FUSE");
+    } else {
+        REQUIRE(cleared == 0);
+        CHECK(status_of(c, mon).reset_count == 0);
+        CHECK(engine_busy(c, mon).at(0) == 0);
+        CHECK(client_time(me).at(0) == after_reset);
+    }
     CHECK(c.close(mon) == 0);
 }
 

@@ -8,7 +8,9 @@
 ///   drm-client-id         the file's client id (global, never reused)
 ///   drm-client-name       when set by SET_CLIENT_NAME
 ///   (drm-pdev is never printed: accel devices are not PCI functions)
-///   then what a driver's show_fdinfo prints in the kernel, produced here by the framework:
+///   then what a driver's show_fdinfo prints in the kernel, produced here by the framework, in
+///   the order of the drivers that use the common helpers (panfrost, msm: their engine lines,
+///   then drm_show_memory_stats; i915 and xe print memory first, amdgpu memory first too):
 ///   drm-engine-<name>     "<ns> ns", per engine the driver declares (INFO ENGINES order): the
 ///                         engine time of the file's jobs, summed over the clocks its scheduler
 ///                         entities registered under that engine id (file_base::engine_time);
