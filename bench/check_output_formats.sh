@@ -90,7 +90,7 @@ sharing_run
 grep -q '^prime_cycle/mock/4096 / bo_cycle/mock/4096' "$tmp/out" || fail "sharing (console): no ratio on stdout"
 
 monitor_run() {
-    "$monitor" --benchmark_filter='^monitor_(status/mock|query/mock/clients:1)$' --benchmark_min_time=0.001 \
+    "$monitor" --benchmark_filter='^monitor_(status/mock|query/mock/clients:1)/real_time$' --benchmark_min_time=0.001 \
         --benchmark_repetitions=3 "$@" >"$tmp/out" 2>"$tmp/err" || fail "monitor $*"
 }
 
