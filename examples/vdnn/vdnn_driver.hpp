@@ -448,6 +448,11 @@ struct driver {
         accel::detail::copy_name(e[1].name, "dma");
         return e;
     }
+    /// The simulated engines' clocks (fdinfo's drm-cycles-/drm-total-cycles-): compute 1 GHz,
+    /// DMA 800 MHz.
+    static std::uint64_t engine_clock_hz(device&, std::uint32_t engine_id) {
+        return engine_id == 0 ? 1'000'000'000u : engine_id == 1 ? 800'000'000u : 0u;
+    }
     /// The engine group of ring `i` in ENGINES: 0 the compute engines, 1 DMA.
     static constexpr std::uint32_t engine_group(unsigned i) noexcept { return i == VDNN_ENGINE_DMA ? 1 : 0; }
     /// Simulated sensors following the engines' busy time (exec/sim_sensors.hpp).

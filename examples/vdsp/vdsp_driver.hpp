@@ -108,6 +108,8 @@ struct driver {
         accel::detail::copy_name(e[0].name, "dsp");
         return e;
     }
+    /// The simulated DSP's clock (fdinfo's drm-cycles-dsp / drm-total-cycles-dsp): 600 MHz.
+    static std::uint64_t engine_clock_hz(device&, std::uint32_t engine_id) { return engine_id == 0 ? 600'000'000u : 0u; }
     /// Simulated sensors following the engine's busy time (exec/sim_sensors.hpp).
     static std::vector<accel_info_sensor> sensors(device& d) {
         return d->sensors.read(accel::monotonic_ns(), d->clock ? d->clock->busy_ns() : 0);

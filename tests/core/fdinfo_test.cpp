@@ -9,6 +9,8 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdint>
+
 #include <fstream>
 #include <string>
 #include <sys/syscall.h>
@@ -118,6 +120,31 @@ TEST_CASE("fdinfo: every line parses as drm-usage-stats' key:value with keys fre
         CHECK(line.substr(0, colon).find_first_of(" \t") == std::string::npos);
         at = nl + 1;
     }
+}
+
+TEST_CASE("fdinfo: an engine with a clock gets drm-cycles- and drm-total-cycles- after its time") {
+    using accel::fdinfo::cycles_of;
+    CHECK(cycles_of(0, 1'000'000'000) == 0);
+    CHECK(cycles_of(1'500'000'000, 1'000'000'000) == 1'500'000'000);   // 1.5 s at 1 GHz
+    CHECK(cycles_of(1'000, 800'000'000) == 800);                       // 1 us at 800 MHz
+    CHECK(cycles_of(2'500'000'001, 600'000'000) == 1'500'000'000);     // the fraction rounds down
+    CHECK(cycles_of(UINT64_MAX, 10'000'000'000) == UINT64_MAX);        // saturates, never wraps
+    CHECK(cycles_of(UINT64_MAX / 2, 1'000'000'000) == UINT64_MAX / 2); // no overflow at 1 GHz
+    accel::fdinfo_record r;
+    r.driver = "vdnn";
+    r.client_id = 3;
+    accel::fdinfo_engine compute{"compute", 2'000, 2, 1'000'000'000, 5'000'000'000};
+    accel::fdinfo_engine dma{"dma", 10, 1, 0, 5'000'000'000}; // no clock: no cycle keys
+    r.engines = {compute, dma};
+    CHECK(accel::format_fdinfo(r) == "drm-driver:\tvdnn\n"
+                                     "drm-client-id:\t3\n"
+                                     "drm-engine-compute:\t2000 ns\n"
+                                     "drm-engine-capacity-compute:\t2\n"
+                                     "drm-cycles-compute:\t2000\n"
+                                     "drm-total-cycles-compute:\t5000000000\n"
+                                     "drm-engine-dma:\t10 ns\n");
+    // A driver cannot print the cycle keys itself: they are the standard's.
+    CHECK(accel::fdinfo::driver_lines("vdnn", "drm-cycles-compute:\t1\n") == "");
 }
 
 TEST_CASE("fdinfo: a driver's keys must carry its name as prefix") {

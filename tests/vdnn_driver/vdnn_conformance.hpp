@@ -1032,6 +1032,15 @@ TEST_CASE_TEMPLATE_DEFINE("monitor: per-client engine time, fdinfo and sensors f
     text = fdinfo_of(c, mon, me);
     CHECK(fdinfo_value(text, "drm-engine-compute") == std::to_string(t.at(0)) + " ns"); // all jobs ended
     CHECK(fdinfo_value(text, "drm-engine-dma") == std::to_string(t.at(1)) + " ns");
+    // vdnn's clocks (compute 1 GHz, DMA 800 MHz): busy time in cycles, and the monotonic clock
+    // in cycles, which moves on between two reads.
+    CHECK(fdinfo_value(text, "drm-cycles-compute") == std::to_string(t.at(0)));
+    CHECK(fdinfo_value(text, "drm-cycles-dma") == std::to_string(t.at(1) / 1000 * 800 + t.at(1) % 1000 * 800 / 1000));
+    const std::string total0 = fdinfo_value(text, "drm-total-cycles-compute");
+    REQUIRE(!total0.empty());
+    CHECK(std::stoull(total0) > std::stoull(fdinfo_value(text, "drm-cycles-compute")));
+    CHECK(fdinfo_value(text, "drm-total-cycles-dma").size() > 0);
+    CHECK(fdinfo_value(text, "drm-maxfreq-compute").empty()); // total-cycles or maxfreq, not both
     CHECK(fdinfo_value(text, "drm-total-dram") == "1040 KiB"); // 16 KiB + 1 MiB
     CHECK(fdinfo_value(text, "drm-shared-dram") == "0");
     CHECK(fdinfo_value(text, "drm-total-sram") == "0");

@@ -405,6 +405,9 @@ TEST_CASE_TEMPLATE_DEFINE("monitor: the dsp engine's per-client time, fdinfo and
     REQUIRE(c.ioctl(mon, ACCEL_IOCTL_FDINFO, &f) == 0);
     CHECK(text.rfind("drm-driver:\tvdsp\n", 0) == 0);
     CHECK(text.find("\ndrm-engine-dsp:\t" + std::to_string(t) + " ns\n") != std::string::npos);
+    // The DSP's 600 MHz clock: the busy time in its cycles.
+    CHECK(text.find("\ndrm-cycles-dsp:\t" + std::to_string(t / 1000 * 600 + t % 1000 * 600 / 1000) + "\n") != std::string::npos);
+    CHECK(text.find("\ndrm-total-cycles-dsp:\t") != std::string::npos);
     CHECK(text.find("drm-engine-capacity-dsp") == std::string::npos);
     CHECK(c.close(mon) == 0);
 }

@@ -16,6 +16,13 @@
 ///                         entities registered under that engine id (file_base::engine_time);
 ///                         an id that has clocks but no declared engine is named by its number
 ///   drm-engine-capacity-<name>  right after its engine, when the engine has instances > 1
+///   drm-cycles-<name>, drm-total-cycles-<name>  when the driver gives the engine's clock
+///                         (`static std::uint64_t engine_clock_hz(device<D>&, std::uint32_t
+///                         engine_id)`, 0: none): the busy time in cycles of that clock, and
+///                         the monotonic clock's time in cycles of it (drm-total-cycles "matches
+///                         drm-cycles' update rate", so a tool's delta-cycles / delta-total-cycles
+///                         is the engine's utilisation, summed over its instances); a driver
+///                         gives total-cycles, never drm-maxfreq (the document: one of the two)
 ///   per memory region: host memory (region 0) as "memory", then each declared region by name:
 ///   drm-total-<region>    always (drm_print_memory_stats)
 ///   drm-shared-<region>   always
@@ -33,8 +40,8 @@
 /// after the framework's (the kernel's driver->show_fdinfo runs after the common lines). Keys a
 /// driver adds must be prefixed "<drivername>-" (drm-usage-stats.rst: "drm-" is the standard's);
 /// a line that is not "<drivername>-<key>:<value>" with a key free of whitespace is dropped, so
-/// no driver can forge a standard key or break a parser. drm-cycles-/drm-total-cycles-/
-/// drm-maxfreq- are therefore not offered: no accel clock counts cycles.
+/// no driver can forge a standard key or break a parser (the cycle keys come from the clock
+/// hook above, never from these lines).
 ///
 /// Engine and region names are used as declared, with whitespace and ':' replaced by '_' (a
 /// <keystr> contains neither).
@@ -42,6 +49,7 @@
 #include <accel/uapi/accel_info.h>
 
 #include <cinttypes>
+#include <climits>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -55,6 +63,9 @@ struct fdinfo_engine {
     std::string name;
     std::uint64_t busy_ns = 0;
     std::uint32_t capacity = 1;
+    /// The engine's clock in Hz (drm-cycles-/drm-total-cycles-), 0 when the driver gives none.
+    std::uint64_t clock_hz = 0;
+    std::uint64_t now_ns = 0; ///< CLOCK_MONOTONIC when the record was made (drm-total-cycles)
 };
 
 /// One region's memory keys of fdinfo.
@@ -83,6 +94,18 @@ inline std::string keystr(std::string_view s) {
         if (c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f')
             c = '_';
     return k.empty() ? std::string("_") : k;
+}
+
+/// `ns` nanoseconds in cycles of a `hz` clock, without overflow for any ns and clocks up to
+/// 10 GHz (saturating beyond).
+inline std::uint64_t cycles_of(std::uint64_t ns, std::uint64_t hz) noexcept {
+    constexpr std::uint64_t giga = 1'000'000'000;
+    if (hz > 10 * giga)
+        hz = 10 * giga;
+    const std::uint64_t whole = ns / giga, part = ns % giga; // part * hz < 1e19 < 2^64
+    if (whole != 0 && hz > UINT64_MAX / whole)
+        return UINT64_MAX;
+    return whole * hz + part * hz / giga;
 }
 
 /// drm_fdinfo_print_size: "drm-<stat>-<region>:\t<value><unit>\n".
@@ -142,6 +165,10 @@ inline std::string format_fdinfo(const fdinfo_record& r) {
         out += "drm-engine-" + name + ":\t" + std::to_string(e.busy_ns) + " ns\n";
         if (e.capacity > 1)
             out += "drm-engine-capacity-" + name + ":\t" + std::to_string(e.capacity) + "\n";
+        if (e.clock_hz) {
+            out += "drm-cycles-" + name + ":\t" + std::to_string(fdinfo::cycles_of(e.busy_ns, e.clock_hz)) + "\n";
+            out += "drm-total-cycles-" + name + ":\t" + std::to_string(fdinfo::cycles_of(e.now_ns, e.clock_hz)) + "\n";
+        }
     }
     for (const fdinfo_region& m : r.regions) {
         const std::string name = fdinfo::keystr(m.name);

@@ -14,6 +14,8 @@
 ///   static std::vector<accel_info_engine_time>   engine_busy(device<D>&);
 ///   static std::vector<accel_info_sensor>        sensors(device<D>&);
 ///   static void show_fdinfo(file<D>&, std::string& out);  (driver keys, core/fdinfo.hpp)
+///   static std::uint64_t engine_clock_hz(device<D>&, std::uint32_t engine_id);  (fdinfo's
+///       drm-cycles-/drm-total-cycles- of that engine; 0: no clock, no cycle keys)
 /// Without engine_busy, ENGINE_BUSY reports the busy time the schedulers measured
 /// (core/engine_clock.hpp). ENGINE_BUSY and STATUS's reset count are reported since the last
 /// CLEAR_STATS (core/stats_baseline.hpp).
@@ -43,7 +45,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <concepts>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -162,6 +166,10 @@ fdinfo_record fdinfo_record_of(device<D>& dev, file<D>& f) {
     r.client_id = f.client_id();
     r.client_name = f.client_name();
     const std::vector<accel_info_engine> engines = engines_of(dev);
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    [[maybe_unused]] const std::uint64_t now_ns =
+        static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
     for (const accel_info_engine_time& t : client_engine_time(f, engines)) {
         fdinfo_engine e;
         e.busy_ns = t.busy_ns;
@@ -172,6 +180,10 @@ fdinfo_record fdinfo_record_of(device<D>& dev, file<D>& f) {
         }
         if (e.name.empty())
             e.name = std::to_string(t.engine_id);
+        if constexpr (requires { { D::engine_clock_hz(dev, t.engine_id) } -> std::convertible_to<std::uint64_t>; }) {
+            e.clock_hz = D::engine_clock_hz(dev, t.engine_id);
+            e.now_ns = now_ns;
+        }
         r.engines.push_back(std::move(e));
     }
     const std::vector<accel_info_memory_region> regions = regions_of(dev);
