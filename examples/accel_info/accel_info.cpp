@@ -16,6 +16,8 @@
 // Exit status: 0 when every device found was listed; 1 when there are no accel devices under
 // ROOT (the message "no accel devices under ROOT" goes to stderr), ROOT is unusable, or some
 // device could not be opened or queried; 2 on a usage error.
+#include "smi_info.hpp" // shared with accel-smi: VERSION, errno names, node names, states
+
 #include <accel/backend/syscall.hpp>
 #include <accel/backend/unique_fd.hpp>
 #include <accel/uapi/accel_drm.h>
@@ -38,81 +40,20 @@
 namespace {
 
 using accel::backend::unique_fd;
+using accel_smi::compute_minor;
+using accel_smi::query_version;
+using accel_smi::state_name;
+using accel_smi::user_ptr;
+using accel_smi::version_info;
 
-std::uint64_t user_ptr(const void* p) { return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p)); }
-
-const char* errno_name(int e) {
-    switch (e) {
-    case EACCES: return "EACCES";
-    case EPERM: return "EPERM";
-    case EBUSY: return "EBUSY";
-    case ENOENT: return "ENOENT";
-    case ENODEV: return "ENODEV";
-    case ENOTTY: return "ENOTTY";
-    case EINVAL: return "EINVAL";
-    case EFAULT: return "EFAULT";
-    case ENOTCONN: return "ENOTCONN";
-    case EIO: return "EIO";
-    default: return "errno";
-    }
-}
-
+/// accel-smi's description ("Permission denied (EACCES)"), with what to do about a refusal.
 std::string describe_error(int e) { // e > 0
-    std::string s = std::strerror(e);
-    s += " (";
-    s += errno_name(e);
-    if (std::strcmp(errno_name(e), "errno") == 0) {
-        s += ' ';
-        s += std::to_string(e); // (not " " + to_string: g++ 12 -O2 warns falsely on that, -Wrestrict)
-    }
-    s += ")";
+    std::string s = accel_smi::describe_error(e);
     if (e == EACCES || e == EPERM)
         s += "; run as root or as a member of the node's group";
     return s;
 }
 
-/// N of "accel<N>", or -1 for any other name (accel_controlD<N>, accel0x, ...).
-long compute_minor(std::string_view name) {
-    if (!name.starts_with("accel"))
-        return -1;
-    name.remove_prefix(5);
-    if (name.empty() || name.size() > 9 || (name.size() > 1 && name[0] == '0'))
-        return -1;
-    long n = 0;
-    auto [p, ec] = std::from_chars(name.data(), name.data() + name.size(), n);
-    if (ec != std::errc{} || p != name.data() + name.size())
-        return -1;
-    return n;
-}
-
-struct version_info {
-    int major = 0, minor = 0, patchlevel = 0;
-    std::string name, date, desc;
-};
-
-/// DRM_IOCTL_VERSION in two passes: the lengths, then the strings into buffers of that size.
-int query_version(const accel::backend::syscall& sys, int fd, version_info& out) {
-    accel_version v{};
-    if (int e = sys.ioctl(fd, ACCEL_IOCTL_VERSION, &v); e < 0)
-        return e;
-    // Guard against a device that reports absurd lengths.
-    constexpr std::uint64_t max_len = 4096;
-    out.name.assign(std::min<std::uint64_t>(v.name_len, max_len), '\0');
-    out.date.assign(std::min<std::uint64_t>(v.date_len, max_len), '\0');
-    out.desc.assign(std::min<std::uint64_t>(v.desc_len, max_len), '\0');
-    v.name_len = out.name.size();
-    v.name = user_ptr(out.name.data());
-    v.date_len = out.date.size();
-    v.date = user_ptr(out.date.data());
-    v.desc_len = out.desc.size();
-    v.desc = user_ptr(out.desc.data());
-    if (int e = sys.ioctl(fd, ACCEL_IOCTL_VERSION, &v); e < 0)
-        return e;
-    out.major = v.version_major;
-    out.minor = v.version_minor;
-    out.patchlevel = v.version_patchlevel;
-    return 0;
-}
 
 struct info_answer {
     std::uint32_t id = 0;
@@ -201,15 +142,6 @@ const char* memory_kind(std::uint32_t k) {
     }
 }
 
-const char* state_name(std::uint32_t s) {
-    switch (s) {
-    case ACCEL_STATE_OPERATIONAL: return "operational";
-    case ACCEL_STATE_IN_RESET: return "in reset";
-    case ACCEL_STATE_MALFUNCTION: return "malfunction";
-    case ACCEL_STATE_NEEDS_RESET: return "needs reset";
-    default: return "unknown";
-    }
-}
 
 const char* item_title(std::uint32_t id) {
     switch (id) {

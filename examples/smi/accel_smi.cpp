@@ -46,17 +46,6 @@ namespace {
 using accel::backend::unique_fd;
 using namespace accel_smi;
 
-/// N of "accel<N>", or -1 for any other name (accel_controlD<N>, accel0x, ...).
-long compute_minor(std::string_view name) {
-    if (!name.starts_with("accel"))
-        return -1;
-    name.remove_prefix(5);
-    if (name.empty() || name.size() > 9 || (name.size() > 1 && name[0] == '0'))
-        return -1;
-    long n = 0;
-    auto [p, ec] = std::from_chars(name.data(), name.data() + name.size(), n);
-    return ec == std::errc{} && p == name.data() + name.size() ? n : -1;
-}
 
 bool is_dir(const std::string& p) {
     struct stat st {};

@@ -17,11 +17,13 @@
 #include <accel/uapi/accel_info.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <ctime>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace accel_smi {
@@ -49,6 +51,18 @@ inline const char* errno_name(int e) {
     case ENOTCONN: return "ENOTCONN";
     default: return nullptr;
     }
+}
+
+/// N of "accel<N>", or -1 for any other name (accel_controlD<N>, accel0x, ...).
+inline long compute_minor(std::string_view name) {
+    if (!name.starts_with("accel"))
+        return -1;
+    name.remove_prefix(5);
+    if (name.empty() || name.size() > 9 || (name.size() > 1 && name[0] == '0'))
+        return -1;
+    long n = 0;
+    auto [p, ec] = std::from_chars(name.data(), name.data() + name.size(), n);
+    return ec == std::errc{} && p == name.data() + name.size() ? n : -1;
 }
 
 /// "Permission denied (EACCES)" for e > 0.
