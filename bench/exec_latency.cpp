@@ -398,13 +398,7 @@ namespace srv = accel::bench::exec_servers;
 
 /// Where the server children mount (a temporary directory made on first use, removed by main).
 std::string& temp_base() {
-    static std::string dir = [] {
-        char tmpl[] = "/tmp/accel-exec-latency-XXXXXX";
-        if (!::mkdtemp(tmpl))
-            return std::string();
-        ::chmod(tmpl, 0755);
-        return std::string(tmpl);
-    }();
+    static std::string dir = srv::make_temp_base("accel-exec-latency");
     return dir;
 }
 srv::server vdnn_server{"vdnn", "accel/accel0"};

@@ -321,6 +321,16 @@ inline double process_cpu_seconds(pid_t pid) {
     return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
 }
 
+/// A new directory /tmp/<prefix>-XXXXXX, mode 0755 (the servers' mount points go in it; other
+/// users' test processes may walk it), or "" when it cannot be made.
+inline std::string make_temp_base(const char* prefix) {
+    std::string tmpl = std::string("/tmp/") + prefix + "-XXXXXX";
+    if (!::mkdtemp(tmpl.data()))
+        return std::string();
+    ::chmod(tmpl.c_str(), 0755);
+    return tmpl;
+}
+
 /// One server child: started by ensure() (once; later calls report the first outcome),
 /// stopped by stop().
 class server {

@@ -327,13 +327,7 @@ void overhead_mock(benchmark::State& state, bool polled) {
 namespace srv = accel::bench::exec_servers;
 
 std::string& temp_base() {
-    static std::string dir = [] {
-        char tmpl[] = "/tmp/accel-monitor-bench-XXXXXX";
-        if (!::mkdtemp(tmpl))
-            return std::string();
-        ::chmod(tmpl, 0755);
-        return std::string(tmpl);
-    }();
+    static std::string dir = srv::make_temp_base("accel-monitor-bench");
     return dir;
 }
 srv::server vdnn_server{"vdnn", "accel/accel0"};

@@ -112,13 +112,7 @@ inline int server_main(int argc, char** argv) {
 
 /// Where the servers mount (a temporary directory made on first use, removed by stop_servers).
 inline std::string& temp_base() {
-    static std::string dir = [] {
-        char tmpl[] = "/tmp/accel-sharing-XXXXXX";
-        if (!::mkdtemp(tmpl))
-            return std::string();
-        ::chmod(tmpl, 0755);
-        return std::string(tmpl);
-    }();
+    static std::string dir = fs::make_temp_base("accel-sharing");
     return dir;
 }
 inline fs::server& sharing_server() {

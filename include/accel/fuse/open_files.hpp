@@ -103,16 +103,7 @@ public:
     /// A record for `f` (opened in `view`, null for monitor nodes), tracked until release().
     /// Null when out of memory (then `f` is closed).
     open_file* track(file_base* f, std::shared_ptr<process_view> view, pid_t pid) noexcept {
-        open_file* rec = new (std::nothrow) open_file(f, std::move(view));
-        if (rec) {
-            std::lock_guard lock(m_);
-            try {
-                files_.insert(rec);
-            } catch (...) {
-                delete rec;
-                rec = nullptr;
-            }
-        }
+        open_file* rec = insert(new (std::nothrow) open_file(f, std::move(view)));
         if (!rec) {
             close_file(f, pid);
             return nullptr;
@@ -125,16 +116,7 @@ public:
     /// A record for the attribute file `f` (one reference, the record's), tracked until
     /// release(). Null when out of memory (then `f` is closed).
     open_file* track_attribute(accel::open_file& f) noexcept {
-        open_file* rec = new (std::nothrow) open_file(&f);
-        if (rec) {
-            std::lock_guard lock(m_);
-            try {
-                files_.insert(rec);
-            } catch (...) {
-                delete rec;
-                rec = nullptr;
-            }
-        }
+        open_file* rec = insert(new (std::nothrow) open_file(&f));
         if (!rec)
             f.put();
         return rec;
@@ -210,6 +192,21 @@ public:
     }
 
 private:
+    /// Adds a new record (null: allocation failed) to the set: the record, or null when it or
+    /// the set's node could not be allocated (the record is then freed).
+    open_file* insert(open_file* rec) noexcept {
+        if (!rec)
+            return nullptr;
+        std::lock_guard lock(m_);
+        try {
+            files_.insert(rec);
+        } catch (...) {
+            delete rec;
+            return nullptr;
+        }
+        return rec;
+    }
+
     /// Whether a release of one of dev's files is surely coming or under way.
     bool closing(const device_base* dev) const noexcept {
         return releasing_.contains(dev) ||
