@@ -10,14 +10,20 @@
 #include "attribute_conformance.hpp"
 #include "attribute_test_driver.hpp"
 #include "fuse_fixture.hpp"
+#include "mock_attribute_fixture.hpp"
 #include "test_server.hpp"
 
+#include <accel/fuse/device_tree.hpp>
 #include <accel/monitor/attribute_paths.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <future>
 #include <grp.h>
 #include <sys/wait.h>
+#include <thread>
 
 namespace accel::test {
 namespace {
@@ -265,10 +271,13 @@ TEST_CASE("fuse attributes: fdinfo/<client-id> of a client in another process, g
         } else {
             REQUIRE(::read(opened[0], &c, 1) == 1); // close(2) has returned in the child
         }
-        if (killed) { // exit's close is not a close(2): wait for the release
-            for (int i = 0; i < 500 && !fdinfo_names(fx).empty(); ++i)
-                ::usleep(2000);
-        }
+        // Gone at once in the usual case: the host waits up to its release grace for a flushed
+        // file's RELEASE before listing (close(2)), and exit's close is not a close(2) at all.
+        // On a loaded machine either release may come later than one listing: poll, with a
+        // deadline (5 s).
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (!fdinfo_names(fx).empty() && std::chrono::steady_clock::now() < deadline)
+            ::usleep(2000);
         CHECK(fdinfo_names(fx).empty());
         CHECK(::stat(path.c_str(), &st) == -1);
         CHECK(errno == ENOENT);
@@ -284,6 +293,61 @@ TEST_CASE("fuse attributes: fdinfo/<client-id> of a client in another process, g
         for (int p : {go[0], go[1], opened[0], opened[1]})
             ::close(p);
     }
+}
+
+TEST_CASE("fuse attributes: a listing made before a client's close never re-adds its fdinfo file") {
+    // In process, no mount: a device_tree over the mock fixture's subsystem. Lookup A lists the
+    // debugfs tree while the client is open; between its listing and applying it (the test
+    // hook), the client closes and listing B starts. B must wait for A (one listing per device
+    // and tree at a time) and then remove fdinfo/<id>; without that, B removes the file first
+    // and A's older listing adds it back.
+    mock_attribute_fixture fx;
+    fuse::device_tree tree(fx.sub);
+    auto no_process = [] { return fuse::process_key{}; };
+    auto walk = [&](const std::string& path) {
+        fuse_ino_t ino = FUSE_ROOT_ID;
+        std::string_view rest = path;
+        while (!rest.empty()) {
+            const auto slash = rest.find('/');
+            auto f = tree.lookup(ino, rest.substr(0, slash), no_process);
+            REQUIRE(f);
+            ino = f->ino;
+            rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+        }
+        return ino;
+    };
+    const int client = fx.open(fx.root() + "/" + node_name(node_kind::monitor, fx.minor()), O_RDONLY);
+    REQUIRE(client >= 0);
+    std::uint64_t id = 0;
+    fx.dev->for_each_file([&](const file_base& f) { id = f.client_id(); });
+    const fuse_ino_t fdinfo_dir = walk(debugfs_device_dir(fx.minor()) + "/fdinfo");
+    auto listed = tree.list(fdinfo_dir);
+    REQUIRE(listed);
+    CHECK(std::any_of(listed->begin(), listed->end(), [&](const auto& e) { return e.name == std::to_string(id); }));
+
+    std::atomic<bool> armed{true};
+    std::thread b;
+    std::future<void> b_done;
+    tree.after_attribute_listing([&](const device_base&, attribute_tree t) {
+        if (t != attribute_tree::debugfs || !armed.exchange(false))
+            return;
+        fx.close(client);
+        // B's directory goes with the last client: its READDIR answers -ENOENT.
+        std::packaged_task<void()> task([&] { (void)tree.list(fdinfo_dir); });
+        b_done = task.get_future();
+        b = std::thread(std::move(task));
+        b_done.wait_for(std::chrono::milliseconds(300)); // B runs to its end unless it waits for A
+    });
+    auto a = tree.lookup(fdinfo_dir, std::to_string(id), no_process); // A: listed with the client open
+    REQUIRE(b.joinable());
+    b.join();
+    tree.after_attribute_listing(nullptr);
+    // A's listing predates the close: the file was there for A (without the lock, B has
+    // removed the directory meanwhile and A's lookup answers -ENOENT in it, or re-adds it).
+    CHECK(a);
+    // B's later listing has removed what A found.
+    if (a)
+        CHECK_FALSE(tree.node(a->ino).has_value());
 }
 
 TEST_CASE("fuse attributes: readdir lists the trees, hwmon and the debugfs root") {

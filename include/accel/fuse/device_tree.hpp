@@ -271,6 +271,11 @@ public:
     /// `fn(device)` is called (outside the tree's lock) before a device's attribute tree is
     /// listed to bring the tree in line: the host waits there for releases in flight.
     void before_attribute_listing(std::function<void(const device_base&)> fn) { before_listing_ = std::move(fn); }
+    /// For tests: `fn(device, tree)` is called between listing a device's attribute tree and
+    /// applying the listing (with that tree's listing lock held, outside the tree's lock).
+    void after_attribute_listing(std::function<void(const device_base&, attribute_tree)> fn) {
+        after_listing_ = std::move(fn);
+    }
 
     /// The names the kernel must forget since the last call (device_tree::reconcile).
     std::vector<removal> take_removals() {
@@ -316,16 +321,23 @@ private:
 
     /// Brings `dev`'s `tree` in the table in line with list_attributes(): entries the tree has
     /// no more (or whose kind changed) are unlinked, new ones added, parents first.
+    /// Listing and applying are one step per device and tree (listing_[minor][tree], taken
+    /// before m_): two lookups reconciling at once would otherwise apply their listings in any
+    /// order, and an older one (made before a client's close) would add back the fdinfo/<id>
+    /// file a newer one had removed. The listing runs driver callbacks, so it stays outside m_.
     void reconcile_attributes(const device_ref& dev, attribute_tree tree) {
         if (dev->unplugged())
             return;
         if (before_listing_)
             before_listing_(*dev);
-        const std::vector<attribute_entry> want = list_attributes(*dev, tree); // driver callbacks: outside the lock
+        const unsigned m = dev->minor();
+        std::lock_guard listing(listing_[m][tree == attribute_tree::sysfs ? 0 : 1]);
+        const std::vector<attribute_entry> want = list_attributes(*dev, tree);
+        if (after_listing_)
+            after_listing_(*dev, tree);
         bool removed = false;
         {
             std::lock_guard lock(m_);
-            const unsigned m = dev->minor();
             per_device& k = known_[m];
             if (k.dev.get() != dev.get())
                 return; // unregistered meanwhile
@@ -478,6 +490,9 @@ private:
     std::vector<removal> removals_;
     std::function<void()> on_removals_;
     std::function<void(const device_base&)> before_listing_;
+    std::function<void(const device_base&, attribute_tree)> after_listing_;
+    /// Per minor, the sysfs and the debugfs tree's listing lock (reconcile_attributes).
+    std::array<std::array<std::mutex, 2>, subsystem::max_devices> listing_;
 };
 
 } // namespace accel::fuse
