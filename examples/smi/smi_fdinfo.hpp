@@ -6,8 +6,12 @@
 /// adds (pos, flags, mnt_id, ino) and unknown drm- keys are skipped, as the document asks of
 /// parsers. Units follow the document: drm-engine-<name> is "<uint> ns"; drm-total-, -shared-,
 /// -resident-, -purgeable-, -active- and the older drm-memory-<region> are "<uint>" in bytes or
-/// with a KiB or MiB suffix (GiB accepted too); drm-cycles-<name> and drm-engine-capacity-<name>
-/// are bare numbers. A malformed value drops that key only, never the whole text.
+/// with a KiB or MiB suffix (GiB accepted too); drm-cycles-<name>, drm-total-cycles-<name> and
+/// drm-engine-capacity-<name> are bare numbers; drm-maxfreq-<name> is "<uint> [Hz|KHz|MHz]"
+/// (kept in Hz). The engine keys are matched before the memory ones: "drm-total-cycles-compute"
+/// is engine compute's cycle clock (xe, panthor, accel's own fdinfo), not a region
+/// "cycles-compute" of drm-total-<region>. A malformed value drops that key only, never the
+/// whole text.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -28,6 +32,8 @@ struct fdinfo {
     std::map<std::string, std::uint64_t> engine_ns;   // drm-engine-<name>
     std::map<std::string, std::uint64_t> capacity;    // drm-engine-capacity-<name>
     std::map<std::string, std::uint64_t> cycles;      // drm-cycles-<name>
+    std::map<std::string, std::uint64_t> total_cycles; // drm-total-cycles-<name>
+    std::map<std::string, std::uint64_t> maxfreq_hz;  // drm-maxfreq-<name>, in Hz
     std::map<std::string, fdinfo_region> memory;      // drm-{total,shared,...}-<region>, drm-memory-<region>
 };
 
@@ -92,6 +98,27 @@ inline std::optional<std::uint64_t> parse_fdinfo_ns(std::string_view value) {
     return v;
 }
 
+/// A frequency ("1100 MHz", "800000 KHz", "5 Hz"; a bare number is Hz) in Hz; nullopt for an
+/// unknown unit or on overflow.
+inline std::optional<std::uint64_t> parse_fdinfo_frequency(std::string_view value) {
+    std::string_view unit;
+    auto v = detail::leading_number(detail::trim(value), unit);
+    if (!v)
+        return std::nullopt;
+    std::uint64_t scale = 0;
+    if (unit.empty() || unit == "Hz")
+        scale = 1;
+    else if (unit == "KHz" || unit == "kHz")
+        scale = 1000;
+    else if (unit == "MHz")
+        scale = 1000000;
+    else
+        return std::nullopt;
+    if (*v > UINT64_MAX / scale)
+        return std::nullopt;
+    return *v * scale;
+}
+
 inline std::optional<std::uint64_t> parse_fdinfo_count(std::string_view value) {
     std::string_view unit;
     auto v = detail::leading_number(detail::trim(value), unit);
@@ -153,6 +180,19 @@ inline bool parse_fdinfo_line(std::string_view line, fdinfo& out) {
             out.cycles[name] = *v;
         return v.has_value();
     }
+    // Engine keys that share drm-total-'s prefix or could pass for a region: before the memory keys.
+    if (suffix("drm-total-cycles-", name)) {
+        auto v = parse_fdinfo_count(value);
+        if (v)
+            out.total_cycles[name] = *v;
+        return v.has_value();
+    }
+    if (suffix("drm-maxfreq-", name)) {
+        auto v = parse_fdinfo_frequency(value);
+        if (v)
+            out.maxfreq_hz[name] = *v;
+        return v.has_value();
+    }
     struct mem_key {
         std::string_view prefix;
         std::uint64_t fdinfo_region::*field;
@@ -170,7 +210,7 @@ inline bool parse_fdinfo_line(std::string_view line, fdinfo& out) {
             return v.has_value();
         }
     }
-    return false; // drm-maxfreq-, driver keys: not shown
+    return false; // driver keys: not shown
 }
 
 /// The whole text of one file's fdinfo.

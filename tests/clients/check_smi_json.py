@@ -50,6 +50,7 @@ def main():
             u = e["utilisation"]
             expect(u is None or 0 <= u <= 100, f"utilisation {u}")
         for r in d["memory"]:
+            expect(not r["name"].startswith("cycles-"), f"device {d['minor']}: region {r['name']} (an engine's cycles)")
             expect(set(r) >= {"id", "name", "kind", "total", "used"}, f"region keys {sorted(r)}")
             expect(r["used"] is None or 0 <= r["used"] <= r["total"], f"region {r['name']} used {r['used']}")
 
@@ -70,6 +71,8 @@ def main():
     busy = {e["name"]: e for e in c["engines"]}
     expect(busy.get("dma", {}).get("busy_ns", 0) > 0, f"vdnn-load's dma time {c['engines']}")
     mem = {m["region"]: m for m in c["memory"]}
+    # Regions are the device's (vdnn's fdinfo also has drm-total-cycles-<engine>: not a region).
+    expect(set(mem) <= {r["name"] for r in vdnn["memory"]}, f"vdnn-load's regions {sorted(mem)}")
     expect(mem.get("dram", {}).get("total") == 4 << 20, f"vdnn-load's dram {c['memory']}")
     # accel-smi's own monitor file is not listed.
     expect(all(x["comm"] != "accel-smi" for d in doc["devices"] for x in d["clients"]), "accel-smi lists itself")

@@ -39,6 +39,8 @@ TEST_CASE("the drm-usage-stats.rst example, with the VFS's own keys around it") 
     CHECK(f.capacity.size() == 1);
     CHECK(f.capacity.at("video") == 2);
     CHECK(f.cycles.at("render") == 123456);
+    CHECK(f.maxfreq_hz.at("render") == 1100000000ull);
+    CHECK(f.memory.size() == 2); // system and local0; no region "render" or "maxfreq-render"
     CHECK(f.memory.at("system").total == 0);
     CHECK(f.memory.at("local0").total == 1024 * 1024);
     CHECK(f.memory.at("local0").resident == 3ull << 20);
@@ -103,4 +105,60 @@ TEST_CASE("a malformed value drops its key only; lines without a colon, CRLF and
     CHECK(f.engine_ns.at("last") == 99);
     CHECK(f.memory.count("sram") == 0);
     CHECK(f.memory.at("dram").total == 2u << 20);
+}
+
+TEST_CASE("drm-total-cycles-<engine> (xe, panthor, accel) is an engine's clock, never a memory region") {
+    // xe's key set: cycles per engine class, no engine time; then accel's own (vdnn: engine time,
+    // capacity, cycles and total-cycles after each engine with a clock, then the regions).
+    const char* xe = "drm-driver:\txe\n"
+                     "drm-client-id:\t3\n"
+                     "drm-total-system:\t8 KiB\n"
+                     "drm-cycles-rcs:\t28257900\n"
+                     "drm-total-cycles-rcs:\t7655183225\n"
+                     "drm-cycles-ccs:\t0\n"
+                     "drm-total-cycles-ccs:\t7655183225\n";
+    const fdinfo x = parse_fdinfo(xe);
+    CHECK(x.cycles.at("rcs") == 28257900ull);
+    CHECK(x.total_cycles.at("rcs") == 7655183225ull);
+    CHECK(x.total_cycles.at("ccs") == 7655183225ull);
+    REQUIRE(x.memory.size() == 1);
+    CHECK(x.memory.at("system").total == 8192);
+
+    const char* vdnn = "drm-driver:\tvdnn\n"
+                       "drm-client-id:\t12\n"
+                       "drm-client-name:\tvdnn-load\n"
+                       "drm-engine-compute:\t5000 ns\n"
+                       "drm-engine-capacity-compute:\t2\n"
+                       "drm-cycles-compute:\t5000\n"
+                       "drm-total-cycles-compute:\t987654321\n"
+                       "drm-engine-dma:\t1000 ns\n"
+                       "drm-cycles-dma:\t800\n"
+                       "drm-total-cycles-dma:\t790123456\n"
+                       "drm-total-memory:\t4 KiB\n"
+                       "drm-shared-memory:\t0\n"
+                       "drm-resident-memory:\t4 KiB\n"
+                       "drm-total-sram:\t0\n"
+                       "drm-total-dram:\t4096 KiB\n"
+                       "drm-shared-dram:\t0\n";
+    const fdinfo v = parse_fdinfo(vdnn);
+    CHECK(v.engine_ns.size() == 2);
+    CHECK(v.capacity.at("compute") == 2);
+    CHECK(v.cycles.at("dma") == 800);
+    CHECK(v.total_cycles.at("compute") == 987654321ull);
+    CHECK(v.total_cycles.at("dma") == 790123456ull);
+    CHECK(v.memory.size() == 3); // memory, sram, dram: no "cycles-compute" or "cycles-dma"
+    CHECK(v.memory.count("cycles-compute") == 0);
+    CHECK(v.memory.at("dram").total == 4u << 20);
+}
+
+TEST_CASE("drm-maxfreq-<engine>: Hz, KHz, MHz, kept in Hz") {
+    const fdinfo f = parse_fdinfo("drm-maxfreq-a:\t5 Hz\ndrm-maxfreq-b:\t800000 KHz\ndrm-maxfreq-c:\t1100 MHz\n"
+                                  "drm-maxfreq-d:\t7\ndrm-maxfreq-e:\t3 GHz\n");
+    CHECK(f.maxfreq_hz.at("a") == 5);
+    CHECK(f.maxfreq_hz.at("b") == 800000000ull);
+    CHECK(f.maxfreq_hz.at("c") == 1100000000ull);
+    CHECK(f.maxfreq_hz.at("d") == 7);
+    CHECK(f.maxfreq_hz.count("e") == 0); // not a unit of the document
+    CHECK(f.memory.empty());
+    CHECK_FALSE(parse_fdinfo_frequency("18446744073709551615 MHz").has_value());
 }
