@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -66,14 +67,36 @@ TEST_CASE("sim_sensors: load moves power, voltage, temperature and fan; energy i
 TEST_CASE("sim_sensors: the same samples give the same values; fast polls keep their window") {
     accel::sim_sensors a(1, 0), b(1, 0);
     CHECK(value(a.read(500 * ms, 250 * ms), ACCEL_SENSOR_TEMP) == value(b.read(500 * ms, 250 * ms), ACCEL_SENSOR_TEMP));
-    // Polls 1 ms apart measure over the interval since the last kept sample (>= the window),
+    // Polls 1 ms apart measure over the interval since a kept sample at least a window old,
     // not over 1 ms.
     accel::sim_sensor_profile p;
     accel::sim_sensors s(1, 0, 0, p);
-    (void)s.read(1000 * ms, 0); // kept: idle second
-    auto v1 = s.read(1050 * ms, 25 * ms);
-    auto v2 = s.read(1051 * ms, 25 * ms); // no busy time in the last 1 ms, still 50% over 51 ms
+    (void)s.read(1000 * ms, 0);             // kept: idle second
+    auto v1 = s.read(1100 * ms, 50 * ms);   // kept: 50% over the window since it
+    auto v2 = s.read(1101 * ms, 50 * ms);   // no busy time in the last 1 ms: 50 of 101 ms
     CHECK(value(v1, ACCEL_SENSOR_POWER) == p.idle_power_uw + (p.max_power_uw - p.idle_power_uw) / 2);
-    CHECK(value(v2, ACCEL_SENSOR_POWER) > p.idle_power_uw);
+    const std::int64_t span = p.max_power_uw - p.idle_power_uw;
+    CHECK(value(v2, ACCEL_SENSOR_POWER) == p.idle_power_uw + std::llround(static_cast<double>(span) * 50 / 101));
     CHECK(value(v2, ACCEL_SENSOR_ENERGY) >= value(v1, ACCEL_SENSOR_ENERGY)); // monotonic
+}
+
+TEST_CASE("sim_sensors: a read just after the reference moved measures over the previous one, not a few microseconds") {
+    accel::sim_sensor_profile p;
+    const std::int64_t us = 1'000;
+    const std::int64_t span = p.max_power_uw - p.idle_power_uw;
+    const auto at = [&](double u) { return p.idle_power_uw + std::llround(static_cast<double>(span) * u); };
+    // One engine busy a quarter of the time, sampled every window (100 ms): 25% at every read.
+    accel::sim_sensors s(1, 0, 0, p);
+    CHECK(value(s.read(100 * ms, 25 * ms), ACCEL_SENSOR_POWER) == at(0.25)); // kept
+    // 1 us later, busy all along (1 us gained): not 100%, but 25 ms + 1 us over 100 ms + 1 us.
+    CHECK(value(s.read(100 * ms + us, 25 * ms + us), ACCEL_SENSOR_POWER) ==
+          at(static_cast<double>(25 * ms + us) / static_cast<double>(100 * ms + us)));
+    // 1 us later again, idle in it: not 0%.
+    CHECK(value(s.read(100 * ms + 2 * us, 25 * ms + us), ACCEL_SENSOR_POWER) ==
+          at(static_cast<double>(25 * ms + us) / static_cast<double>(100 * ms + 2 * us)));
+    // The next kept sample (one window after the last) measures over that window: 50%.
+    CHECK(value(s.read(200 * ms, 75 * ms), ACCEL_SENSOR_POWER) == at(0.5));
+    // And reads right after it measure from the one before (100 ms): still about 50%, never 0 or 1.
+    const std::int64_t next = value(s.read(200 * ms + us, 75 * ms), ACCEL_SENSOR_POWER);
+    CHECK(next == at(static_cast<double>(50 * ms) / static_cast<double>(100 * ms + us)));
 }

@@ -16,9 +16,13 @@
 ///                   constant (h += (u - h) * (1 - exp(-dt / tau)))  millidegree Celsius
 ///   fan1_input      idle + (max - idle) * h                      RPM
 /// Every value is a deterministic function of the samples' times and busy times. A sample is
-/// kept as the new reference only when at least `window` has passed since the last one, so
-/// monitors polling fast still see a utilisation over a meaningful interval (and do not slow
-/// anything down: a read is a few arithmetic operations under a mutex).
+/// kept as the new reference only when at least `window` has passed since the last one; the
+/// utilisation is measured from the newest kept reference at least a window old (the one
+/// before the newest while the newest is younger than a window), so a read just after a
+/// reference moved does not measure over a few microseconds and jump between 0 and 1, and
+/// monitors polling fast see a utilisation over at least a window (only the first window after
+/// creation is shorter). A read is a few arithmetic operations under a mutex. Energy and heat
+/// integrate from the newest reference.
 #include <accel/uapi/accel_info.h>
 
 #include <algorithm>
@@ -52,9 +56,15 @@ public:
         std::lock_guard lock(mutex_);
         const std::int64_t dt = std::max<std::int64_t>(now_ns - t0_, 0);
         const double gained = busy_ns > busy0_ ? static_cast<double>(busy_ns - busy0_) : 0.0;
+        // The utilisation's interval: from the newest reference once it is a window old, from the
+        // one before it until then.
+        const bool from_prev = has_prev_ && dt < p_.window_ns;
+        const std::int64_t u_dt = from_prev ? std::max<std::int64_t>(now_ns - prev_t_, 0) : dt;
+        const std::uint64_t u_busy0 = from_prev ? prev_busy_ : busy0_;
+        const double u_gained = busy_ns > u_busy0 ? static_cast<double>(busy_ns - u_busy0) : 0.0;
         double u = last_util_;
-        if (dt > 0)
-            u = std::clamp(gained / (static_cast<double>(dt) * cap_), 0.0, 1.0);
+        if (u_dt > 0)
+            u = std::clamp(u_gained / (static_cast<double>(u_dt) * cap_), 0.0, 1.0);
         const double span_power = static_cast<double>(p_.max_power_uw - p_.idle_power_uw);
         // Energy over the interval: idle power all along, the rest while the engines were busy
         // (the busy time gained, capped at the interval's capacity).
@@ -63,6 +73,9 @@ public:
                                                 span_power * busy_share) / 1e9;
         const double heat = heat0_ + (u - heat0_) * (1.0 - std::exp(-static_cast<double>(dt) / static_cast<double>(p_.thermal_tau_ns)));
         if (dt >= p_.window_ns) {
+            prev_t_ = t0_;
+            prev_busy_ = busy0_;
+            has_prev_ = true;
             t0_ = now_ns;
             busy0_ = std::max(busy_ns, busy0_);
             energy0_uj_ = energy_uj;
@@ -105,6 +118,9 @@ private:
     double energy0_uj_ = 0;
     double heat0_ = 0;
     double last_util_ = 0;
+    std::int64_t prev_t_ = 0; // the reference before t0_ (when has_prev_)
+    std::uint64_t prev_busy_ = 0;
+    bool has_prev_ = false;
 };
 
 } // namespace accel
