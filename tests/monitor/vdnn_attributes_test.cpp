@@ -90,7 +90,13 @@ TEST_CASE("vdnn debugfs: mmu_faults logs a faulting job, bounded by fault_log_si
 }
 
 TEST_CASE("vdnn debugfs: engine_queues shows a hung job on its engine and a job waiting for it queued on another") {
-    mock_device d;
+    // A job timeout far beyond the test (not the fixture's 300 ms): on a loaded machine the
+    // timeout's reset could otherwise come before the queues are read. The reset is requested,
+    // and cancels what was on the engines (an innocent hung job resubmitted would hang again).
+    device_config cfg = conformance_config();
+    cfg.job_timeout = std::chrono::minutes(10);
+    cfg.policy = accel::reset_policy::cancel;
+    mock_device d(cfg);
     const std::string dbg = std::string(d.mock.root()) + "/" + accel::debugfs_device_dir(d.reg.minor()) + "/";
     auto row = [&](const std::string& table, const std::string& engine) {
         const std::size_t at = table.find("\n" + engine + " ");
@@ -114,7 +120,10 @@ TEST_CASE("vdnn debugfs: engine_queues shows a hung job on its engine and a job 
     }
     CHECK(r == "compute0          0        1        1       1/8          0");
     CHECK(row(read_file(d.mock, dbg + "engine_queues"), "dma") == "dma               1        0        0       0/8          0");
-    // The 300 ms timeout resets the engines; the queue drains.
+    CHECK(row(read_file(d.mock, dbg + "engine_queues"), "compute0") == "compute0          0        1        1       1/8          0");
+    // A reset (sysfs reset, root's) resets the engines; the queue drains.
+    const std::string sys = std::string(d.mock.root()) + "/" + accel::sysfs_device_dir(d.reg.minor()) + "/";
+    REQUIRE(write_file(d.mock, sys + "reset", "1\n") == 2);
     s.wait_job(behind);
     q = read_file(d.mock, dbg + "engine_queues");
     CHECK(row(q, "compute0").starts_with("compute0          0        0"));
