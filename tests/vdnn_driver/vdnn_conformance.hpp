@@ -15,6 +15,7 @@
 //                 an unbind while a job is queued
 //   events        JOB_DONE through read(2): events_checks<F>(), run by each program itself so
 //                 that a fixture without events_via_read can mark it an expected failure
+#include "../core/monitor_helpers.hpp"
 #include "vdnn_driver_util.hpp"
 #include "vdnn_memory.hpp"
 
@@ -940,25 +941,9 @@ TEST_CASE_TEMPLATE_DEFINE("INFO: memory regions, engines, capabilities, memory u
 
 // ---- monitoring -------------------------------------------------------------------------------
 
-/// The monitor node of the device whose compute node is `compute` (".../accel/accelN").
-inline std::string monitor_of(const std::string& compute) {
-    const std::size_t at = compute.rfind("/accel");
-    REQUIRE(at != std::string::npos);
-    return compute.substr(0, at) + "/accel_controlD" + compute.substr(at + 6);
-}
-
-/// ACCEL_IOCTL_FDINFO of `client` through the size negotiation.
-template <class B>
-std::string fdinfo_of(B& c, int fd, u64 client) {
-    accel_fdinfo a{};
-    a.client_id = client;
-    REQUIRE(c.ioctl(fd, ACCEL_IOCTL_FDINFO, &a) == 0);
-    std::string text(a.length, '\0');
-    a.data = reinterpret_cast<std::uintptr_t>(text.data());
-    REQUIRE(c.ioctl(fd, ACCEL_IOCTL_FDINFO, &a) == 0);
-    text.resize(a.length);
-    return text;
-}
+// monitor_path_of and fdinfo_text: tests/core/monitor_helpers.hpp.
+using accel::test::fdinfo_text;
+using accel::test::monitor_path_of;
 
 /// The value of fdinfo key `key` ("" when absent).
 inline std::string fdinfo_value(const std::string& text, const std::string& key) {
@@ -980,7 +965,7 @@ TEST_CASE_TEMPLATE_DEFINE("monitor: per-client engine time, fdinfo and sensors f
     auto& c = fx.client();
     session s(c, fx.node());
     session idle(c, fx.node());
-    const int mon = c.open(monitor_of(fx.node()), O_RDWR);
+    const int mon = c.open(monitor_path_of(fx.node()), O_RDWR);
     REQUIRE(mon >= 0);
     const u64 me = item_as<accel_info_identity>(info_item(c, s.fd(), ACCEL_INFO_IDENTITY)).client_id;
     const u64 other = item_as<accel_info_identity>(info_item(c, idle.fd(), ACCEL_INFO_IDENTITY)).client_id;
@@ -1003,7 +988,7 @@ TEST_CASE_TEMPLATE_DEFINE("monitor: per-client engine time, fdinfo and sensors f
     CHECK(client_time(me) == std::map<u32, u64>{{0, 0}, {1, 0}});
     CHECK(sensor(ACCEL_SENSOR_POWER) == profile.idle_power_uw);
     const std::int64_t energy0 = sensor(ACCEL_SENSOR_ENERGY);
-    std::string text = fdinfo_of(c, mon, me);
+    std::string text = fdinfo_text(c, mon, me);
     CHECK(text.rfind("drm-driver:\tvdnn\ndrm-client-id:\t" + std::to_string(me) + "\n", 0) == 0);
     CHECK(fdinfo_value(text, "drm-engine-compute") == "0 ns");
     CHECK(fdinfo_value(text, "drm-engine-capacity-compute") == "2");
@@ -1029,7 +1014,7 @@ TEST_CASE_TEMPLATE_DEFINE("monitor: per-client engine time, fdinfo and sensors f
     CHECK(busy.at(0) >= t.at(0));
     CHECK(busy.at(1) >= t.at(1));
 
-    text = fdinfo_of(c, mon, me);
+    text = fdinfo_text(c, mon, me);
     CHECK(fdinfo_value(text, "drm-engine-compute") == std::to_string(t.at(0)) + " ns"); // all jobs ended
     CHECK(fdinfo_value(text, "drm-engine-dma") == std::to_string(t.at(1)) + " ns");
     // vdnn's clocks (compute 1 GHz, DMA 800 MHz): busy time in cycles, and the monotonic clock
@@ -1047,9 +1032,9 @@ TEST_CASE_TEMPLATE_DEFINE("monitor: per-client engine time, fdinfo and sensors f
     CHECK(fdinfo_value(text, "drm-total-memory") != "0"); // the client library's command buffer
     CHECK(!fdinfo_value(text, "drm-resident-memory").empty());
     CHECK(fdinfo_value(text, "drm-active-dram").empty()); // every job ended
-    CHECK(fdinfo_value(fdinfo_of(c, mon, other), "drm-engine-compute") == "0 ns");
+    CHECK(fdinfo_value(fdinfo_text(c, mon, other), "drm-engine-compute") == "0 ns");
     // The same through the client's own file.
-    CHECK(fdinfo_value(fdinfo_of(c, s.fd(), me), "drm-engine-dma") == std::to_string(t.at(1)) + " ns");
+    CHECK(fdinfo_value(fdinfo_text(c, s.fd(), me), "drm-engine-dma") == std::to_string(t.at(1)) + " ns");
 
     // The simulated sensors moved with the load.
     CHECK(sensor(ACCEL_SENSOR_POWER) > profile.idle_power_uw);
@@ -1058,7 +1043,7 @@ TEST_CASE_TEMPLATE_DEFINE("monitor: per-client engine time, fdinfo and sensors f
     // A job still running makes its objects active (drm-active-dram: unsignalled fences).
     const hang_clock hc;
     const u64 hung = s.run(VDNN_ENGINE_COMPUTE0, hang_stream(), {a.handle});
-    text = fdinfo_of(c, mon, me);
+    text = fdinfo_text(c, mon, me);
     if (hc.certain())
         CHECK(fdinfo_value(text, "drm-active-dram") == "16 KiB");
     const vdnn_wait w = s.wait_job(hung); // the job timeout ends it (a reset)

@@ -4,6 +4,7 @@
 // SUBMIT's errnos, WAIT's, FIR and FFT results against the reference, and the firmware's
 // recovery (no file -> NEEDS_RESET -> bad file -> RESET fails -> good file -> RESET ->
 // OPERATIONAL).
+#include "../core/monitor_helpers.hpp"
 #include "vdsp_client.hpp"
 #include "vdsp_fixtures.hpp"
 #include "vdsp_reference.hpp"
@@ -353,10 +354,7 @@ TEST_CASE_TEMPLATE_DEFINE("monitor: the dsp engine's per-client time, fdinfo and
     F fx;
     session<F> s(fx);
     auto& c = fx.client();
-    std::string mon_path = fx.node();
-    const std::size_t at = mon_path.rfind("/accel");
-    mon_path = mon_path.substr(0, at) + "/accel_controlD" + mon_path.substr(at + 6);
-    const int mon = c.open(mon_path.c_str(), O_RDWR);
+    const int mon = c.open(accel::test::monitor_path_of(fx.node()).c_str(), O_RDWR);
     REQUIRE(mon >= 0);
     const auto engines = info_list<accel_info_engine>(c, mon, ACCEL_INFO_ENGINES);
     REQUIRE(engines.size() == 1);
@@ -397,12 +395,7 @@ TEST_CASE_TEMPLATE_DEFINE("monitor: the dsp engine's per-client time, fdinfo and
     CHECK(busy[0].busy_ns >= t);
     CHECK(power() > std::int64_t{3'000'000}); // above vdsp's idle power: the engine was busy
 
-    accel_fdinfo f{};
-    f.client_id = me;
-    REQUIRE(c.ioctl(mon, ACCEL_IOCTL_FDINFO, &f) == 0);
-    std::string text(f.length, '\0');
-    f.data = uptr(text.data());
-    REQUIRE(c.ioctl(mon, ACCEL_IOCTL_FDINFO, &f) == 0);
+    const std::string text = accel::test::fdinfo_text(c, mon, me);
     CHECK(text.rfind("drm-driver:\tvdsp\n", 0) == 0);
     CHECK(text.find("\ndrm-engine-dsp:\t" + std::to_string(t) + " ns\n") != std::string::npos);
     // The DSP's 600 MHz clock: the busy time in its cycles.
