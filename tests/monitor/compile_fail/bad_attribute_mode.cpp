@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // One defect: a mode that lets others write (VERIFY_OCTAL_PERMISSIONS refuses it).
-// CF_EXPECT: attribute_mode_is_invalid
+// CF_NAME: attribute_mode_is_invalid
+// (CF_NAME, not CF_EXPECT: g++ names the refusing function on the error line, clang on a note)
 #include "cf_attr_common.hpp"
 
 struct cf_bad_mode {
