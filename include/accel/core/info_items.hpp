@@ -167,6 +167,9 @@ fdinfo_record fdinfo_record_of(device<D>& dev, file<D>& f) {
         r.engines.push_back(std::move(e));
     }
     const std::vector<accel_info_memory_region> regions = regions_of(dev);
+    // drm_show_memory_stats' supported mask is file-wide: resident for every region once the
+    // file has an object (each reports RESIDENT), for none without one.
+    const bool has_objects = f.handles().size() > 0;
     for (std::uint32_t id : region_ids(regions)) {
         const file_memory_stats s = memory_stats(f, static_cast<int>(id));
         fdinfo_region m;
@@ -187,6 +190,7 @@ fdinfo_record fdinfo_record_of(device<D>& dev, file<D>& f) {
         m.resident = s.resident;
         m.purgeable = s.purgeable;
         m.show_active = s.active_objects > 0;
+        m.show_resident = has_objects;
         r.regions.push_back(std::move(m));
     }
     if constexpr (requires(std::string& out) { D::show_fdinfo(f, out); })
