@@ -292,7 +292,7 @@ TEST_CASE("fuse permissions: the mount is made with allow_other and default_perm
     CHECK(opts.find("default_permissions") != std::string::npos);
 }
 
-TEST_CASE("fuse permissions: attribute files - reset is root's whatever a rule opens it to; debugfs is root's") {
+TEST_CASE("fuse permissions: attribute files - reset is root's whatever a rule opens it to, debugfs is root's") {
     REQUIRE(policy_configured);
     fuse_fixture fx;
     const std::string sys0 = fx.mnt + "/sys/class/accel/accel0", sys2 = fx.mnt + "/sys/class/accel/accel2";
