@@ -183,7 +183,7 @@ TEST_CASE("client_process: the thread group and its command name") {
     CHECK(accel::identify_process(0x3fffffff).tgid == 0); // above pid_max's limit
 }
 
-TEST_CASE("stats_baseline: cleared values count from the clear; a counter below it restarted, reported raw") {
+TEST_CASE("stats_baseline: cleared values count from the clear, a counter below it restarted and is reported raw") {
     accel::stats_baseline b;
     CHECK(b.resets_since(5) == 5);
     std::vector<accel_info_engine_time> now{{0, 0, 1000}, {1, 0, 50}};
