@@ -25,9 +25,11 @@
 // most 07777) set every device node's owner, group and mode (default root:root 0666; attribute
 // files keep root:root and their declared mode); --rule adds one udev-like rule (repeatable,
 // applied in order after those, later rules winning; one without KERNEL also reaches
-// attribute files), e.g.
+// attribute files: a DRIVER-only rule gives its mode to every sysfs and debugfs file of the
+// driver's devices, so give nodes to a group with KERNEL; sysfs `reset` stays root's whatever
+// its mode), e.g.
 //   --rule 'KERNEL=="accel_controlD*", MODE="0644"'
-//   --rule 'DRIVER=="vdnn", GROUP="video", MODE="0660"'
+//   --rule 'KERNEL=="accel*", DRIVER=="vdnn", GROUP="video", MODE="0660"'
 //   --rule 'PATH=="sys/class/accel/*/reset", MODE="0200"'
 // and --rules FILE adds a file of them (one a line, '#' comments), in its place among the
 // --rule options. The kernel enforces them on the mount (default_permissions; run as root for
@@ -84,9 +86,15 @@ int help(const char* argv0) {
         "                          match keys (==, shell globs): KERNEL (a node's name: accel0,\n"
         "                          accel_controlD0), PATH (under DIR: accel/accel0,\n"
         "                          sys/class/accel/accel0/reset), DRIVER (minimal, vdnn, vdsp);\n"
-        "                          a rule without KERNEL also reaches attribute files\n"
+        "                          a rule without KERNEL also reaches attribute files (a\n"
+        "                          DRIVER-only rule gives its mode to every sysfs and debugfs\n"
+        "                          file of the driver's devices: match nodes with KERNEL)\n"
         "                          assignments (=): OWNER, GROUP, MODE\n"
         "                        e.g. --rule 'KERNEL==\"accel_controlD*\", MODE=\"0644\"'\n"
+        "                             --rule 'KERNEL==\"accel*\", DRIVER==\"vdnn\", GROUP=\"video\",\n"
+        "                                     MODE=\"0660\"'\n"
+        "                        sysfs reset stays root's whatever its mode; debugfs files are\n"
+        "                        root's (0400; name 0444) unless a rule widens them\n"
         "  --rules FILE          rules from FILE, one a line ('#' comments)\n"
         "  --debug               libfuse's request log on stderr\n"
         "The kernel enforces owners, groups and modes on the mount (default_permissions); other\n"

@@ -8,12 +8,13 @@
 //     fault_log_size    0644  how many MMU faults `mmu_faults` keeps, 1..1024 (default 16):
 //                             other input is -EINVAL and changes nothing; a smaller size drops
 //                             the oldest entries
-//   sys/kernel/debug/accel/<N>/
-//     engine_queues     0444  per engine: jobs queued (submitted, waiting for a dependency or
+//   sys/kernel/debug/accel/<N>/      (root's, 0400, as the kernel's debugfs root is 0700; an
+//                                    access rule may widen them)
+//     engine_queues     0400  per engine: jobs queued (submitted, waiting for a dependency or
 //                             for ring space), running (handed to the engine's ring, not
 //                             finished: with 8 ring credits several may be), the scheduler's pending
 //                             list and credits, and the engine's hardware resets
-//     mmu_faults        0444  the fault log, oldest first, then the total count
+//     mmu_faults        0400  the fault log, oldest first, then the total count
 //
 // The callbacks are templates on the device type so that this header can come before the
 // driver's definition (their bodies need device_data complete; they are instantiated later).
@@ -122,8 +123,8 @@ inline constexpr std::array sysfs{
 
 template <class D>
 inline constexpr std::array debugfs{
-    accel::attribute<D>{"engine_queues", 0444, &engine_queues_show<accel::device<D>>, nullptr},
-    accel::attribute<D>{"mmu_faults", 0444, &mmu_faults_show<accel::device<D>>, nullptr},
+    accel::attribute<D>{"engine_queues", 0400, &engine_queues_show<accel::device<D>>, nullptr},
+    accel::attribute<D>{"mmu_faults", 0400, &mmu_faults_show<accel::device<D>>, nullptr},
 };
 
 } // namespace vdnn::attributes

@@ -183,17 +183,22 @@ TEST_CASE("client_process: the thread group and its command name") {
     CHECK(accel::identify_process(0x3fffffff).tgid == 0); // above pid_max's limit
 }
 
-TEST_CASE("stats_baseline: cleared values count from the clear, the raw ones never move back") {
+TEST_CASE("stats_baseline: cleared values count from the clear, a counter below it restarted and is reported raw") {
     accel::stats_baseline b;
     CHECK(b.resets_since(5) == 5);
     std::vector<accel_info_engine_time> now{{0, 0, 1000}, {1, 0, 50}};
     b.clear(5, now);
     CHECK(b.resets_since(5) == 0);
     CHECK(b.resets_since(7) == 2);
-    CHECK(b.resets_since(3) == 0); // never below 0
+    CHECK(b.resets_since(3) == 3); // below the baseline: the counter restarted, reported raw
     std::vector<accel_info_engine_time> later{{0, 0, 1500}, {1, 0, 50}, {2, 0, 9}};
     b.subtract(later);
     CHECK(later[0].busy_ns == 500);
     CHECK(later[1].busy_ns == 0);
     CHECK(later[2].busy_ns == 9); // an engine unknown at the clear counts from its start
+    // A driver's counter that restarted (below its baseline) is reported raw, not 0.
+    std::vector<accel_info_engine_time> restarted{{0, 0, 200}, {1, 0, 49}};
+    b.subtract(restarted);
+    CHECK(restarted[0].busy_ns == 200);
+    CHECK(restarted[1].busy_ns == 49);
 }

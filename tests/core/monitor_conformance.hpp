@@ -88,7 +88,7 @@ TEST_CASE_TEMPLATE_DEFINE("monitor conformance", F, monitor_conformance) {
     F fx;
     auto& c = fx.client();
 
-    SUBCASE("CLIENTS: every open file of both nodes, with its process, node, handles and name") {
+    SUBCASE("CLIENTS: every open file of both nodes on the monitor node, the caller's own on compute") {
         int fd = c.open(fx.compute(0), O_RDWR);
         int mon = c.open(fx.monitor(0), O_RDWR);
         REQUIRE(fd >= 0);
@@ -128,8 +128,21 @@ TEST_CASE_TEMPLATE_DEFINE("monitor conformance", F, monitor_conformance) {
         auto st = item_as<accel_info_status>(info_item(c, mon, ACCEL_INFO_STATUS));
         CHECK(st.open_files == clients.size());
 
-        // The compute node answers the same list; a closed file leaves it.
-        CHECK(list_of<accel_info_client>(info_item(c, fd, ACCEL_INFO_CLIENTS)).size() == clients.size());
+        // The compute node lists the caller's own file only (a locked-down monitor node is not
+        // bypassed through it), even with another compute client open.
+        int fd2 = c.open(fx.compute(0), O_RDWR);
+        REQUIRE(fd2 >= 0);
+        const auto own = list_of<accel_info_client>(info_item(c, fd, ACCEL_INFO_CLIENTS));
+        REQUIRE(own.size() == 1);
+        CHECK(own[0].client_id == cid);
+        CHECK(own[0].handles == 1);
+        CHECK(std::string(own[0].name) == name);
+        const auto own2 = list_of<accel_info_client>(info_item(c, fd2, ACCEL_INFO_CLIENTS));
+        REQUIRE(own2.size() == 1);
+        CHECK(own2[0].client_id == client_id_of(c, fd2));
+        CHECK(list_of<accel_info_client>(info_item(c, mon, ACCEL_INFO_CLIENTS)).size() == clients.size() + 1);
+        CHECK(c.close(fd2) == 0);
+        // A closed file leaves the list.
         CHECK(c.close(fd) == 0);
         clients = list_of<accel_info_client>(info_item(c, mon, ACCEL_INFO_CLIENTS));
         CHECK(find(cid) == clients.end());
@@ -137,7 +150,7 @@ TEST_CASE_TEMPLATE_DEFINE("monitor conformance", F, monitor_conformance) {
         CHECK(c.close(mon) == 0);
     }
 
-    SUBCASE("CLIENT_ENGINES and CLIENT_MEMORY: per client, every engine and region") {
+    SUBCASE("CLIENT_ENGINES and CLIENT_MEMORY: per client, every engine and region (compute: its own)") {
         int fd = c.open(fx.compute(0), O_RDWR);
         int mon = c.open(fx.monitor(0), O_RDWR);
         REQUIRE(fd >= 0);
@@ -157,6 +170,15 @@ TEST_CASE_TEMPLATE_DEFINE("monitor conformance", F, monitor_conformance) {
                 }
             CHECK(ids == std::vector<std::uint32_t>{0, 1}); // the declared engines, in order
         }
+        // The compute node answers for its own client only.
+        for (const auto& e : list_of<accel_info_client_engine>(info_item(c, fd, ACCEL_INFO_CLIENT_ENGINES)))
+            CHECK(e.client_id == cid);
+        CHECK(list_of<accel_info_client_engine>(info_item(c, fd, ACCEL_INFO_CLIENT_ENGINES)).size() == 2);
+        const auto own_mem = list_of<accel_info_client_memory>(info_item(c, fd, ACCEL_INFO_CLIENT_MEMORY));
+        REQUIRE(own_mem.size() == 2);
+        CHECK(own_mem[0].client_id == cid);
+        CHECK(own_mem[0].total == 8192);
+        CHECK(own_mem[1].client_id == cid);
         CHECK(item_length(c, mon, ACCEL_INFO_CLIENT_ENGINES, 0) ==
               static_cast<std::int32_t>(8 + engines.size() * sizeof(accel_info_client_engine)));
 
@@ -281,7 +303,7 @@ TEST_CASE_TEMPLATE_DEFINE("monitor conformance", F, monitor_conformance) {
         CHECK(c.close(x) == 0);
     }
 
-    SUBCASE("FDINFO: any client of the device by id, in DRM's format; -ENOENT for others") {
+    SUBCASE("FDINFO: any client by id on the monitor node, its own on compute, in DRM's format") {
         int fd = c.open(fx.compute(0), O_RDWR);
         int mon = c.open(fx.monitor(0), O_RDWR);
         int other = c.open(fx.monitor(1), O_RDWR);
@@ -318,8 +340,22 @@ TEST_CASE_TEMPLATE_DEFINE("monitor conformance", F, monitor_conformance) {
         const std::string name = "fdinfo-client";
         accel_set_client_name n{name.size(), uptr(name.data())};
         REQUIRE(c.ioctl(fd, ACCEL_IOCTL_SET_CLIENT_NAME, &n) == 0);
-        text = fdinfo_text(c, fd, cid); // from the compute node too
+        text = fdinfo_text(c, fd, cid); // from the compute node too, for its own client
         CHECK(text.rfind(head + "drm-client-name:\t" + name + "\n", 0) == 0);
+        // On the compute node any other id is -EACCES, existing or not.
+        int err = 0;
+        CHECK(fdinfo_text(c, fd, client_id_of(c, mon), &err).empty());
+        CHECK(err == -EACCES);
+        CHECK(fdinfo_text(c, fd, ~0ull, &err).empty());
+        CHECK(err == -EACCES);
+        // A file without objects prints no drm-resident- (the kernel's supported mask is
+        // file-wide: set once an object reported RESIDENT); one with an object prints it for
+        // every region, sram included where it has none (above).
+        const std::string empty = fdinfo_text(c, mon, client_id_of(c, mon));
+        CHECK(has_line(empty, "drm-total-memory:\t0"));
+        CHECK(has_line(empty, "drm-total-sram:\t0"));
+        CHECK(empty.find("drm-resident-") == std::string::npos);
+        CHECK(text.find("drm-resident-memory:\t") != std::string::npos);
 
         // Size negotiation and errors.
         accel_fdinfo a{};
@@ -355,7 +391,7 @@ TEST_CASE_TEMPLATE_DEFINE("monitor conformance", F, monitor_conformance) {
         CHECK(c.close(mon) == 0);
     }
 
-    SUBCASE("CLEAR_STATS: root zeroes the reset count and ENGINE_BUSY; -EACCES otherwise") {
+    SUBCASE("CLEAR_STATS: root zeroes the reset count and ENGINE_BUSY; -EACCES otherwise, -EBUSY not operational") {
         int fd = c.open(fx.compute(0), O_RDWR);
         int mon = c.open(fx.monitor(0), O_RDWR);
         REQUIRE(fd >= 0);
@@ -378,6 +414,16 @@ TEST_CASE_TEMPLATE_DEFINE("monitor conformance", F, monitor_conformance) {
             bad = {0, 1};
             CHECK(c.ioctl(mon, ACCEL_IOCTL_CLEAR_STATS, &bad) == -EINVAL);
             CHECK(status().reset_count >= 1); // nothing cleared by a refused call
+            // Not operational: -EBUSY (ENGINE_BUSY, its baseline, answers -EBUSY then), nothing
+            // cleared.
+            for (std::uint32_t state : {ACCEL_STATE_IN_RESET, ACCEL_STATE_NEEDS_RESET}) {
+                test_set_state s{state, 0};
+                REQUIRE(c.ioctl(fd, TEST_IOCTL_SET_STATE, &s) == 0);
+                CHECK(c.ioctl(mon, ACCEL_IOCTL_CLEAR_STATS, &cs) == -EBUSY);
+            }
+            test_set_state ok{ACCEL_STATE_OPERATIONAL, 0};
+            REQUIRE(c.ioctl(fd, TEST_IOCTL_SET_STATE, &ok) == 0);
+            CHECK(status().reset_count >= 1);
             CHECK(c.ioctl(mon, ACCEL_IOCTL_CLEAR_STATS, &cs) == 0);
             CHECK(status().reset_count == 0);
             CHECK(busy0().engine_id == 0);

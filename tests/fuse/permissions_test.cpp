@@ -292,15 +292,17 @@ TEST_CASE("fuse permissions: the mount is made with allow_other and default_perm
     CHECK(opts.find("default_permissions") != std::string::npos);
 }
 
-TEST_CASE("fuse permissions: attribute files - reset is root's, rules can open it to a group") {
+TEST_CASE("fuse permissions: attribute files - reset is root's whatever a rule opens it to, debugfs is root's") {
     REQUIRE(policy_configured);
     fuse_fixture fx;
     const std::string sys0 = fx.mnt + "/sys/class/accel/accel0", sys2 = fx.mnt + "/sys/class/accel/accel2";
+    const std::string dbg0 = fx.mnt + "/sys/kernel/debug/accel/0";
     using v = std::vector<int>;
     CHECK(owner_group_mode(sys0 + "/reset") == v{0, 0, 0200});
     CHECK(owner_group_mode(sys0 + "/status") == v{0, 0, 0444});
     CHECK(owner_group_mode(sys2 + "/reset") == v{0, static_cast<int>(accel1_group), 0220});
-    CHECK(owner_group_mode(fx.mnt + "/sys/kernel/debug/accel/0/name") == v{0, 0, 0444});
+    CHECK(owner_group_mode(dbg0 + "/name") == v{0, 0, 0444});
+    CHECK(owner_group_mode(dbg0 + "/clients") == v{0, 0, 0400}); // the kernel's debugfs root is 0700
     if (!can_drop_privileges())
         return;
     auto attempts = [&] {
@@ -312,18 +314,24 @@ TEST_CASE("fuse permissions: attribute files - reset is root's, rules can open i
             ::close(fd);
             return r;
         };
-        return v{write_reset(sys0 + "/reset"), try_open(sys0 + "/status", O_RDONLY), try_open(sys0 + "/status", O_WRONLY),
-                 try_open(fx.mnt + "/sys/kernel/debug/accel/0/name", O_RDONLY), write_reset(sys2 + "/reset")};
+        return v{write_reset(sys0 + "/reset"),        try_open(sys0 + "/status", O_RDONLY),
+                 try_open(sys0 + "/status", O_WRONLY), try_open(dbg0 + "/name", O_RDONLY),
+                 try_open(sys2 + "/reset", O_WRONLY),  write_reset(sys2 + "/reset"),
+                 try_open(dbg0 + "/clients", O_RDONLY)};
     };
-    // The gate device has no reset handler: a permitted store answers EOPNOTSUPP.
-    CHECK(as_user(nobody, nogroup, {}, attempts) == v{-EACCES, 0, -EACCES, 0, -EACCES});
-    CHECK(as_user(nobody, accel1_group, {}, attempts) == v{-EACCES, 0, -EACCES, 0, -EOPNOTSUPP});
-    CHECK(as_user(nobody, nogroup, {accel1_group}, attempts) == v{-EACCES, 0, -EACCES, 0, -EOPNOTSUPP});
-    // Root writes reset; no one, root included, writes a file without a store (kernfs).
+    CHECK(as_user(nobody, nogroup, {}, attempts) == v{-EACCES, 0, -EACCES, 0, -EACCES, -EACCES, -EACCES});
+    // The rule's group opens sys2's reset (its mode says so) but its write is refused: the store
+    // is root's, as ACCEL_IOCTL_RESET is.
+    CHECK(as_user(nobody, accel1_group, {}, attempts) == v{-EACCES, 0, -EACCES, 0, 0, -EACCES, -EACCES});
+    CHECK(as_user(nobody, nogroup, {accel1_group}, attempts) == v{-EACCES, 0, -EACCES, 0, 0, -EACCES, -EACCES});
+    // Root writes reset (the gate device has no reset handler: a permitted store answers
+    // EOPNOTSUPP) and reads debugfs; no one, root included, writes a file without a store.
     const v root = attempts();
-    REQUIRE(root.size() == 5);
+    REQUIRE(root.size() == 7);
+    CHECK(root[0] != -EACCES);
     CHECK(root[2] == -EACCES);
-    CHECK(root[4] == -EOPNOTSUPP);
+    CHECK(root[5] == -EOPNOTSUPP);
+    CHECK(root[6] == 0);
 }
 
 } // namespace accel::test

@@ -93,7 +93,7 @@ KERNEL=="accel_controlD1", MODE="0600")") == 0);
     CHECK(p.for_attribute("sys/class/accel/accel0/hwmon/hwmon0/temp1_input", "vdnn", 0444).mode == 0440);
 }
 
-TEST_CASE("may_open: owner, then group, then others; root passes") {
+TEST_CASE("may_open: owner, then group, then others, root passes") {
     const node_access a{1000, 100, 0640};
     CHECK(may_open(a, user(1000, 5), O_RDWR) == 0);
     CHECK(may_open(a, user(1000, 5), O_RDONLY) == 0);

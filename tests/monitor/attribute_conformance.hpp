@@ -204,6 +204,9 @@ TEST_CASE_TEMPLATE_DEFINE("attribute files", F, attribute_conformance) {
         CHECK(S_ISREG(st.st_mode));
         CHECK((st.st_mode & 07777) == 0444);
         CHECK(st.st_size == 0);
+        REQUIRE(fx.stat(dbg + "/clients", st) == 0);
+        CHECK((st.st_mode & 07777) == 0400);
+        CHECK(st.st_size == 0);
         CHECK(fx.stat(sys + "/no_such", st) == -ENOENT);
     }
 
@@ -295,8 +298,57 @@ TEST_CASE_TEMPLATE_DEFINE("attribute files", F, attribute_conformance) {
         CHECK(clients.starts_with("             command  tgid dev master a   uid      magic"));
         CHECK(read_all(fx, dbg + "/dir/entry") == "leaf\n");
         const std::vector<std::string> top = fx.list(dbg);
-        for (const char* n : {"clients", "counters", "dir", "name"})
+        for (const char* n : {"big", "clients", "counters", "dir", "name"})
             CHECK_MESSAGE(contains(top, n), n);
+        // seq_file has no page limit: a debugfs show is not cut at 4095 bytes.
+        const std::string big = read_all(fx, dbg + "/big", 1000);
+        CHECK(big.size() == 5000);
+        CHECK(big == read_all(fx, sys + "/device/big") + big.substr(4095));
+    }
+
+    SUBCASE("debugfs clients: more clients than a page holds, none cut") {
+        const std::string compute = fx.root() + "/" + node_name(node_kind::compute, fx.minor());
+        const auto lines = [](const std::string& t) { return std::count(t.begin(), t.end(), '\n'); };
+        const long before = lines(read_all(fx, dbg + "/clients"));
+        std::vector<int> fds;
+        for (int i = 0; i < 40; ++i) {
+            fds.push_back(fx.open(compute, O_RDWR));
+            REQUIRE(fds.back() >= 0);
+        }
+        const std::string clients = read_all(fx, dbg + "/clients");
+        CHECK(clients.size() > 4096);
+        CHECK(lines(clients) == before + 40);
+        CHECK(clients.back() == '\n');
+        for (int fd : fds)
+            fx.close(fd);
+        CHECK(lines(read_all(fx, dbg + "/clients")) == before);
+    }
+
+    SUBCASE("debugfs is root's: the framework's files are 0400 but name, rules aside") {
+        const int fd = fx.open(fx.root() + "/" + node_name(node_kind::compute, fx.minor()), O_RDWR);
+        REQUIRE(fd >= 0);
+        const std::vector<std::string> ids = fx.list(dbg + "/fdinfo");
+        REQUIRE(!ids.empty());
+        struct stat st {};
+        for (const std::string& f : {std::string("clients"), "fdinfo/" + ids[0]}) {
+            CAPTURE(f);
+            REQUIRE(fx.stat(dbg + "/" + f, st) == 0);
+            CHECK((st.st_mode & 07777) == 0400);
+            CHECK(fx.open_unprivileged(dbg + "/" + f, O_RDONLY) == -EACCES);
+            CHECK(read_all(fx, dbg + "/" + f).find("<errno") == std::string::npos); // root reads
+        }
+        REQUIRE(fx.stat(dbg + "/name", st) == 0);
+        CHECK((st.st_mode & 07777) == 0444);
+        CHECK(fx.open_unprivileged(dbg + "/name", O_RDONLY) == 0);
+        CHECK(fx.open_unprivileged(dbg + "/counters", O_RDONLY) == 0); // the driver's declared 0444
+        fx.close(fd);
+        // A rule widens them (a FUSE fixture restarts its server for a new policy).
+        access_policy p;
+        REQUIRE(p.load_rules("PATH==\"sys/kernel/debug/accel/*/clients\", MODE=\"0444\"\n") == 0);
+        fx.set_access_policy(p);
+        REQUIRE(fx.stat(dbg + "/clients", st) == 0);
+        CHECK((st.st_mode & 07777) == 0444);
+        CHECK(fx.open_unprivileged(dbg + "/clients", O_RDONLY) == 0);
     }
 
     SUBCASE("debugfs fdinfo: one file per open client, gone when it closes") {
@@ -313,6 +365,8 @@ TEST_CASE_TEMPLATE_DEFINE("attribute files", F, attribute_conformance) {
         const std::string text = read_all(fx, dbg + "/fdinfo/" + id);
         CHECK(text.find("drm-driver:\tattr-test\n") != std::string::npos);
         CHECK(text.find("drm-client-id:\t" + id + "\n") != std::string::npos);
+        // The driver's show_fdinfo walks the device's files: it runs outside the file lock.
+        CHECK(text.find("attr-test-device-files:\t") != std::string::npos);
         const std::string clients = read_all(fx, dbg + "/clients");
         CHECK(clients.find(" " + id + "\n") != std::string::npos);
         CHECK(clients.find("<unset>") != std::string::npos);

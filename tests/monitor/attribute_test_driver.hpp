@@ -5,7 +5,11 @@
 //   sysfs device/: value (0644, 0..1000, else -EINVAL), failing (0644, store always -EIO),
 //                  limited (0644, limit 8), big (0444, 5000 bytes of show), write_only (0200,
 //                  counts stores), show_error (0444, show -EIO), nested/deep/leaf (0444)
-//   debugfs:       counters (0444), dir/entry (0444)
+//   debugfs:       counters (0444), dir/entry (0444), big (0444, 5000 bytes of show: debugfs
+//                  does not cut it at a page)
+//   fdinfo:        attr-test-device-files, the device's open files, counted by walking them
+//                  (dev.for_each_file) from show_fdinfo: the framework must not hold the
+//                  device's file lock around show_fdinfo
 //   sensors:       temp1 "die", in0, curr1, power1, energy1, fan1 (unlabelled)
 //   memory:        region "hbm" (1 MiB) with device_data::hbm_used bytes used
 #pragma once
@@ -95,6 +99,7 @@ struct attr_test_driver {
     static constexpr std::array debugfs_entries{
         attribute<attr_test_driver>{"counters", 0444, &counters_show, nullptr},
         attribute<attr_test_driver>{"dir/entry", 0444, &leaf_show, nullptr},
+        attribute<attr_test_driver>{"big", 0444, &big_show, nullptr},
     };
 
     static std::vector<accel_info_sensor> sensors(dev& d) {
@@ -111,6 +116,11 @@ struct attr_test_driver {
         return {make(ACCEL_SENSOR_TEMP, 1, d->temp.load(), "die"), make(ACCEL_SENSOR_IN, 0, 850, ""),
                 make(ACCEL_SENSOR_CURR, 1, 1200, ""),          make(ACCEL_SENSOR_POWER, 1, 75000000, ""),
                 make(ACCEL_SENSOR_ENERGY, 1, 123456789, ""),   make(ACCEL_SENSOR_FAN, 1, 2400, "")};
+    }
+    static void show_fdinfo(file<attr_test_driver>& f, std::string& out) {
+        unsigned n = 0;
+        f.base_device().for_each_file([&](const file_base&) { ++n; });
+        out += "attr-test-device-files:\t" + std::to_string(n) + "\n";
     }
     static std::vector<accel_info_memory_region> memory_regions(dev&) {
         accel_info_memory_region r{};

@@ -106,7 +106,7 @@ TEST_CASE("list_attributes: the full tree, each directory once and before its fi
     (*f)->put();
 }
 
-TEST_CASE("status follows the device's state; memory used follows the driver") {
+TEST_CASE("status follows the device's state, memory used follows the driver") {
     mock_attribute_fixture fx;
     const std::string sys = fx.root() + "/" + sysfs_device_dir(fx.minor());
     fx.dev->status().set_state(ACCEL_STATE_IN_RESET);
@@ -122,7 +122,7 @@ TEST_CASE("status follows the device's state; memory used follows the driver") {
     CHECK(read_path(fx, sys + "/memory/hbm/used") == "12345\n");
 }
 
-TEST_CASE("sensor values read -EBUSY while the device is not operational; labels and name do not") {
+TEST_CASE("sensor values read -EBUSY while the device is not operational, labels and name do not") {
     mock_attribute_fixture fx;
     const std::string h = fx.root() + "/" + sysfs_device_dir(fx.minor()) + "/hwmon/hwmon0/";
     fx.dev->status().set_state(ACCEL_STATE_IN_RESET);
@@ -134,7 +134,7 @@ TEST_CASE("sensor values read -EBUSY while the device is not operational; labels
     CHECK(read_path(fx, h + "temp1_input") == "45000\n");
 }
 
-TEST_CASE("a read at offset 0 shows afresh; reads further on return slices of the last show") {
+TEST_CASE("a read at offset 0 shows afresh, reads further on return slices of the last show") {
     mock_attribute_fixture fx;
     const std::string temp = fx.root() + "/" + sysfs_device_dir(fx.minor()) + "/hwmon/hwmon0/temp1_input";
     const int fd = fx.open(temp, O_RDONLY);
@@ -153,7 +153,7 @@ TEST_CASE("a read at offset 0 shows afresh; reads further on return slices of th
     fx.close(fd);
 }
 
-TEST_CASE("hwmon files follow the sensors the driver reports; a vanished sensor reads -ENODATA") {
+TEST_CASE("hwmon files follow the sensors the driver reports, a vanished sensor reads -ENODATA") {
     mock_attribute_fixture fx;
     const std::string sys = fx.root() + "/" + sysfs_device_dir(fx.minor());
     const int fd = fx.open(sys + "/hwmon/hwmon0/temp1_input", O_RDONLY);

@@ -704,7 +704,7 @@ private:
         int fd = reserve_fd();
         if (fd < 0)
             return fd;
-        auto f = open_attribute(*loc->device, loc->tree, loc->rel, flags);
+        auto f = open_attribute(*loc->device, loc->tree, loc->rel, flags, current());
         if (!f) {
             unreserve_fd(fd);
             return f.error();

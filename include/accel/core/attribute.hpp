@@ -31,8 +31,10 @@
 /// owner's read/write bits at least the group's, the group's at least the others', and no
 /// write bit for others. A table with two entries of one name does not compile.
 ///
-/// The limit (default one page, 4096, at most 4096): show output past limit - 1 bytes is cut
-/// (sysfs keeps PAGE_SIZE - 1 of an overlong show), and a write longer than the limit is
+/// The limit (default one page, 4096, at most 4096): a sysfs attribute's show output past
+/// limit - 1 bytes is cut (sysfs keeps PAGE_SIZE - 1 of an overlong show; a debugfs entry's
+/// show is cut only at monitor/attribute_file.hpp's debugfs_limit, 1 MiB, as seq_file has no
+/// page limit), and a write longer than the limit is
 /// -EINVAL without calling store (the kernel's sysfs cuts such a write to one page and
 /// cgroup's kernfs files answer -E2BIG; accel refuses it so a store never sees half a value).
 /// See monitor/attribute_file.hpp for the file semantics.
@@ -44,6 +46,7 @@
 /// debugfs_entries appear at the top of the device's debugfs directory next to the framework's
 /// `name`, `clients` and `fdinfo/` (a clash with those does not compile either).
 #include <accel/core/device_base.hpp>
+#include <accel/core/driver_hooks.hpp>
 #include <accel/core/fwd.hpp>
 #include <accel/uapi/accel_info.h>
 
@@ -234,26 +237,18 @@ struct attribute_trampolines {
     static constexpr auto rows = make(std::make_index_sequence<table.size()>{});
 };
 
+// The tables' type-erased view of the driver's hooks (core/driver_hooks.hpp has the answers).
 template <class D>
 accel_device_state attribute_state(device_base& d) {
-    if constexpr (requires(device<D>& dev) { D::state(dev); })
-        return D::state(static_cast<device<D>&>(d));
-    else
-        return d.status().state();
+    return device_state_of(static_cast<device<D>&>(d));
 }
 template <class D>
 std::vector<accel_info_memory_region> attribute_memory_regions(device_base& d) {
-    if constexpr (requires(device<D>& dev) { D::memory_regions(dev); })
-        return D::memory_regions(static_cast<device<D>&>(d));
-    else
-        return {};
+    return regions_of(static_cast<device<D>&>(d));
 }
 template <class D>
 std::vector<accel_info_memory_use> attribute_memory_usage(device_base& d) {
-    if constexpr (requires(device<D>& dev) { D::memory_usage(dev); })
-        return D::memory_usage(static_cast<device<D>&>(d));
-    else
-        return {};
+    return memory_usage_of(static_cast<device<D>&>(d));
 }
 
 /// driver_ops::attributes of driver D.

@@ -180,6 +180,11 @@ public:
         for (const file_base& f : files_)
             fn(f);
     }
+    /// The open file whose client id is `id`, with a reference for the caller to put(); null
+    /// when there is none (or it is closing). Found under the file lock, used after it: what the
+    /// caller then does with the file (format its fdinfo, call the driver) runs unlocked, so it
+    /// may walk the files itself and opens and closes go on meanwhile.
+    file_base* get_file(std::uint64_t id) noexcept;
 
     friend void intrusive_ptr_add_ref(device_base* d) noexcept { d->refs_.fetch_add(1, std::memory_order_relaxed); }
     friend void intrusive_ptr_release(device_base* d) noexcept {
@@ -279,6 +284,14 @@ inline result<file_base*> device_base::open(node_kind kind, int flags) {
     }
     open_count_.fetch_add(1, std::memory_order_relaxed);
     return f;
+}
+
+inline file_base* device_base::get_file(std::uint64_t id) noexcept {
+    std::lock_guard lock(files_mutex_);
+    for (file_base& f : files_)
+        if (f.client_id() == id)
+            return f.try_get() ? &f : nullptr;
+    return nullptr;
 }
 
 inline void device_base::close(file_base* f) noexcept {

@@ -28,8 +28,10 @@
 ///   drm-shared-<region>   always
 ///   drm-active-<region>   when an object of the file in that region is busy (the kernel marks
 ///                         ACTIVE supported only when it meets such an object)
-///   drm-resident-<region> always: every accel object reports its residency (the kernel's
-///                         RESIDENT status bit)
+///   drm-resident-<region> when the file has at least one object, in any region: every accel
+///                         object reports its residency, and the kernel prints resident for
+///                         every region once some object of the file reported RESIDENT (the
+///                         supported-status mask is file-wide), never for a file without one
 ///   drm-purgeable-<region> never: accel has no madvise, no object is ever purgeable
 ///   then the driver's own keys (below).
 /// Sizes use drm_fdinfo_print_size's rule: divided by 1024 while non-zero and a multiple of

@@ -6,6 +6,7 @@
 /// written back into the item's length (bytes written, bytes needed, or -errno), as the
 /// i915/xe query ioctls do. What an item contains comes from the device's `info_item` (built
 /// from the driver's optional callbacks by info_items.hpp).
+#include <accel/core/attribute.hpp>
 #include <accel/core/device_base.hpp>
 #include <accel/core/parked_call.hpp>
 #include <accel/base/fault_injection.hpp>
@@ -107,29 +108,32 @@ inline int reset(device_base& dev, file_base&, void* kdata) {
 }
 
 /// ACCEL_IOCTL_FDINFO (uapi/accel_monitor.h): the fdinfo text (core/fdinfo.hpp) of the device's
-/// open file with `client_id`, on either node. The text is built under the device's file lock
-/// (the file cannot close meanwhile) and copied out after it.
-inline int fdinfo(device_base& dev, file_base&, void* kdata) {
+/// open file with `client_id`: any client on the monitor node, the caller's own on the compute
+/// node (-EACCES for another id, existing or not). The file is found under the device's file
+/// lock and held by a reference while its text is built outside the lock, as the kernel's
+/// fdinfo holds the struct file: the driver's show_fdinfo may walk the files (for_each_file)
+/// and opens and closes go on meanwhile.
+inline int fdinfo(device_base& dev, file_base& caller, void* kdata) {
     auto& a = *static_cast<accel_fdinfo*>(kdata);
     if (a.flags)
         return -EINVAL;
+    if (caller.kind() != node_kind::monitor && a.client_id != caller.client_id())
+        return -EACCES;
+    file_base* c = dev.get_file(a.client_id);
+    if (!c)
+        return -ENOENT;
+    struct put_on_exit {
+        file_base* f;
+        ~put_on_exit() { f->put(); }
+    } held{c};
     std::string text;
-    bool found = false;
     try {
         if (detail::alloc_may_fail())
             return -ENOMEM;
-        dev.for_each_file([&](const file_base& c) {
-            if (found || c.client_id() != a.client_id)
-                return;
-            found = true;
-            // The list holds the files themselves; the driver's hook takes one non-const.
-            dev.ops().fdinfo(dev, const_cast<file_base&>(c), text);
-        });
+        dev.ops().fdinfo(dev, *c, text);
     } catch (const std::bad_alloc&) {
         return -ENOMEM;
     }
-    if (!found)
-        return -ENOENT;
     if (text.size() > UINT32_MAX)
         return -E2BIG;
     if (a.length != 0) {
@@ -144,11 +148,14 @@ inline int fdinfo(device_base& dev, file_base&, void* kdata) {
 
 /// ACCEL_IOCTL_CLEAR_STATS (uapi/accel_monitor.h): the reset count and ENGINE_BUSY start again
 /// from 0 (a baseline, core/stats_baseline.hpp; the counters stay monotonic). Root only: the
-/// table's root_only flag answers -EACCES before this runs.
+/// table's root_only flag answers -EACCES before this runs. -EBUSY unless the device is
+/// OPERATIONAL: the baseline reads ENGINE_BUSY, which reads the hardware and answers -EBUSY then.
 inline int clear_stats(device_base& dev, file_base&, void* kdata) {
     const auto& a = *static_cast<const accel_clear_stats*>(kdata);
     if (a.flags || a.pad)
         return -EINVAL;
+    if (dev.ops().attributes->state(dev) != ACCEL_STATE_OPERATIONAL)
+        return -EBUSY;
     try {
         if (detail::alloc_may_fail())
             return -ENOMEM;

@@ -22,7 +22,10 @@
 /// A missing callback answers an empty list, zero capabilities, or the framework's device status
 /// (core/device_status.hpp).
 ///
-/// Monitoring items (built by the framework for every driver):
+/// Monitoring items (built by the framework for every driver). On the monitor node they answer
+/// for every open file of the device; on the compute node for the caller's own file only
+/// (accel's rule: the kernel has no such items, and a monitor node locked down by its mode must
+/// not be bypassed through the compute node):
 ///   CLIENTS         every open file of the device, both nodes, oldest first: client id, the
 ///                   opener's thread group and command name at open (core/client_process.hpp),
 ///                   uid, node, handle count, client name
@@ -36,6 +39,7 @@
 /// refuses its hardware opcodes with -EBUSY while the device is not operational. Every other
 /// item answers in any state.
 #include <accel/core/device_base.hpp>
+#include <accel/core/driver_hooks.hpp>
 #include <accel/core/fdinfo.hpp>
 #include <accel/core/file_base.hpp>
 #include <accel/core/fwd.hpp>
@@ -85,30 +89,6 @@ std::string fixed_name(const char (&name)[N]) {
     while (n < N && name[n] != '\0')
         ++n;
     return std::string(name, n);
-}
-
-template <class D>
-accel_device_state device_state_of(device<D>& dev) {
-    if constexpr (requires { D::state(dev); })
-        return D::state(dev);
-    else
-        return dev.status().state();
-}
-
-template <class D>
-std::vector<accel_info_engine> engines_of(device<D>& dev) {
-    if constexpr (requires { D::engines(dev); })
-        return D::engines(dev);
-    else
-        return {};
-}
-
-template <class D>
-std::vector<accel_info_memory_region> regions_of(device<D>& dev) {
-    if constexpr (requires { D::memory_regions(dev); })
-        return D::memory_regions(dev);
-    else
-        return {};
 }
 
 /// Sums clocks per engine id into `into`, in first-seen order.
@@ -187,6 +167,9 @@ fdinfo_record fdinfo_record_of(device<D>& dev, file<D>& f) {
         r.engines.push_back(std::move(e));
     }
     const std::vector<accel_info_memory_region> regions = regions_of(dev);
+    // drm_show_memory_stats' supported mask is file-wide: resident for every region once the
+    // file has an object (each reports RESIDENT), for none without one.
+    const bool has_objects = f.handles().size() > 0;
     for (std::uint32_t id : region_ids(regions)) {
         const file_memory_stats s = memory_stats(f, static_cast<int>(id));
         fdinfo_region m;
@@ -207,11 +190,23 @@ fdinfo_record fdinfo_record_of(device<D>& dev, file<D>& f) {
         m.resident = s.resident;
         m.purgeable = s.purgeable;
         m.show_active = s.active_objects > 0;
+        m.show_resident = has_objects;
         r.regions.push_back(std::move(m));
     }
     if constexpr (requires(std::string& out) { D::show_fdinfo(f, out); })
         D::show_fdinfo(f, r.driver_keys);
     return r;
+}
+
+/// Calls fn(const file_base&) on the clients `caller` may see: on the monitor node every open
+/// file of the device (under its file lock, oldest first), on the compute node the caller's own
+/// file only (accel's rule, uapi/accel_info.h: a compute user never sees other clients).
+template <class Fn>
+void for_each_visible_client(const device_base& dev, const file_base& caller, Fn&& fn) {
+    if (caller.kind() == node_kind::monitor)
+        dev.for_each_file(fn);
+    else
+        fn(caller);
 }
 
 template <class D>
@@ -251,10 +246,7 @@ int info_item(device<D>& dev, file<D>& f, std::uint32_t id, std::vector<unsigned
         return 0;
     }
     case ACCEL_INFO_MEMORY_USAGE:
-        if constexpr (requires { D::memory_usage(dev); })
-            append_list(out, D::memory_usage(dev));
-        else
-            append_list(out, std::vector<accel_info_memory_use>{});
+        append_list(out, memory_usage_of(dev));
         return 0;
     case ACCEL_INFO_ENGINE_BUSY: {
         if (device_state_of(dev) != ACCEL_STATE_OPERATIONAL)
@@ -266,7 +258,7 @@ int info_item(device<D>& dev, file<D>& f, std::uint32_t id, std::vector<unsigned
     }
     case ACCEL_INFO_CLIENTS: {
         std::vector<accel_info_client> clients;
-        dev.for_each_file([&](const file_base& c) {
+        for_each_visible_client(dev, f, [&](const file_base& c) {
             accel_info_client v{};
             v.client_id = c.client_id();
             v.pid = c.process().tgid;
@@ -284,7 +276,7 @@ int info_item(device<D>& dev, file<D>& f, std::uint32_t id, std::vector<unsigned
     case ACCEL_INFO_CLIENT_ENGINES: {
         const std::vector<accel_info_engine> engines = engines_of(dev);
         std::vector<accel_info_client_engine> usage;
-        dev.for_each_file([&](const file_base& c) {
+        for_each_visible_client(dev, f, [&](const file_base& c) {
             for (const accel_info_engine_time& t : client_engine_time(c, engines))
                 usage.push_back(accel_info_client_engine{c.client_id(), t.engine_id, 0, t.busy_ns});
         });
@@ -294,7 +286,7 @@ int info_item(device<D>& dev, file<D>& f, std::uint32_t id, std::vector<unsigned
     case ACCEL_INFO_CLIENT_MEMORY: {
         const std::vector<std::uint32_t> ids = region_ids(regions_of(dev));
         std::vector<accel_info_client_memory> usage;
-        dev.for_each_file([&](const file_base& c) {
+        for_each_visible_client(dev, f, [&](const file_base& c) {
             for (std::uint32_t region : ids) {
                 const file_memory_stats s = memory_stats(c, static_cast<int>(region));
                 usage.push_back(accel_info_client_memory{c.client_id(), region, 0, s.total, s.shared, s.resident,

@@ -116,6 +116,16 @@ public:
     std::uint32_t ref_count() const noexcept { return refs_.load(std::memory_order_relaxed); }
 
     void get() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+    /// get() unless the count already reached 0 (kref_get_unless_zero / get_file_rcu): for a
+    /// finder that sees the file in a list its release has not yet left. False: it is going.
+    bool try_get() noexcept {
+        std::uint32_t n = refs_.load(std::memory_order_relaxed);
+        do {
+            if (n == 0)
+                return false;
+        } while (!refs_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
+        return true;
+    }
     /// References now (file_count): only meaningful to a holder that knows nobody can take a
     /// new one behind its back (the FUSE host keeps a published file while others hold it).
     std::uint32_t refs() const noexcept { return refs_.load(std::memory_order_acquire); }

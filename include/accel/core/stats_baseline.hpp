@@ -6,7 +6,9 @@
 /// count (STATUS) and the engines' busy time (ENGINE_BUSY). The counters underneath stay
 /// monotonic (the reset flow and RESET's wait compare the raw reset count; the schedulers'
 /// clocks and every per-client engine time keep counting), so clearing records a baseline and
-/// the reported values are raw minus baseline, never below 0. Per-client values are never
+/// the reported values are raw minus baseline. A raw value below its baseline means the counter
+/// restarted (a driver's engine_busy counting from 0 again after its hardware reset): the raw
+/// value is then reported as it is, not 0, so the statistic keeps moving. Per-client values are never
 /// cleared: fdinfo parsers rely on them growing for the client's life.
 #include <accel/uapi/accel_info.h>
 
@@ -33,7 +35,7 @@ public:
     /// The reset count since the last clear.
     std::uint64_t resets_since(std::uint64_t raw) const noexcept {
         const std::uint64_t base = resets_.load(std::memory_order_acquire);
-        return raw > base ? raw - base : 0;
+        return raw >= base ? raw - base : raw;
     }
     /// Subtracts each engine's baseline from `busy` in place.
     void subtract(std::vector<accel_info_engine_time>& busy) const {
@@ -41,7 +43,7 @@ public:
         for (accel_info_engine_time& b : busy)
             for (const auto& [id, ns] : engines_)
                 if (id == b.engine_id)
-                    b.busy_ns = b.busy_ns > ns ? b.busy_ns - ns : 0;
+                    b.busy_ns = b.busy_ns >= ns ? b.busy_ns - ns : b.busy_ns; // restarted: raw
     }
 
 private:

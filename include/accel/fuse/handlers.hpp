@@ -384,7 +384,7 @@ struct requests {
             return;
         }
         st.files.settle(*n.dev); // what a client closed is gone from clients and fdinfo
-        auto f = open_attribute(*n.dev, n.tree, n.rel, fi->flags);
+        auto f = open_attribute(*n.dev, n.tree, n.rel, fi->flags, identity(req));
         if (!f) {
             fuse_reply_err(req, -f.error());
             return;

@@ -16,6 +16,10 @@
 /// Match keys (`==`, shell globs as udev's): KERNEL (the node's name: accel0, accel_controlD0;
 /// never matches an attribute), PATH (the path under the mount root: accel/accel0,
 /// sys/class/accel/accel0/reset; `*` also matches `/`), DRIVER (the device's driver name).
+/// A rule without KERNEL reaches attribute files too: a DRIVER-only rule such as
+/// `DRIVER=="vdnn", GROUP="video", MODE="0660"` gives that mode to every sysfs and debugfs file
+/// of the driver's devices (debugfs included); give nodes to a group with KERNEL=="accel*". The
+/// sysfs `reset` store stays root-only whatever its mode (monitor/attribute_tree.hpp).
 /// Assignment keys (`=`): OWNER and GROUP (a name or a number), MODE (octal, at most 07777).
 /// A key given twice, an unknown key, a bad operator, an unknown user or group, or a rule with
 /// no assignment is -EINVAL. `#` starts a comment line.

@@ -9,12 +9,14 @@
 ///           offset 0 and whenever a read is not where the last one ended; accel re-runs it at
 ///           offset 0 only, so a reader that seeks back to 0 gets a fresh value, as with
 ///           sysfs, and the slices of one value stay consistent.) Output past limit - 1 bytes
-///           (4095 by default) is cut, as sysfs_kf_seq_show keeps PAGE_SIZE - 1 bytes of an
-///           overlong show. A show error is what read returns.
+///           (show_limit) is cut: 4095 for sysfs, as sysfs_kf_seq_show keeps PAGE_SIZE - 1 bytes of an
+///           overlong show; debugfs_limit - 1 for debugfs files (seq_file has no page limit). A show error is what read returns.
 ///   write   one store call with the whole buffer of the write, whatever the offset (sysfs_kf_write
 ///           ignores the position; the position then advances by the count, as kernfs's does).
-///           0 bytes: 0, store not called. More than the limit (4096 by default): -EINVAL,
-///           store not called (sysfs cuts such a write to one page; see core/attribute.hpp).
+///           0 bytes: 0, store not called. A root-only store (sysfs `reset`) opened by an
+///           unprivileged caller: -EACCES, whatever the mode let it open. More than the limit
+///           (4096 by default): -EINVAL, store not called (sysfs cuts such a write to one page;
+///           see core/attribute.hpp).
 ///           Success: the byte count; a store error is returned and the store has changed
 ///           nothing. No store: -EINVAL (kernfs_fop_write_iter without ops->write).
 ///   llseek  generic_file_llseek with the stat size: SEEK_SET, SEEK_CUR, SEEK_END (from the
@@ -44,12 +46,24 @@
 
 namespace accel {
 
+/// The show cap of debugfs files (the framework's and the driver's): seq_file, which
+/// debugfs uses, has no page limit, so a long clients table or fdinfo text is not cut at 4095
+/// bytes as a sysfs attribute is; 1 MiB bounds what one show may build.
+inline constexpr std::size_t debugfs_limit = std::size_t{1} << 20;
+
 /// What one attribute file reads and writes, type-erased (a driver row, or a framework
 /// attribute with what it needs captured). show appends to `out`; store takes one write's
 /// bytes; both return 0 or -errno and either may be empty.
 struct attribute_source {
     mode_t mode = 0444;
+    /// A write of more than `limit` bytes is refused (the row's limit, at most one page).
     std::size_t limit = 4096;
+    /// Show output past show_limit - 1 bytes is cut: the limit for sysfs, debugfs_limit for
+    /// debugfs.
+    std::size_t show_limit = 4096;
+    /// A store only a privileged opener may call, whatever the mode (the kernel's store checks
+    /// capable(CAP_SYS_ADMIN) against the opener's credentials): -EACCES for anyone else.
+    bool store_root_only = false;
     /// What stat reports as st_size: 4096 for sysfs attributes, 0 for debugfs entries.
     std::uint64_t size = 4096;
     std::function<int(device_base&, std::string& out)> show;
@@ -80,9 +94,12 @@ inline const file_operations& attribute_file_operations() noexcept;
 class attribute_file final : public open_file {
 public:
     /// A new open file with one reference, or null when out of memory.
-    static attribute_file* create(device_ref dev, attribute_source src, int flags) noexcept {
+    /// `opener` is the caller of open(2): a root-only store checks it at every write, as the
+    /// kernel checks the opener's credentials (file->f_cred), not the writer's.
+    static attribute_file* create(device_ref dev, attribute_source src, int flags,
+                                  const caller_identity& opener) noexcept {
         try {
-            return new attribute_file(std::move(dev), std::move(src), flags);
+            return new attribute_file(std::move(dev), std::move(src), flags, opener.privileged);
         } catch (...) {
             return nullptr;
         }
@@ -98,8 +115,8 @@ public:
             const int r = src_.show ? detail::attribute_call(*dev_, [&] { return src_.show(*dev_, fresh); }) : -EINVAL;
             if (r < 0)
                 return r;
-            if (fresh.size() > src_.limit - 1)
-                fresh.resize(src_.limit - 1);
+            if (fresh.size() > src_.show_limit - 1)
+                fresh.resize(src_.show_limit - 1);
             text_.swap(fresh);
             filled_ = true;
         }
@@ -117,6 +134,8 @@ public:
             return -EINVAL;
         if (n == 0)
             return 0;
+        if (src_.store_root_only && !opener_privileged_)
+            return -EACCES;
         if (n > src_.limit)
             return -EINVAL;
         std::string in;
@@ -151,13 +170,15 @@ public:
     }
 
 private:
-    attribute_file(device_ref dev, attribute_source src, int flags)
-        : open_file(attribute_file_operations(), flags), dev_(std::move(dev)), src_(std::move(src)) {}
+    attribute_file(device_ref dev, attribute_source src, int flags, bool opener_privileged)
+        : open_file(attribute_file_operations(), flags), dev_(std::move(dev)), src_(std::move(src)),
+          opener_privileged_(opener_privileged) {}
     ~attribute_file() = default;
     friend const file_operations& attribute_file_operations() noexcept;
 
     device_ref dev_;
     attribute_source src_;
+    bool opener_privileged_;
     std::mutex mutex_;
     std::string text_;
     bool filled_ = false;

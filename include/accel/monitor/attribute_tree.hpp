@@ -20,7 +20,9 @@
 ///   reset            0200  store "1" (with or without a newline) asks the device's reset
 ///                          handler for a reset (ACCEL_IOCTL_RESET's request, without waiting):
 ///                          its error is the write's (-EOPNOTSUPP without a handler); anything
-///                          else -EINVAL. Root only through its mode.
+///                          else -EINVAL. Root only whatever the mode, as the ioctl: a rule may
+///                          widen the mode (a DRIVER-only rule reaches attribute files too), but
+///                          a write by a file an unprivileged caller opened is -EACCES.
 ///   device/<name>          the driver's sysfs_attributes (core/attribute.hpp)
 ///   hwmon/hwmon0/    present when the driver reports sensors (driver_ops::sensors):
 ///     name           0444  the driver name with hwmon's bad characters ('-', '*', ' ', '\t',
@@ -34,19 +36,21 @@
 ///                    a reset; accel keeps the monitor node's errno). Labels and `name` read
 ///                    in any state.
 ///
-/// debugfs (directories 0755, framework files 0444, st_size 0 as debugfs reports; in the kernel
-/// the debugfs root is 0700, root's only: the backend's access policy decides here):
-///   name             "<driver name> dev=accel<N> unique=accel<N>\n": accel_name_info's
+/// debugfs (directories 0755, st_size 0 as debugfs reports; the framework's files are 0400,
+/// root's only, as the kernel's debugfs root is 0700, except `name` (0444); the access policy's
+/// rules may widen them; every debugfs show is cut at debugfs_limit, 1 MiB, not at a page:
+/// seq_file has no page limit):
+///   name             0444  "<driver name> dev=accel<N> unique=accel<N>\n": accel_name_info's
 ///                    text, with accel's device name where the kernel prints the parent's
-///   clients          drm_clients_info's table: command, tgid, dev (the minor), master (always
+///   clients          0400  drm_clients_info's table: command, tgid, dev (the minor), master (always
 ///                    'n': accel has no master), a (authenticated: opened by a privileged
 ///                    caller), uid, magic (always 0), name (the client name or <unset>), id
 ///                    (the client id); one line per open file of both nodes, by client id
 ///   fdinfo/<client-id>
-///                    that client's fdinfo text (its file's show_fdinfo), one file per open
+///                    0400  that client's fdinfo text (its file's show_fdinfo), one file per open
 ///                    file; a file appears with its client and goes with it; reading it after
 ///                    the client closed is -EIO (debugfs answers -EIO for a removed file)
-///   <name>           the driver's debugfs_entries
+///   <name>           the driver's debugfs_entries, with their declared modes
 ///
 /// Permissions: open_attribute() does not check the caller (the backend checks the access the
 /// policy gives with may_open_attribute() first); it makes kernfs_fop_open's own checks,
@@ -171,20 +175,24 @@ std::pair<std::string, pid_t> client_command(const File& f) {
     return {process_command(f.opener().pid), f.opener().pid};
 }
 
-inline attribute_source text_source(std::function<int(device_base&, std::string&)> show, std::uint64_t size,
+/// A read-only framework file: sysfs's (st_size 4096, one page of show) or debugfs's
+/// (st_size 0, debugfs_limit of show).
+inline attribute_source text_source(std::function<int(device_base&, std::string&)> show, attribute_tree tree,
                                     mode_t mode = 0444) {
     attribute_source s;
     s.mode = mode;
-    s.size = size;
+    s.size = tree == attribute_tree::sysfs ? 4096 : 0;
+    s.show_limit = tree == attribute_tree::sysfs ? 4096 : debugfs_limit;
     s.show = std::move(show);
     return s;
 }
 
-inline attribute_source row_source(const attribute_row& row, std::uint64_t size) {
+inline attribute_source row_source(const attribute_row& row, attribute_tree tree) {
     attribute_source s;
     s.mode = row.mode;
     s.limit = row.limit;
-    s.size = size;
+    s.show_limit = tree == attribute_tree::sysfs ? row.limit : debugfs_limit;
+    s.size = tree == attribute_tree::sysfs ? 4096 : 0;
     if (row.show)
         s.show = row.show;
     if (row.store)
@@ -197,7 +205,7 @@ inline std::vector<attribute_node> sysfs_nodes(device_base& dev) {
     std::vector<attribute_node> out;
     const unsigned minor = dev.minor();
     auto text = [&](std::string path, std::function<int(device_base&, std::string&)> show) {
-        out.push_back({std::move(path), text_source(std::move(show), size)});
+        out.push_back({std::move(path), text_source(std::move(show), attribute_tree::sysfs)});
     };
     text("dev", [minor](device_base&, std::string& o) {
         o += std::to_string(accel_char_major) + ":" + std::to_string(minor) + "\n";
@@ -240,6 +248,7 @@ inline std::vector<attribute_node> sysfs_nodes(device_base& dev) {
         attribute_source reset;
         reset.mode = 0200;
         reset.size = size;
+        reset.store_root_only = true; // whatever a rule makes of the mode, as ACCEL_IOCTL_RESET
         reset.store = [](device_base& d, std::string_view in) {
             if (in != "1" && in != "1\n")
                 return -EINVAL;
@@ -268,7 +277,7 @@ inline std::vector<attribute_node> sysfs_nodes(device_base& dev) {
         });
     }
     for (const attribute_row& row : tables.sysfs)
-        out.push_back({"device/" + std::string(row.name), row_source(row, size)});
+        out.push_back({"device/" + std::string(row.name), row_source(row, attribute_tree::sysfs)});
     const std::vector<accel_info_sensor> sensors = dev.ops().sensors(dev);
     if (!sensors.empty()) {
         text("hwmon/hwmon0/name", [](device_base& d, std::string& o) {
@@ -307,16 +316,19 @@ inline std::vector<attribute_node> sysfs_nodes(device_base& dev) {
 }
 
 /// Calls fn(const file_base&) on the open file whose client id is `id`; false when none is.
+/// The file is held by a reference, not the device's file lock, while fn runs (a driver's
+/// show_fdinfo may walk the files; opens and closes go on).
 template <class Fn>
 bool with_client(device_base& dev, std::uint64_t id, Fn&& fn) {
-    bool found = false;
-    dev.for_each_file([&](const file_base& f) {
-        if (!found && f.client_id() == id) {
-            found = true;
-            fn(f);
-        }
-    });
-    return found;
+    file_base* f = dev.get_file(id);
+    if (!f)
+        return false;
+    struct put_on_exit {
+        file_base* f;
+        ~put_on_exit() { f->put(); }
+    } held{f};
+    fn(static_cast<const file_base&>(*f));
+    return true;
 }
 
 inline std::vector<attribute_node> debugfs_nodes(device_base& dev) {
@@ -327,7 +339,7 @@ inline std::vector<attribute_node> debugfs_nodes(device_base& dev) {
                                    o += std::string(d.info().name) + " dev=" + n + " unique=" + n + "\n";
                                    return 0;
                                },
-                               0)});
+                               attribute_tree::debugfs)});
     out.push_back({"clients", text_source(
                                   [](device_base& d, std::string& o) {
                                       struct row {
@@ -361,23 +373,20 @@ inline std::vector<attribute_node> debugfs_nodes(device_base& dev) {
                                       }
                                       return 0;
                                   },
-                                  0)});
+                                  attribute_tree::debugfs, 0400)});
     std::vector<std::uint64_t> ids;
     dev.for_each_file([&](const file_base& f) { ids.push_back(f.client_id()); });
     std::sort(ids.begin(), ids.end());
     for (std::uint64_t id : ids)
         out.push_back({"fdinfo/" + std::to_string(id), text_source(
                                                            [id](device_base& d, std::string& o) {
-                                                               return with_client(d, id,
-                                                                                  [&](const file_base& f) {
-                                                                                      f.show_fdinfo(o);
-                                                                                  })
-                                                                          ? 0
-                                                                          : -EIO;
+                                                               return with_client(d, id, [&](const file_base& f) {
+                                                                   f.show_fdinfo(o);
+                                                               }) ? 0 : -EIO;
                                                            },
-                                                           0)});
+                                                           attribute_tree::debugfs, 0400)});
     for (const attribute_row& row : dev.ops().attributes->debugfs)
-        out.push_back({std::string(row.name), row_source(row, 0)});
+        out.push_back({std::string(row.name), row_source(row, attribute_tree::debugfs)});
     return out;
 }
 
@@ -458,8 +467,10 @@ inline result<std::vector<std::string>> list_attribute_directory(device_base& de
 /// flags): a new attribute file with one reference (the caller's; put() closes it), or
 /// -ENOENT, -EISDIR (a directory), -EACCES (kernfs's checks: reading without a show, writing
 /// without a store), -ENODEV (unplugged), -ENOMEM. The caller's permission is not checked
-/// here (see may_open_attribute()).
-inline result<open_file*> open_attribute(device_base& dev, attribute_tree tree, std::string_view path, int flags) {
+/// here (see may_open_attribute()); `opener` (the caller of open(2)) is kept by the file for
+/// a root-only store (sysfs `reset`), which refuses the writes of an unprivileged opener.
+inline result<open_file*> open_attribute(device_base& dev, attribute_tree tree, std::string_view path, int flags,
+                                         const caller_identity& opener = current_caller()) {
     using out_t = result<open_file*>;
     if (!dev.enter())
         return out_t::failure(-ENODEV);
@@ -474,7 +485,7 @@ inline result<open_file*> open_attribute(device_base& dev, attribute_tree tree, 
                 return out_t::failure(-EINVAL);
             if ((acc != O_WRONLY && !n.source.show) || (acc != O_RDONLY && !n.source.store))
                 return out_t::failure(-EACCES);
-            attribute_file* f = attribute_file::create(device_ref(&dev), std::move(n.source), flags);
+            attribute_file* f = attribute_file::create(device_ref(&dev), std::move(n.source), flags, opener);
             if (!f)
                 return out_t::failure(-ENOMEM);
             return static_cast<open_file*>(f);

@@ -50,6 +50,11 @@ enum accel_info_id {
  * -EBUSY (in the item's length) unless the device is OPERATIONAL, as habanalabs' INFO answers
  * its hardware opcodes; every other item answers in any state, also on the monitor node while
  * another process holds the compute node exclusively.
+ *
+ * Who is seen: CLIENTS, CLIENT_ENGINES and CLIENT_MEMORY answer for every open file of the
+ * device on the monitor node, and for the calling file's own client only on the compute node
+ * (accel's rule: a monitor node locked down by its mode, say 0600, must not be bypassed by any
+ * compute user; the device-wide items answer on both nodes).
  */
 
 struct accel_info_item {
@@ -157,7 +162,8 @@ struct accel_info_engine_busy {
 	/* followed by struct accel_info_engine_time busy[count] */
 };
 
-/* ACCEL_INFO_CLIENTS: the device's open files, both nodes, oldest first. */
+/* ACCEL_INFO_CLIENTS: the device's open files, both nodes, oldest first (the monitor node; the
+ * compute node lists the caller's own file only). */
 enum accel_node_kind {
 	ACCEL_NODE_COMPUTE = 0, /* accel/accel<N> */
 	ACCEL_NODE_MONITOR = 1, /* accel/accel_controlD<N> */
