@@ -247,7 +247,7 @@ TEST_CASE("dma-resv: add_fence replacement rules") {
     resv.unlock();
 }
 
-TEST_CASE("dma-resv: reserve before add; reservations end at unlock and do not add up") {
+TEST_CASE("dma-resv: reserve before add, reservations end at unlock and do not add up") {
     dma_resv resv;
     REQUIRE(resv.lock(nullptr) == 0);
     CHECK(resv.add_fence(alloc_fence(), resv_usage::write) == -ENOSPC); // nothing reserved

@@ -41,7 +41,7 @@ TEST_CASE("sim_sensors: idle engines read the idle values, labelled in hwmon ter
     CHECK(v[1].index == 0); // in0: voltages start at 0
 }
 
-TEST_CASE("sim_sensors: load moves power, voltage, temperature and fan; energy integrates power") {
+TEST_CASE("sim_sensors: load moves power, voltage, temperature and fan, energy integrates power") {
     accel::sim_sensor_profile p;
     accel::sim_sensors s(2, 0, 0, p);
     // Both engines busy for the whole first second: utilisation 1.
@@ -64,7 +64,7 @@ TEST_CASE("sim_sensors: load moves power, voltage, temperature and fan; energy i
     CHECK(value(idle, ACCEL_SENSOR_ENERGY) > value(half, ACCEL_SENSOR_ENERGY));
 }
 
-TEST_CASE("sim_sensors: the same samples give the same values; fast polls keep their window") {
+TEST_CASE("sim_sensors: the same samples give the same values, fast polls keep their window") {
     accel::sim_sensors a(1, 0), b(1, 0);
     CHECK(value(a.read(500 * ms, 250 * ms), ACCEL_SENSOR_TEMP) == value(b.read(500 * ms, 250 * ms), ACCEL_SENSOR_TEMP));
     // Polls 1 ms apart measure over the interval since a kept sample at least a window old,

@@ -40,7 +40,7 @@ void for_both_classes(Fn fn) {
 
 } // namespace
 
-TEST_CASE("ww_mutex: contexts take increasing stamps; the class is the one given") {
+TEST_CASE("ww_mutex: contexts take increasing stamps, the class is the one given") {
     ww_acquire_ctx a(wd_class), b(wd_class), c(ww_class_);
     CHECK(a.stamp() < b.stamp());
     CHECK(b.stamp() < c.stamp());
@@ -426,7 +426,7 @@ TEST_CASE("ww_mutex: wound-wait wounds a younger holder, which backs off at its 
     young.fini();
 }
 
-TEST_CASE("ww_mutex: wait-die, a younger context holding locks dies on a lock an older one holds; an older one waits") {
+TEST_CASE("ww_mutex: wait-die, a younger context holding locks dies on a lock an older one holds, an older one waits") {
     ww_mutex a(wd_class), b(wd_class);
     ww_acquire_ctx older(wd_class), younger(wd_class);
     REQUIRE(a.lock(&older) == 0);

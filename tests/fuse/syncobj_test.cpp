@@ -391,7 +391,7 @@ TEST_CASE("fuse syncobj: libdrm's drmSyncobj* calls work unmodified on a served 
     CHECK(drmSyncobjDestroy(fd, a) == -1);
     CHECK(errno == EINVAL);
 }
-TEST_CASE("fuse syncobj: libdrm unmodified: FDToHandle and ImportSyncFile work, HandleToFD and ExportSyncFile are EOPNOTSUPP; through the syscall backend they work") {
+TEST_CASE("fuse syncobj: libdrm unmodified: FDToHandle and ImportSyncFile work, HandleToFD and ExportSyncFile are EOPNOTSUPP, through the syscall backend they work") {
     so::fixture<fuse_env> fx;
     const int fd = fx.fd;
     std::uint32_t h = 0, t = 0;
@@ -457,7 +457,7 @@ TEST_CASE("fuse syncobj: libdrm unmodified: FDToHandle and ImportSyncFile work, 
 #endif
 
 #ifdef ACCEL_HAVE_LIBSYNC
-TEST_CASE("fuse syncobj: libsync.h unmodified: sync_wait works, sync_merge is EOPNOTSUPP (and sync_accumulate keeps its fd); the merge through the syscall backend works") {
+TEST_CASE("fuse syncobj: libsync.h unmodified: sync_wait works, sync_merge is EOPNOTSUPP (and sync_accumulate keeps its fd), the merge through the syscall backend works") {
     so::fixture<fuse_env> fx;
     const int a = fx.export_sync_file(0), b = fx.export_sync_file(1);
     errno = 0;

@@ -804,7 +804,7 @@ TEST_CASE("buddy: alloc_blocks validation (-EINVAL)") {
     check_mm(mm);
 }
 
-TEST_CASE("buddy: placement follows drm (best = smallest order, highest offset; TOPDOWN; RANGE)") {
+TEST_CASE("buddy: placement follows drm (best = smallest order, highest offset, TOPDOWN, RANGE)") {
     buddy mm;
     const u64 ps = SZ_4K, mm_size = 16 * ps;
     REQUIRE(mm.init(mm_size, buddy_chunk{ps}) == 0);

@@ -80,7 +80,7 @@ TEST_CASE("tlsf: placement modes and bounds") {
     }
 }
 
-TEST_CASE("tlsf: freeing coalesces at once; listings are in address order") {
+TEST_CASE("tlsf: freeing coalesces at once, listings are in address order") {
     tlsf m;
     REQUIRE(m.init(4096, 16 * 4096) == 0);
     tlsf::node n[4];

@@ -86,7 +86,7 @@ TEST_CASE("sizes: the kernel's units, bytes without a unit, nothing else") {
     CHECK_FALSE(parse_fdinfo_ns("5 us").has_value());
 }
 
-TEST_CASE("a malformed value drops its key only; lines without a colon, CRLF and unknown keys are skipped") {
+TEST_CASE("a malformed value drops its key only, lines without a colon, CRLF and unknown keys are skipped") {
     const char* text = "drm-driver: accel_x\r\n"
                        "garbage line\n"
                        "drm-client-id: seven\n"

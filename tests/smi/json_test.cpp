@@ -48,7 +48,7 @@ TEST_CASE("writer: nesting, commas, keys, numbers, null") {
                      "\"none\":null,\"some\":\"s\"}");
 }
 
-TEST_CASE("a snapshot: one object with a devices list; each device with its parts") {
+TEST_CASE("a snapshot: one object with a devices list, each device with its parts") {
     snapshot s;
     s.root = "/mnt";
     device_info d;

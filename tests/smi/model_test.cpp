@@ -8,7 +8,7 @@
 
 using namespace accel_smi;
 
-TEST_CASE("utilisation: busy time over wall time and instances, clamped; none without an interval") {
+TEST_CASE("utilisation: busy time over wall time and instances, clamped, none without an interval") {
     CHECK(utilisation(0, 500, 1000, 1) == doctest::Approx(50.0));
     CHECK(utilisation(0, 500, 1000, 2) == doctest::Approx(25.0));
     CHECK(utilisation(100, 100, 1000, 1) == doctest::Approx(0.0));

@@ -490,7 +490,7 @@ TEST_CASE("exec: bad streams and ops the engine does not run") {
     CHECK(res.command == 2);
 }
 
-TEST_CASE("exec: DEBUG_HANG waits for a stop; stop requests end jobs") {
+TEST_CASE("exec: DEBUG_HANG waits for a stop, stop requests end jobs") {
     test::device_memory d(4 * MiB);
     engine e(VDNN_ENGINE_COMPUTE1, true);
     stream_writer w;
