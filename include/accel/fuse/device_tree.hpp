@@ -129,7 +129,9 @@ public:
     /// `caller()` gives the caller's process_key; it is asked only for compute nodes.
     template <class Caller>
     result<found> lookup(fuse_ino_t parent, std::string_view name, Caller&& caller) {
-        reconcile_if_device_dir(parent);
+        // The listing lock stays held while the name is looked up: the answer is what this
+        // listing applied, not what a later one (after a client's close) left.
+        const auto listed = reconcile_if_device_dir(parent);
         std::lock_guard lock(m_);
         auto* p = table_.find(parent);
         if (!p || !p->linked)
@@ -208,7 +210,7 @@ public:
     };
     /// READDIR's entries, "." and ".." first. -ENOENT, -ENOTDIR.
     result<std::vector<listing_entry>> list(fuse_ino_t ino) {
-        reconcile_if_device_dir(ino);
+        const auto listed = reconcile_if_device_dir(ino); // held while the entries are read
         std::lock_guard lock(m_);
         auto* e = table_.find(ino);
         if (!e || !alive(*e))
@@ -300,11 +302,13 @@ private:
     bool alive(const table::entry& e) const noexcept { return e.linked && (!e.node.dev || !e.node.dev->unplugged()); }
 
     /// Before a lookup or listing in `dir`: the directories listing devices follow the
-    /// registrations, a device's attribute directories its attribute tree.
-    void reconcile_if_device_dir(fuse_ino_t dir) {
+    /// registrations, a device's attribute directories its attribute tree. Returns the
+    /// attribute tree's listing lock, still held (empty for other directories), so that the
+    /// caller reads the table as this listing left it (lock order: listing, then m_).
+    std::unique_lock<std::mutex> reconcile_if_device_dir(fuse_ino_t dir) {
         if (dir == accel_dir_ || dir == class_accel_dir_ || dir == debug_accel_dir_) {
             reconcile();
-            return;
+            return {};
         }
         device_ref dev;
         attribute_tree tree;
@@ -312,11 +316,11 @@ private:
             std::lock_guard lock(m_);
             auto* e = table_.find(dir);
             if (!e || !e->linked || e->node.type != node_type::attr_dir || !e->node.dev)
-                return;
+                return {};
             dev = e->node.dev;
             tree = e->node.tree;
         }
-        reconcile_attributes(dev, tree);
+        return reconcile_attributes(dev, tree);
     }
 
     /// Brings `dev`'s `tree` in the table in line with list_attributes(): entries the tree has
@@ -325,13 +329,14 @@ private:
     /// before m_): two lookups reconciling at once would otherwise apply their listings in any
     /// order, and an older one (made before a client's close) would add back the fdinfo/<id>
     /// file a newer one had removed. The listing runs driver callbacks, so it stays outside m_.
-    void reconcile_attributes(const device_ref& dev, attribute_tree tree) {
+    /// Returns the listing lock, held.
+    std::unique_lock<std::mutex> reconcile_attributes(const device_ref& dev, attribute_tree tree) {
         if (dev->unplugged())
-            return;
+            return {};
         if (before_listing_)
             before_listing_(*dev);
         const unsigned m = dev->minor();
-        std::lock_guard listing(listing_[m][tree == attribute_tree::sysfs ? 0 : 1]);
+        std::unique_lock listing(listing_[m][tree == attribute_tree::sysfs ? 0 : 1]);
         const std::vector<attribute_entry> want = list_attributes(*dev, tree);
         if (after_listing_)
             after_listing_(*dev, tree);
@@ -340,7 +345,7 @@ private:
             std::lock_guard lock(m_);
             per_device& k = known_[m];
             if (k.dev.get() != dev.get())
-                return; // unregistered meanwhile
+                return listing; // unregistered meanwhile
             const fuse_ino_t root = tree == attribute_tree::sysfs ? k.sys_dir : k.dbg_dir;
             std::map<std::string, fuse_ino_t, std::less<>> have;
             collect_attributes(root, "", have);
@@ -387,6 +392,7 @@ private:
         }
         if (removed && on_removals_)
             on_removals_();
+        return listing;
     }
 
     /// The linked entries under attribute directory `dir` by their path in the tree.
