@@ -7,6 +7,7 @@
 // Uses conformance.hpp's fixture interface and helpers.
 #pragma once
 #include "conformance.hpp"
+#include "monitor_helpers.hpp" // fdinfo_text: FDINFO's size negotiation
 
 #include <accel/uapi/accel_drm.h>
 #include <accel/uapi/accel_monitor.h>
@@ -39,26 +40,6 @@ std::vector<T> list_of(const std::vector<unsigned char>& b) {
 template <class B>
 std::uint64_t client_id_of(B& c, int fd) {
     return item_as<accel_info_identity>(info_item(c, fd, ACCEL_INFO_IDENTITY)).client_id;
-}
-
-/// ACCEL_IOCTL_FDINFO through the two-call negotiation; "" (and `err` set) when it fails.
-template <class B>
-std::string fdinfo_text(B& c, int fd, std::uint64_t client, int* err = nullptr) {
-    accel_fdinfo a{};
-    a.client_id = client;
-    int r = c.ioctl(fd, ACCEL_IOCTL_FDINFO, &a);
-    if (err)
-        *err = r;
-    if (r != 0)
-        return {};
-    std::string text(a.length, '\0');
-    a.data = uptr(text.data());
-    r = c.ioctl(fd, ACCEL_IOCTL_FDINFO, &a);
-    if (err)
-        *err = r;
-    REQUIRE(r == 0);
-    REQUIRE(a.length == text.size());
-    return text;
 }
 
 /// The item's length after one INFO call with room for `room` bytes (0: ask for the size).
