@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The whole test run: for each preset (default: gcc clang asan tsan), configure, build and test
+# The whole test run: for each preset (default: gcc clang asan tsan fuzz), configure, build and test
 # (cmake --preset P; cmake --build; ctest --preset P), stopping at the first failure, then a
 # summary with the time of each step. This is what .ci/run runs and what the README's test
 # command is.
@@ -20,7 +20,7 @@ jobs="${ACCEL_JOBS:-2}"
 if (($# > 0)); then
     presets=("$@")
 else
-    presets=(gcc clang asan tsan)
+    presets=(gcc clang asan tsan fuzz)
 fi
 
 summary=()
