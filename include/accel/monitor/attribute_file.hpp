@@ -37,6 +37,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <new>
 #include <string>
@@ -163,7 +164,9 @@ public:
         case SEEK_END: base = static_cast<long long>(src_.size); break;
         default: return -EINVAL;
         }
-        if ((offset > 0 && base > (1ll << 62)) || base + offset < 0)
+        // vfs_setpos: a position below 0 or past the largest offset is -EINVAL. base is never
+        // negative, so only a positive offset can overflow the sum.
+        if ((offset > 0 && base > std::numeric_limits<long long>::max() - offset) || base + offset < 0)
             return -EINVAL;
         pos() = static_cast<std::uint64_t>(base + offset);
         return base + offset;
