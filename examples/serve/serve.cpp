@@ -77,7 +77,7 @@ int help(const char* argv0) {
         "  --mount DIR           the mount point (created if missing; a stale mount is cleared)\n"
         "  --devices LIST        drivers in minor order, comma-separated (default minimal,vdnn,vdsp)\n"
         "  --debug-hang          vdnn accepts VDNN_OP_DEBUG_HANG\n"
-        "  --job-timeout-ms N    vdnn's job timeout (default 2000)\n"
+        "  --job-timeout-ms N    vdnn's job timeout, 1..86400000 ms (default 2000)\n"
         "  --firmware-path DIRS  where vdsp looks for accel/vdsp.fw (':'-separated)\n"
         "  --owner USER          owner of every device node (name or number; default root)\n"
         "  --group GROUP         group of every device node (name or number; default root)\n"
@@ -197,8 +197,18 @@ int main(int argc, char** argv) {
             devices = v;
         else if (a == "--debug-hang")
             vcfg.debug_hang = true;
-        else if (const char* v = value("--job-timeout-ms"))
-            vcfg.job_timeout = std::chrono::milliseconds(std::strtoul(v, nullptr, 10));
+        else if (const char* v = value("--job-timeout-ms")) {
+            // The whole value, in 1 ms .. 1 day: "10abc" or a count whose nanoseconds overflow
+            // the scheduler's timeout is an error, not a silently different timeout.
+            char* end = nullptr;
+            errno = 0;
+            const unsigned long long ms = std::strtoull(v, &end, 10);
+            if (errno || end == v || *end || v[0] == '-' || ms < 1 || ms > 86'400'000ull) {
+                std::fprintf(stderr, "accel-serve: --job-timeout-ms %s: not a number of milliseconds in 1..86400000\n", v);
+                return 2;
+            }
+            vcfg.job_timeout = std::chrono::milliseconds(ms);
+        }
         else if (const char* v = value("--firmware-path"))
             firmware_path = v;
         else if (const char* v = value("--owner")) {
