@@ -253,9 +253,13 @@ struct driver {
             return -ENOENT;
         if (a.cmd_offset > cmd->size() || a.cmd_size > cmd->size() - a.cmd_offset)
             return -EINVAL;
+        // The driver's CPU view of the command BO, mapped on first use: null out of address space.
+        const std::byte* cmd_bytes = cmd->vaddr();
+        if (!cmd_bytes)
+            return -ENOMEM;
         auto j = std::make_unique<job>();
         {
-            const std::byte* src = cmd->vaddr() + a.cmd_offset;
+            const std::byte* src = cmd_bytes + a.cmd_offset;
             auto stream = std::make_shared<std::vector<std::byte>>(src, src + a.cmd_size);
             if (validate(*stream, d->engines[a.engine]->exec.limits()) != 0)
                 return -EINVAL;

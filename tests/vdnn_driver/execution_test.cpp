@@ -31,7 +31,12 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <fstream>
+#include <string>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 using namespace vdnn;
@@ -718,4 +723,56 @@ TEST_CASE("job outcome: how each errno of a finished fence reads in WAIT and the
         CHECK(error == row.error);
         CHECK(fault_va == (row.error == -EFAULT ? 0x123000u : 0u));
     }
+}
+
+// The sanitizers reserve terabytes of shadow address space: RLIMIT_AS cannot be lowered under them.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool under_sanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool under_sanitizer = true;
+#else
+constexpr bool under_sanitizer = false;
+#endif
+#else
+constexpr bool under_sanitizer = false;
+#endif
+
+TEST_CASE("submit: a command BO whose CPU view cannot be mapped is -ENOMEM, not a null dereference"
+          * doctest::skip(under_sanitizer)) {
+    // A host BO's memory is a sparse memfd, mapped for the driver on first use; out of address
+    // space that mapping fails (vaddr() null), here forced with RLIMIT_AS in a child process.
+    mock_device md;
+    auto& c = md.client();
+    const int fd = c.open(md.node(), O_RDWR);
+    REQUIRE(fd >= 0);
+    vdnn_bo_create bo{};
+    bo.size = 64ull << 30;
+    bo.region = VDNN_REGION_HOST;
+    REQUIRE(c.ioctl(fd, VDNN_IOCTL_BO_CREATE, &bo) == 0);
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        std::ifstream status("/proc/self/status");
+        std::string key;
+        unsigned long long vm_kib = 0;
+        while (status >> key && key != "VmSize:")
+            status.ignore(1 << 20, '\n');
+        status >> vm_kib;
+        const rlimit lim{(vm_kib << 10) + (512ull << 20), (vm_kib << 10) + (512ull << 20)};
+        if (vm_kib == 0 || ::setrlimit(RLIMIT_AS, &lim) != 0)
+            ::_exit(100);
+        vdnn_submit s{};
+        s.engine = VDNN_ENGINE_DMA;
+        s.cmd_handle = bo.handle;
+        s.cmd_size = 8;
+        const int r = c.ioctl(fd, VDNN_IOCTL_SUBMIT, &s);
+        ::_exit(r == -ENOMEM ? 0 : 101);
+    }
+    int st = 0;
+    REQUIRE(::waitpid(pid, &st, 0) == pid);
+    CHECK(WIFEXITED(st)); // before the fix: killed by SIGSEGV
+    if (WIFEXITED(st))
+        CHECK(WEXITSTATUS(st) == 0);
+    CHECK(c.close(fd) == 0);
 }
