@@ -6,7 +6,7 @@
 //     job_timeout_ms    0444  the engines' job timeout (fixed at probe: the schedulers take
 //                             their timeout when they are made)
 //     fault_log_size    0644  how many MMU faults `mmu_faults` keeps, 1..1024 (default 16):
-//                             other input is -EINVAL and changes nothing; a smaller size drops
+//                             past unsigned -ERANGE, other input -EINVAL, changing nothing; a smaller size drops
 //                             the oldest entries
 //   sys/kernel/debug/accel/<N>/      (root's, 0400, as the kernel's debugfs root is 0700; an
 //                                    access rule may widen them)
@@ -48,8 +48,8 @@ int fault_log_size_show(Dev& d, std::string& out) {
 template <class Dev>
 int fault_log_size_store(Dev& d, std::string_view in) {
     unsigned n = 0;
-    if (accel::parse_attribute_number(in, n) != 0)
-        return -EINVAL;
+    if (int e = accel::parse_attribute_number(in, n))
+        return e; // -EINVAL or -ERANGE, as kstrtoul's caller returns it
     return d->faults.set_capacity(n);
 }
 

@@ -54,6 +54,14 @@ TEST_CASE("vdnn sysfs: job_timeout_ms reads the configured timeout, fault_log_si
         CHECK_MESSAGE(write_file(d.mock, dir + "fault_log_size", bad) == -EINVAL, bad);
         CHECK(read_file(d.mock, dir + "fault_log_size") == "4\n");
     }
+    // kstrtoul's answers, passed through as a kernel store does: past the type's range -ERANGE,
+    // and one leading '+' is a number.
+    CHECK(write_file(d.mock, dir + "fault_log_size", "99999999999\n") == -ERANGE);
+    CHECK(read_file(d.mock, dir + "fault_log_size") == "4\n");
+    CHECK(write_file(d.mock, dir + "fault_log_size", "+8\n") == 3);
+    CHECK(read_file(d.mock, dir + "fault_log_size") == "8\n");
+    CHECK(write_file(d.mock, dir + "fault_log_size", "+\n") == -EINVAL);
+    CHECK(write_file(d.mock, dir + "fault_log_size", "++8\n") == -EINVAL);
     CHECK(write_file(d.mock, dir + "fault_log_size", std::string(17, '1')) == -EINVAL); // past its 16-byte limit
     CHECK(write_file(d.mock, dir + "fault_log_size", "1024") == 4);
 }

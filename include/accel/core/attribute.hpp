@@ -157,13 +157,16 @@ struct attribute_tables {
     std::vector<accel_info_memory_use> (*memory_usage)(device_base&);
 };
 
-/// kstrtoul's parse of a store's input: decimal digits with at most one trailing newline
-/// (what `echo N >` writes). 0, -EINVAL (not a number), or -ERANGE (past T's range).
+/// kstrtoul's parse of a store's input: decimal digits after at most one '+', with at most one
+/// trailing newline (what `echo N >` writes). 0, -EINVAL (not a number), or -ERANGE (past T's
+/// range); a store returns these as they are, as kernel stores return kstrtoul's.
 template <class T>
 constexpr int parse_attribute_number(std::string_view in, T& out) noexcept {
     if (!in.empty() && in.back() == '\n')
         in.remove_suffix(1);
-    if (in.empty())
+    if (!in.empty() && in.front() == '+')
+        in.remove_prefix(1);
+    if (in.empty() || in.front() == '-' || in.front() == '+')
         return -EINVAL;
     T v{};
     auto [end, ec] = std::from_chars(in.data(), in.data() + in.size(), v);
