@@ -8,17 +8,20 @@
 ///   OPEN    dev_kind         device (low 2 bits) and node (bit 4: monitor), bits 5-6 open
 ///                            flags: O_RDWR, O_RDONLY, O_RDWR|O_EXCL, O_WRONLY
 ///   CLOSE   which            one of the program's descriptors
-///   IOCTL   which cmd mode fill patches...
+///   IOCTL   which sel index mode fill patches...
 ///           which:  the descriptor (node, sync file, dma-buf: whatever the program holds)
-///           cmd:    < 240: a catalogue entry (fuzz/command_catalogue.hpp); 240-247 the entry
-///                   with a new size (u16); 248-251 with other direction bits; 252-255 a raw u32
+///           sel:    < 240: the catalogue entry (fuzz/command_catalogue.hpp) picked by the next
+///                   byte; 240-247 that entry with a new size (u16); 248-251 with other direction
+///                   bits; 252-255 a raw u32 request number
 ///           mode:   bit 0 unprivileged caller (uid 65534) instead of root
 ///           fill:   that many input bytes are copied to the argument's start (rest zero)
 ///           patches (count & 7): kind u8, offset u16 (4-byte aligned unless kind bit 7), then
 ///             0 a pool value as u32  1 as u64  2 a pointer into the arena (offset u16, may run
 ///             past its end: -EFAULT)  3 a descriptor as s32  4 a small u8  5 a pool value plus a
 ///             small signed delta  6 a raw u32  7 a raw u64
-///   MMAP    which offset_sel pages prot
+///   MMAP    which offset_sel pages how   offset: a pool value, or (sel bit 7) page u16 of the
+///                            file; how: bit 0 read, 1 write, 2 private, 3 copy the arena's
+///                            start into the new mapping (a command stream, input data)
 ///   MUNMAP  which alter
 ///   ARENA   how offset n...  bytes, a pool value or a pointer into the arena written into the
 ///                            user arena (what embedded pointers point at)
@@ -273,6 +276,8 @@ inline void op_mmap(program_state& st) {
         return;
     }
     st.maps.push_back({*r, length});
+    if ((how & 8) && (prot & PROT_WRITE) && !(flags & MAP_PRIVATE)) // the client fills the object: a
+        std::memcpy(*r, st.arena.arena(), std::min(length, user_arena::arena_size)); // command stream, data
     if (prot & PROT_READ) {
         volatile std::uint8_t x = *static_cast<std::uint8_t*>(*r); // the pages are really there
         (void)x;

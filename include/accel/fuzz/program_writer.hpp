@@ -71,8 +71,8 @@ public:
         return *this;
     }
     /// MMAP on descriptor `which` at the pool's value `pool_index` (0: the newest; 0x80 + n: page n),
-    /// `pages` pages.
-    program_writer& mmap(unsigned which, unsigned pool_index, unsigned pages = 1, bool write = true) {
+    /// `pages` pages; `fill_from_arena`: the arena's first bytes are copied into it.
+    program_writer& mmap(unsigned which, unsigned pool_index, unsigned pages = 1, bool write = true, bool fill_from_arena = false) {
         out_.push_back(5);
         out_.push_back(static_cast<std::uint8_t>(which));
         if (pool_index >= 0x80) { // 0x80 + n: page n of the file, not a pool value
@@ -82,7 +82,7 @@ public:
             out_.push_back(static_cast<std::uint8_t>(pool_index));
         }
         out_.push_back(static_cast<std::uint8_t>((pages - 1) & 3));
-        out_.push_back(write ? 3 : 1);
+        out_.push_back(static_cast<std::uint8_t>((write ? 3 : 1) | (fill_from_arena ? 8 : 0)));
         return *this;
     }
     program_writer& munmap(unsigned which) {
