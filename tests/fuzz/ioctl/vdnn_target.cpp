@@ -31,12 +31,23 @@ struct hooks : accel::fuzz::default_ioctl_hooks<vdnn::driver> {
     /// jobs and the objects they hold to go, up to 5 s (a real leak is still reported then).
     static void settle(vdnn::device& d) noexcept {
         const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-        while ((pending(d) || d.mmap_offsets().size()) && std::chrono::steady_clock::now() < until)
+        while ((pending(d) || d.mmap_offsets().size() || memory_used(d)) && std::chrono::steady_clock::now() < until)
             std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
     static void check_idle(vdnn::device& d) noexcept {
         if (std::size_t n = pending(d))
             accel::fuzz::violation("vdnn: %zu jobs still pending 5 s after every file closed", n);
+        // Every file's VA space gone with its page tables (so no VA mapping is left), and no
+        // SRAM or DRAM still allocated to an object.
+        if (auto u = d->mem.tables.stats().used)
+            accel::fuzz::violation("vdnn: %llu bytes of page tables still allocated after every file closed",
+                                   static_cast<unsigned long long>(u));
+        if (auto u = d->mem.sram.stats().used + d->mem.dram.stats().used)
+            accel::fuzz::violation("vdnn: %llu bytes of SRAM/DRAM still allocated after every file closed",
+                                   static_cast<unsigned long long>(u));
+    }
+    static std::uint64_t memory_used(vdnn::device& d) noexcept {
+        return d->mem.tables.stats().used + d->mem.sram.stats().used + d->mem.dram.stats().used;
     }
     static std::size_t pending(vdnn::device& d) noexcept {
         std::size_t n = 0;
