@@ -11,7 +11,9 @@
 /// syzkaller's programs are: OPEN a node, CLOSE, IOCTL with a command from the driver's and the
 /// core's tables (now and then a garbled number or size), MMAP and MUNMAP, and writes into a user
 /// arena that embedded pointers point into. Values calls return flow into later calls through a
-/// resource pool (fuzz/resource_pool.hpp). Each run builds a fresh subsystem, mock and devices.
+/// resource pool (fuzz/resource_pool.hpp). A call may run with one framework allocation failing
+/// (base/fault_injection.hpp), so error paths meet the same checks. Each run builds a fresh
+/// subsystem, mock and devices.
 ///
 /// Invariants, checked after every call (a violation prints what and aborts):
 ///   - the result is 0 or a negative errno the kernel uses (fuzz/errno_set.hpp), unless the

@@ -13,7 +13,8 @@
 ///           sel:    < 240: the catalogue entry (fuzz/command_catalogue.hpp) picked by the next
 ///                   byte; 240-247 that entry with a new size (u16); 248-251 with other direction
 ///                   bits; 252-255 a raw u32 request number
-///           mode:   bit 0 unprivileged caller (uid 65534) instead of root
+///           mode:   bit 0 unprivileged caller (uid 65534) instead of root; bit 1: the
+///                   (1 + bits 2-5)th framework allocation during the call fails (-ENOMEM)
 ///           fill:   that many input bytes are copied to the argument's start (rest zero)
 ///           patches (count & 7): kind u8, offset u16 (4-byte aligned unless kind bit 7), then
 ///             0 a pool value as u32  1 as u64  2 a pointer into the arena (offset u16, may run
@@ -27,6 +28,7 @@
 ///                            user arena (what embedded pointers point at)
 /// Opcodes are taken modulo 8, IOCTL covering three of them so most programs are mostly calls.
 #include <accel/backend/mock.hpp>
+#include <accel/base/fault_injection.hpp>
 #include <accel/fuzz/command_catalogue.hpp>
 #include <accel/fuzz/errno_set.hpp>
 #include <accel/fuzz/input_stream.hpp>
@@ -229,6 +231,11 @@ inline void op_ioctl(program_state& st) {
 
     const int before = st.m.open_descriptors();
     st.arena.begin_call(size, (ioc_dir(cmd) & _IOC_READ) != 0);
+    // Mode bit 1: the call runs with the nth framework allocation failing (base/fault_injection.hpp),
+    // so the error paths face the same checks - a clean errno, nothing left behind at the end.
+    const std::int64_t fail_nth = mode & 2 ? 1 + ((mode >> 2) & 15) : 0;
+    if (fail_nth)
+        fail_nth_allocation(fail_nth);
     int r;
     if (mode & 1) {
         backend::mock::identity user({65534, ::getpid(), false, 65534});
@@ -236,9 +243,12 @@ inline void op_ioctl(program_state& st) {
     } else {
         r = st.m.ioctl(fd, cmd, arg);
     }
+    if (fail_nth)
+        disarm_allocation_faults();
     const std::string name = st.trace || !is_ioctl_result(r) ? detail::cmd_text(cmd, st.commands) : std::string();
     if (st.trace)
-        std::fprintf(stderr, "IOCTL fd %d %s size %zu%s -> %d\n", fd, name.c_str(), size, mode & 1 ? " (user)" : "", r);
+        std::fprintf(stderr, "IOCTL fd %d %s size %zu%s%s -> %d\n", fd, name.c_str(), size, mode & 1 ? " (user)" : "",
+                     fail_nth ? " (allocation fails)" : "", r);
     st.arena.check_guards("ioctl");
     if (!is_ioctl_result(r) && !(st.result_allowed && st.result_allowed(cmd, r)))
         violation("ioctl %s on fd %d: result %d is neither 0 nor a kernel errno", name.c_str(), fd, r);
