@@ -454,6 +454,12 @@ public:
         return ::munmap(addr, span) == 0 ? 0 : -errno; // m's references go after the pages
     }
 
+    /// The memory user pointers reach in every later call: by default this process's, unchecked
+    /// (a wild pointer crashes, as any in-process bug would). A fuzzer installs one that answers
+    /// -EFAULT outside the memory it handed out, as the kernel does for an unmapped address.
+    /// `m` must outlive the calls; null restores the default. Not while calls are running.
+    void set_user_memory(user_access* m) noexcept { memory_ = m ? m : &direct_memory_; }
+
     /// Live mappings (for leak checks in tests).
     std::size_t mappings() const {
         std::lock_guard lock(map_mutex_);
@@ -499,7 +505,7 @@ private:
     /// The calling thread as the current call (this process's memory, its identity) for the scope.
     class as_caller {
     public:
-        explicit as_caller(mock& m) noexcept : ctx_{&m.memory_, current()}, scope_(ctx_) {}
+        explicit as_caller(mock& m) noexcept : ctx_{m.memory_, current()}, scope_(ctx_) {}
         as_caller(const as_caller&) = delete;
         as_caller& operator=(const as_caller&) = delete;
 
@@ -544,7 +550,7 @@ private:
             return -EBADF;
         mock_call c;
         pending_descriptors fds(*this);
-        c.ctx = call_context{&memory_, current()};
+        c.ctx = call_context{memory_, current()};
         c.ctx.async = &c;
         c.ctx.files = &fds;
         long r;
@@ -784,7 +790,8 @@ private:
 
     subsystem* sub_;
     std::string root_;
-    direct_user_access memory_;
+    direct_user_access direct_memory_;
+    user_access* memory_ = &direct_memory_;
     mutable std::mutex fd_mutex_;
     std::vector<std::uint64_t> used_ = std::vector<std::uint64_t>(max_chunks * chunk_slots / 64, 0);
     std::array<std::atomic<chunk*>, max_chunks> chunks_{};

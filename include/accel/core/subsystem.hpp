@@ -193,6 +193,16 @@ public:
         return out;
     }
 
+    /// Minors held, registered or not: a device keeps its minor until its last reference goes
+    /// (for leak checks: 0 once every device is unregistered and every file closed).
+    unsigned minors_in_use() const {
+        std::lock_guard lock(mutex_);
+        unsigned n = 0;
+        for (const device_base* d : minors_)
+            n += d != nullptr;
+        return n;
+    }
+
 private:
     friend class registration;
 
