@@ -1,0 +1,8 @@
+# SPDX-License-Identifier: MIT
+# Fuzz targets for the parsers and producers that take outside input: vdnn command streams,
+# vdsp firmware images, the attribute stores and shows, the fdinfo and INFO producers.
+# Included from tests/fuzz/CMakeLists.txt; seeds and regression inputs in tests/fuzz/corpus/<what>/.
+
+accel_add_fuzz_target(vdnn_commands SOURCES "${CMAKE_CURRENT_LIST_DIR}/parsers_vdnn_commands.cpp")
+target_include_directories(accel_fuzz_vdnn_commands PRIVATE "${PROJECT_SOURCE_DIR}/examples/vdnn"
+                                                            "${PROJECT_SOURCE_DIR}/tests/vdnn")
