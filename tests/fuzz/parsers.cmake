@@ -6,3 +6,6 @@
 accel_add_fuzz_target(vdnn_commands SOURCES "${CMAKE_CURRENT_LIST_DIR}/parsers_vdnn_commands.cpp")
 target_include_directories(accel_fuzz_vdnn_commands PRIVATE "${PROJECT_SOURCE_DIR}/examples/vdnn"
                                                             "${PROJECT_SOURCE_DIR}/tests/vdnn")
+
+accel_add_fuzz_target(vdsp_firmware SOURCES "${CMAKE_CURRENT_LIST_DIR}/parsers_vdsp_firmware.cpp")
+target_include_directories(accel_fuzz_vdsp_firmware PRIVATE "${PROJECT_SOURCE_DIR}/examples/vdsp")
