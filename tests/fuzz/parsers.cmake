@@ -9,3 +9,7 @@ target_include_directories(accel_fuzz_vdnn_commands PRIVATE "${PROJECT_SOURCE_DI
 
 accel_add_fuzz_target(vdsp_firmware SOURCES "${CMAKE_CURRENT_LIST_DIR}/parsers_vdsp_firmware.cpp")
 target_include_directories(accel_fuzz_vdsp_firmware PRIVATE "${PROJECT_SOURCE_DIR}/examples/vdsp")
+
+find_package(Threads REQUIRED)
+accel_add_fuzz_target(info SOURCES "${CMAKE_CURRENT_LIST_DIR}/parsers_info.cpp" LIBS Threads::Threads)
+target_include_directories(accel_fuzz_info PRIVATE "${PROJECT_SOURCE_DIR}/tests/core")
