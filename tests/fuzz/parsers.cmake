@@ -13,3 +13,6 @@ target_include_directories(accel_fuzz_vdsp_firmware PRIVATE "${PROJECT_SOURCE_DI
 find_package(Threads REQUIRED)
 accel_add_fuzz_target(info SOURCES "${CMAKE_CURRENT_LIST_DIR}/parsers_info.cpp" LIBS Threads::Threads)
 target_include_directories(accel_fuzz_info PRIVATE "${PROJECT_SOURCE_DIR}/tests/core")
+
+accel_add_fuzz_target(fdinfo SOURCES "${CMAKE_CURRENT_LIST_DIR}/parsers_fdinfo.cpp" LIBS Threads::Threads)
+target_include_directories(accel_fuzz_fdinfo PRIVATE "${PROJECT_SOURCE_DIR}/tests/core")
