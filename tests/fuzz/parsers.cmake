@@ -16,3 +16,6 @@ target_include_directories(accel_fuzz_info PRIVATE "${PROJECT_SOURCE_DIR}/tests/
 
 accel_add_fuzz_target(fdinfo SOURCES "${CMAKE_CURRENT_LIST_DIR}/parsers_fdinfo.cpp" LIBS Threads::Threads)
 target_include_directories(accel_fuzz_fdinfo PRIVATE "${PROJECT_SOURCE_DIR}/tests/core")
+
+accel_add_fuzz_target(attributes SOURCES "${CMAKE_CURRENT_LIST_DIR}/parsers_attributes.cpp" LIBS Threads::Threads)
+target_include_directories(accel_fuzz_attributes PRIVATE "${PROJECT_SOURCE_DIR}/tests/monitor")

@@ -163,10 +163,11 @@ public:
         case SEEK_END: base = static_cast<long long>(src_.size); break;
         default: return -EINVAL;
         }
-        if ((offset > 0 && base > (1ll << 62)) || base + offset < 0)
-            return -EINVAL;
-        pos() = static_cast<std::uint64_t>(base + offset);
-        return base + offset;
+        long long to = 0;
+        if ((offset > 0 && base > (1ll << 62)) || __builtin_add_overflow(base, offset, &to) || to < 0)
+            return -EINVAL; // past LLONG_MAX as well (vfs_setpos: beyond the maximum size)
+        pos() = static_cast<std::uint64_t>(to);
+        return to;
     }
 
 private:
