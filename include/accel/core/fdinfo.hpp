@@ -41,9 +41,9 @@
 /// Driver keys: an optional `static void show_fdinfo(file<D>&, std::string& out)` appends lines
 /// after the framework's (the kernel's driver->show_fdinfo runs after the common lines). Keys a
 /// driver adds must be prefixed "<drivername>-" (drm-usage-stats.rst: "drm-" is the standard's);
-/// a line that is not "<drivername>-<key>:<value>" with a key free of whitespace is dropped, so
-/// no driver can forge a standard key or break a parser (the cycle keys come from the clock
-/// hook above, never from these lines).
+/// a line that is not "<drivername>-<key>:<value>" with a key free of whitespace and control
+/// characters, and without NUL, is dropped, so no driver can forge a standard key or break a
+/// parser (the cycle keys come from the clock hook above, never from these lines).
 ///
 /// Engine and region names are used as declared, with whitespace and ':' replaced by '_' (a
 /// <keystr> contains neither).
@@ -107,7 +107,8 @@ inline std::uint64_t cycles_of(std::uint64_t ns, std::uint64_t hz) noexcept {
     const std::uint64_t whole = ns / giga, part = ns % giga; // part * hz < 1e19 < 2^64
     if (whole != 0 && hz > UINT64_MAX / whole)
         return UINT64_MAX;
-    return whole * hz + part * hz / giga;
+    const std::uint64_t high = whole * hz, low = part * hz / giga;
+    return low > UINT64_MAX - high ? UINT64_MAX : high + low; // the sum may pass 2^64 too
 }
 
 /// drm_fdinfo_print_size: "drm-<stat>-<region>:\t<value><unit>\n".
@@ -132,7 +133,8 @@ inline void print_size(std::string& out, std::string_view stat, std::string_view
 }
 
 /// The lines of `keys` that a driver named `driver` may add: "<driver>-<key>:<value>" with a
-/// key free of whitespace; others are dropped. Every kept line ends with '\n'.
+/// key free of whitespace and control characters, and no NUL in the line (the text has none);
+/// others are dropped. Every kept line ends with '\n'.
 inline std::string driver_lines(std::string_view driver, std::string_view keys) {
     std::string kept;
     while (!keys.empty()) {
@@ -145,7 +147,10 @@ inline std::string driver_lines(std::string_view driver, std::string_view keys) 
         const std::string_view key = line.substr(0, colon);
         if (key.size() <= driver.size() + 1 || key.substr(0, driver.size()) != driver || key[driver.size()] != '-')
             continue;
-        if (key.find_first_of(" \t\r\v\f") != std::string_view::npos)
+        bool clean = line.find('\0') == std::string_view::npos;
+        for (char c : key)
+            clean = clean && static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) != 0x7f;
+        if (!clean)
             continue;
         kept += line;
         kept += '\n';
