@@ -7,6 +7,7 @@
 // counted what it did.
 #pragma once
 #include <atomic>
+#include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -80,16 +81,23 @@ struct counters {
         return false;
     }
     /// An invariant broken inside a worker (wrong data, a handle that should be equal...).
-    template <class... A>
-    void violation(op o, const char* fmt, A... a) {
+    [[gnu::format(printf, 3, 4)]] void violation(op o, const char* fmt, ...) {
         unexpected[o].fetch_add(1, std::memory_order_relaxed);
-        note(fmt, a...);
+        va_list ap;
+        va_start(ap, fmt);
+        vnote(fmt, ap);
+        va_end(ap);
     }
-    template <class... A>
-    void note(const char* fmt, A... a) {
+    [[gnu::format(printf, 2, 3)]] void note(const char* fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        vnote(fmt, ap);
+        va_end(ap);
+    }
+    void vnote(const char* fmt, va_list ap) {
         const unsigned i = notes_used.fetch_add(1);
         if (i < max_notes)
-            std::snprintf(notes[i], sizeof notes[i], fmt, a...);
+            std::vsnprintf(notes[i], sizeof notes[i], fmt, ap);
     }
 
     std::uint64_t total_unexpected() const {
