@@ -173,7 +173,7 @@ std::set<std::string> fdinfo_entries(const std::string& dir) {
 
 } // namespace
 
-TEST_CASE("fuse: client processes on vdnn and vdsp, one SIGKILLed every few hundred ms, the server serves on and frees everything") {
+TEST_CASE("client processes on vdnn and vdsp, one SIGKILLed every few hundred ms, the server serves on and frees everything") {
     const double seconds = stress_seconds(5);
     const unsigned nclients = 4;
     server srv;

@@ -53,7 +53,7 @@ bool engines_idle(vdnn::device& d) {
 
 } // namespace
 
-TEST_CASE("mock: workers on vdnn and vdsp with resets and a device unplugged and replugged, nothing left after") {
+TEST_CASE("workers on vdnn and vdsp with resets and a device unplugged and replugged, nothing left after") {
     const double seconds = stress_seconds(4);
     const unsigned workers = 12;
     subsystem sub;
