@@ -5,8 +5,8 @@
 // monitor node - while one thread resets the devices (ACCEL_IOCTL_RESET, waiting for the end)
 // and another plugs in and unplugs a third device (vdnn) that some workers use. Bounded by
 // ACCEL_STRESS_SECONDS (default 4). Every answer must be a success or an errno the situation
-// allows; at the end, with every file closed: no descriptor, no mapping, no open file, no job on an engine, memory and clients back to what they were, the
-// devices operational.
+// allows; at the end, with every file closed: no descriptor, no mapping, no open file, no job
+// on an engine, memory and clients back to what they were, the devices operational.
 #include "stress_session.hpp"
 #include "stress_state.hpp"
 
