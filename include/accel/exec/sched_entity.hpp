@@ -81,7 +81,7 @@ public:
     /// The context of the scheduled fences; finished fences are on fence_context() + 1.
     std::uint64_t fence_context() const noexcept { return ctx_; }
     /// nullptr once the scheduler has been torn down.
-    sched_base* sched() const noexcept { return sched_; }
+    sched_base* sched() const noexcept { return sched_.load(std::memory_order_acquire); }
 
 protected:
     sched_entity_base(sched_base& sched, sched_priority priority) noexcept;
@@ -102,7 +102,9 @@ private:
     };
     using hook_type = boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::safe_link>>;
 
-    sched_base* sched_;
+    // Cleared by the scheduler's fini() under its lock while the entity's owner may be using
+    // it (a file closing while its device is unplugged): atomic, read once per call.
+    std::atomic<sched_base*> sched_;
     const std::uint64_t ctx_;
     std::atomic<std::uint64_t> fence_seq_{0};
     std::atomic<sched_priority> priority_;

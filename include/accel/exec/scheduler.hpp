@@ -493,7 +493,7 @@ private:
 
     static void entity_dep_cb(fence&, fence_cb& cb) noexcept {
         sched_entity_base& e = *static_cast<sched_entity_base::dep_cb_t&>(cb).entity;
-        sched_base& s = *e.sched_;
+        sched_base& s = *e.sched_.load(std::memory_order_acquire);
         std::lock_guard g(s.mu_);
         e.blocked_ = false;
         s.run_requested_ = true;
@@ -1132,8 +1132,12 @@ inline void sched_base::fini() noexcept {
     // Completions still between their two locked parts touch this object: let them leave.
     state_cv_.wait(lk, [&] { return inflight_ == 0; });
     while (!entities_.empty()) {
-        entities_.front().sched_ = nullptr;
+        // Unlinked first, detached last: once its sched_ reads null, an entity being destroyed
+        // on another thread skips entity_fini and may be freed at once, so this is the last
+        // touch (with the acquire in ~sched_entity_base, the unlink happens before its end).
+        sched_entity_base& e = entities_.front();
         entities_.pop_front();
+        e.sched_.store(nullptr, std::memory_order_release);
     }
     tdr_deadline_.reset();
     fini_done_ = true;
@@ -1166,7 +1170,7 @@ private:
 inline int sched_job::init(sched_entity_base& entity, std::uint32_t credits) noexcept {
     if (armed() || pushed_)
         return -EBUSY;
-    sched_base* s = entity.sched_;
+    sched_base* s = entity.sched_.load(std::memory_order_acquire);
     if (!s)
         return -ENOENT;
     if (credits == 0)
@@ -1213,57 +1217,61 @@ inline sched_entity_base::sched_entity_base(sched_base& sched, sched_priority pr
     dep_cb_.entity = this;
     std::lock_guard g(sched.mu_);
     if (sched.fini_)
-        sched_ = nullptr;
+        sched_.store(nullptr, std::memory_order_relaxed);
     else
         sched.entities_.push_back(*this);
 }
 
 inline sched_entity_base::~sched_entity_base() {
-    if (sched_)
-        sched_->entity_fini(*this);
+    if (sched_base* s = sched_.load(std::memory_order_acquire))
+        s->entity_fini(*this);
 }
 
 inline void sched_entity_base::set_priority(sched_priority p) noexcept {
     if (static_cast<int>(p) < 0 || static_cast<int>(p) >= sched_priority_count)
         p = sched_priority::low;
-    if (sched_)
-        sched_->set_entity_priority(*this, p);
+    if (sched_base* s = sched_.load(std::memory_order_acquire))
+        s->set_entity_priority(*this, p);
     else
         priority_.store(p, std::memory_order_relaxed);
 }
 
 inline std::chrono::nanoseconds sched_entity_base::flush(std::chrono::nanoseconds timeout) noexcept {
-    return sched_ ? sched_->flush_entity(*this, timeout) : timeout;
+    sched_base* s = sched_.load(std::memory_order_acquire);
+    return s ? s->flush_entity(*this, timeout) : timeout;
 }
 
 inline void sched_entity_base::kill() noexcept {
-    if (sched_)
-        sched_->kill_entity(*this);
+    if (sched_base* s = sched_.load(std::memory_order_acquire))
+        s->kill_entity(*this);
 }
 
 inline bool sched_entity_base::killed() const noexcept {
-    if (!sched_)
+    sched_base* s = sched_.load(std::memory_order_acquire);
+    if (!s)
         return true;
-    std::lock_guard g(sched_->mu_);
+    std::lock_guard g(s->mu_);
     return stopped_;
 }
 
 inline int sched_entity_base::error() const noexcept {
-    if (!sched_)
+    sched_base* s = sched_.load(std::memory_order_acquire);
+    if (!s)
         return last_scheduled_ ? last_scheduled_->error() : 0;
     fence_ptr last;
     {
-        std::lock_guard g(sched_->mu_);
+        std::lock_guard g(s->mu_);
         last = last_scheduled_;
     }
     return last ? last->error() : 0;
 }
 
 inline std::int64_t sched_entity_base::runtime_ns() const noexcept {
-    if (!sched_)
+    sched_base* s = sched_.load(std::memory_order_acquire);
+    if (!s)
         return runtime_ns_;
-    std::lock_guard g(sched_->mu_);
-    return runtime_ns_ + sched_->running_part_locked(this);
+    std::lock_guard g(s->mu_);
+    return runtime_ns_ + s->running_part_locked(this);
 }
 
 inline bool sched_entity_base::push_job(sched_job& job) noexcept {
@@ -1273,12 +1281,13 @@ inline bool sched_entity_base::push_job(sched_job& job) noexcept {
         sched_base::fail_unrun(job, -EINVAL);
         return false;
     }
-    if (!sched_) {
+    sched_base* s = sched_.load(std::memory_order_acquire);
+    if (!s) {
         sched_base::fail_unrun(job, -ESRCH);
         return false;
     }
     job.arm();
-    sched_->push(*this, job);
+    s->push(*this, job);
     return true;
 }
 

@@ -114,8 +114,10 @@ private:
             region_id_ = id;
         }
         ~placed() override {
+            // allocated() reads a word of the node's tree links, which frees and allocations
+            // of its neighbours rewrite under the lock: read it under the lock too.
+            std::lock_guard lock(owner->mutex_);
             if (node.allocated()) {
-                std::lock_guard lock(owner->mutex_);
                 owner->region_.free(node);
                 owner->objects_.fetch_sub(1, std::memory_order_relaxed);
             }
