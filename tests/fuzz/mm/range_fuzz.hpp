@@ -480,7 +480,7 @@ private:
             MM_FUZZ_CHECK(adjacent, "a contiguous allocation is not contiguous");
         const bool try_harder = (fl & buddy_flags::contiguous_allocation) && !(fl & buddy_flags::range_allocation);
         if (try_harder) // drm's __alloc_contig_try_harder rounds its left part up to min_block, untrimmed
-            MM_FUZZ_CHECK(total >= size && total - size < std::max(min_block, unit_) ||
+            MM_FUZZ_CHECK((total >= size && total - size < std::max(min_block, unit_)) ||
                               ((fl & buddy_flags::trim_disable) && total == std::bit_ceil(size)),
                           "alloc_blocks (contiguous): the blocks do not add up to the size");
         else if (!(fl & buddy_flags::trim_disable))
