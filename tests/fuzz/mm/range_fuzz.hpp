@@ -289,9 +289,14 @@ private:
         const range r = ra_.get(id);
         MM_FUZZ_CHECK(r.size != 0, "a live id names no range");
         MM_FUZZ_TRACE("free start=%#llx size=%#llx\n", (unsigned long long)r.start, (unsigned long long)r.size);
+        u64 clear_before = 0;
+        if constexpr (is_buddy)
+            clear_before = ra_.manager().clear_avail();
         MM_FUZZ_CHECK(ra_.free(id) == 0, "free of a live id failed");
         model_.remove(r.start);
         MM_FUZZ_CHECK(ra_.get(id).size == 0, "a freed id still names a range");
+        if constexpr (is_buddy) // a node's memory comes back dirty, and merges with no clear buddy
+            MM_FUZZ_CHECK(ra_.manager().clear_avail() == clear_before, "buddy: freeing a node changed clear_avail");
     }
 
     void op_free_bogus() {
@@ -506,8 +511,14 @@ private:
         const std::size_t i = in_.ConsumeIntegralInRange<std::size_t>(0, lists_.size() - 1);
         for (const buddy::block& blk : *lists_[i])
             bytes += blk.size();
-        release_list(i, in_.ConsumeBool() ? buddy_flags::cleared : 0);
+        const u64 clear_avail = ra_.manager().clear_avail();
+        const bool cleared = in_.ConsumeBool();
+        release_list(i, cleared ? buddy_flags::cleared : 0);
         MM_FUZZ_CHECK(ra_.manager().avail() == avail + bytes, "free_list: avail did not grow by the freed bytes");
+        // Buddies of different clear states do not merge on free (drm), so the clear bytes grow
+        // by exactly the freed bytes when they are marked cleared, and not at all otherwise.
+        MM_FUZZ_CHECK(ra_.manager().clear_avail() == clear_avail + (cleared ? bytes : 0),
+                      "free_list: clear_avail did not follow the freed blocks' state");
     }
 
     void op_block_trim() {
