@@ -214,6 +214,11 @@ private:
             std::byte* host = region_->host_ptr(pa, bytes);
             if (!host || (pa & (bytes - 1)))
                 return result<table*>::failure(-EINVAL); // a region that cannot hold tables
+            // The entry pointing at it must hold its address exactly: a format that drops low
+            // bits (tables smaller than its page, placed off a page boundary by a region with
+            // a finer granule) would otherwise point the walk at another table.
+            if (level > 0 && Format::decode(Format::encode_table(pa), level - 1).pa != pa)
+                return result<table*>::failure(-EINVAL);
             auto [it, fresh] = tables_.try_emplace(pa);
             assert(fresh);
             (void)fresh;
