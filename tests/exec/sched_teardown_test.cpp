@@ -6,6 +6,9 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <memory>
+#include <thread>
 #include <vector>
 
 using namespace sched_test;
@@ -231,4 +234,49 @@ TEST_CASE("sched fini: after stop() without start(), detached jobs are cancelled
     CHECK(a->cancelled);
     CHECK(f.st.frees == 2);
     CHECK(f.sched.credit_count() == 0);
+}
+
+namespace {
+// Holds its fence's lock (a signal runs callbacks under it) until released.
+struct holding_cb : accel::fence_cb {
+    std::atomic<bool> entered{false}, release{false};
+    static void run(accel::fence&, accel::fence_cb& cb) noexcept {
+        auto& h = static_cast<holding_cb&>(cb);
+        h.entered = true;
+        while (!h.release)
+            std::this_thread::sleep_for(1ms);
+    }
+};
+} // namespace
+
+TEST_CASE("sched fini: an entity destroyed while fini drops its lock for the entity's dependency is kept until fini lets go of it") {
+    // fini's first loop unlocks around remove_callback() of a blocked entity's dependency. An
+    // entity destroyed then (its file closing during an unplug) must not be freed under it.
+    fixture<> f(config(4));
+    fence_ptr dep = accel::make_fence(accel::fence_context_alloc(), 1);
+    holding_cb hold;
+    REQUIRE(dep->add_callback(hold, &holding_cb::run) == 0); // first on the list: runs first
+    auto e = std::make_unique<fixture<>::entity>(f.sched);
+    mock_job* job = submit(*e, {.tag = 1, .deps = {dep}});
+    // The worker blocks the entity on `dep`: it takes a reference (entity.dependency_), then
+    // adds its callback right after.
+    REQUIRE(eventually([&] { return dep->use_count() == 3; }));
+    std::this_thread::sleep_for(50ms);
+    std::thread signaller([&] { dep->signal(); }); // holds dep's lock inside `hold`
+    REQUIRE(eventually([&] { return hold.entered.load(); }));
+    std::thread finisher([&] { f.sched.fini(); }); // stops the entity, unlocks, blocks on dep's lock
+    REQUIRE(eventually([&] { return e->killed(); }));
+    std::atomic<bool> destroyed{false};
+    std::thread closer([&] {
+        e.reset();
+        destroyed = true;
+    });
+    std::this_thread::sleep_for(100ms);
+    CHECK_FALSE(destroyed.load()); // waits for fini to let go of the entity
+    hold.release = true;
+    signaller.join();
+    finisher.join();
+    closer.join();
+    CHECK(destroyed.load());
+    CHECK(job->finished()->error() == -ECANCELED);
 }

@@ -783,8 +783,12 @@ private:
 
     void kill_entity(sched_entity_base& e) noexcept {
         lock_t lk(mu_);
-        if (e.stopped_)
+        if (e.stopped_) {
+            // Stopped by fini(), which may still hold it (in_use_) while it waits, unlocked,
+            // for the entity's dependency callback: the caller may free it once this returns.
+            state_cv_.wait(lk, [&] { return !e.in_use_; });
             return;
+        }
         e.stopped_ = true;
         rq_remove_locked(e);
         state_cv_.wait(lk, [&] { return !e.in_use_; }); // the scheduler no longer looks at it
@@ -1051,11 +1055,15 @@ inline void sched_base::fini() noexcept {
         fence_ptr dep = std::move(e.dependency_);
         e.blocked_ = false;
         if (target || dep) {
+            // Held (in_use_) while unlocked: an entity destroyed meanwhile waits in kill_entity
+            // until this loop has let go of it, instead of being freed under it.
+            e.in_use_ = true;
             lk.unlock();
             if (target)
                 target->remove_callback(e.dep_cb_);
             dep.reset();
             lk.lock();
+            e.in_use_ = false;
         }
         for (sched_job& j : e.queue_)
             j.entity_ = nullptr;
@@ -1135,6 +1143,8 @@ inline void sched_base::fini() noexcept {
         // Unlinked first, detached last: once its sched_ reads null, an entity being destroyed
         // on another thread skips entity_fini and may be freed at once, so this is the last
         // touch (with the acquire in ~sched_entity_base, the unlink happens before its end).
+        // An entity whose destructor read sched_ before this store goes on into entity_fini:
+        // the scheduler object must outlive fini() (drivers destroy it after their files).
         sched_entity_base& e = entities_.front();
         entities_.pop_front();
         e.sched_.store(nullptr, std::memory_order_release);
