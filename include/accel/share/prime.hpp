@@ -147,6 +147,8 @@ inline result<gem_ref> gem_prime_import(device_base& dev, dma_buf& buf) {
     if ((*cpu)->empty())
         return out::failure(-EINVAL);
     dma_domain& domain = dev.ops().dma_domain(dev);
+    if (int e = detail::callback_may_fail("dma_domain.map"))
+        return out::failure(e);
     auto mapped = domain.map(**cpu, dma_direction::bidirectional);
     if (!mapped)
         return out::failure(mapped.error());
