@@ -83,6 +83,7 @@ private:
         } else
             return (void)off, (void)len, (void)prot, (void)flags, result<mmap_target>::failure(-EINVAL);
     }
+    bool has_vmap() const noexcept override { return exporter_has_vmap<E>; }
     result<std::byte*> do_vmap() override {
         if constexpr (exporter_has_vmap<E>) {
             if (int e = detail::callback_may_fail("exporter.vmap"))
