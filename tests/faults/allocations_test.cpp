@@ -16,6 +16,9 @@ namespace {
 /// alloc_may_fail() sites the scenario cannot reach, and why (file names: every site in it).
 const std::map<std::string, const char*> unreachable = {
     {"accel/mm/dma_coherent.hpp", "dma_alloc_coherent: neither example driver allocates coherent DMA memory"},
+    {"accel/exec/fence_array.hpp",
+     "fence arrays: made when several unsignalled fences are merged (sync_file merge, a reservation object's "
+     "singleton, syncobj waits on several points); the scenario's fences have signalled or are single by then"},
     {"accel/exec/drm_exec.hpp:278",
      "drm_exec growing its table: the drivers size it for the job's objects at init(), so it grows only after init()'s "
      "own allocation (line 122) failed in the same run, which a one-failure-per-run sweep never combines"},
@@ -52,7 +55,8 @@ sweep_result sweep(bool here) {
         accel::disarm_allocation_faults();
         const bool fired = accel::injected_failures() != before;
         if (!fired) {
-            CHECK(s.failed_step == nullptr);
+            CHECK_MESSAGE(s.failed_step == nullptr, "a clean run failed step ",
+                          std::string(s.failed_step ? s.failed_step : ""), " errno ", s.failed_errno);
             clean = true;
             out.points = n - 1;
         } else {
@@ -70,9 +74,12 @@ sweep_result sweep(bool here) {
                 CHECK(s.failed_errno == -ENOMEM);
                 ++out.failed_steps[s.failed_step];
             } else {
-                // On the scenario's own thread only drm_exec's init() absorbs a failure (its
-                // first lock grows the table instead).
-                CHECK((!here || site.rfind("accel/exec/drm_exec.hpp:", 0) == 0));
+                // On the scenario's own thread two failures are absorbed by design: drm_exec's
+                // init() (its first lock grows the table instead) and the mock's poll joining a
+                // wait queue (that queue cannot wake it early, its timeout ends the wait; the
+                // event polled for is already there).
+                CHECK((!here || site.rfind("accel/exec/drm_exec.hpp:", 0) == 0 ||
+                       site.rfind("accel/core/wait_queue.hpp:", 0) == 0));
             }
         }
         s.smoke();
@@ -97,7 +104,21 @@ TEST_CASE("every framework allocation failed in turn: a clean ENOMEM, state unch
 
     std::set<std::string> reached = own.reached;
     reached.insert(all.reached.begin(), all.reached.end());
-    for (const auto& site : faults::source_sites("alloc_may_fail()")) {
+    const auto sites = faults::source_sites("alloc_may_fail()");
+    auto missing = [&] {
+        for (const auto& site : sites)
+            if (!reached.count(site) && !listed_unreachable(site))
+                return true;
+        return false;
+    };
+    // A fence callback (vdnn's JOB_DONE event) runs on the test thread or on an engine's,
+    // as timing has it: that shifts the test thread's count by one after it, and a run can step
+    // over the site next to it. Another sweep or two catch what one stepped over.
+    for (int again = 0; again < 3 && missing(); ++again) {
+        const sweep_result more = sweep(true);
+        reached.insert(more.reached.begin(), more.reached.end());
+    }
+    for (const auto& site : sites) {
         if (reached.count(site))
             continue;
         INFO("alloc_may_fail() not reached: ", site);

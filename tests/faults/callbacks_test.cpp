@@ -71,7 +71,8 @@ TEST_CASE("every driver callback failing in turn: the driver's errno at the boun
         s.run();
         accel::disarm_callback_faults();
         if (accel::injected_callback_failures() == before) {
-            CHECK(s.failed_step == nullptr);
+            CHECK_MESSAGE(s.failed_step == nullptr, "a clean run failed step ",
+                          std::string(s.failed_step ? s.failed_step : ""), " errno ", s.failed_errno);
             clean = true;
         } else {
             const std::string hook = accel::last_failed_callback();

@@ -82,7 +82,7 @@ struct scenario {
 
     // ---- what the steps made (0 / -1 / nullptr: not made) ----
     int mon_dnn = -1, mon_dsp = -1, fd_dnn = -1, fd_dnn2 = -1, fd_dsp = -1, dmabuf = -1, sync_file = -1;
-    int dmabuf_fence = -1, syncobj_fd = -1;
+    int dmabuf_fence = -1, syncobj_fd = -1, attr_fd = -1;
     std::uint32_t bo_a = 0, bo_b = 0, bo_cmd = 0, imp_dsp = 0, imp_dnn2 = 0, out_dsp = 0, syn_dnn = 0, syn_dsp = 0;
     std::uint32_t syn_empty = 0, syn_imported = 0;
     std::uint64_t off_a = 0, off_cmd = 0, va_a = 0, va_b = 0, job_dnn = 0, job_dsp = 0, job_dnn_after = 0;
@@ -251,6 +251,22 @@ struct scenario {
             {"open vdnn", [this] { return open_node(reg_dnn, accel::node_kind::compute, fd_dnn); }},
             {"open vdnn again", [this] { return open_node(reg_dnn, accel::node_kind::compute, fd_dnn2); }},
             {"open vdsp", [this] { return open_node(reg_dsp, accel::node_kind::compute, fd_dsp); }},
+            {"open sysfs attribute",
+             [this] {
+                 int f = m.open(std::string(m.root()) + "/" + accel::sysfs_device_dir(reg_dnn.minor()) + "/device/job_timeout_ms",
+                                O_RDONLY);
+                 if (f < 0)
+                     return f;
+                 attr_fd = f;
+                 return 0;
+             }},
+            {"read sysfs attribute",
+             [this] {
+                 char text[32];
+                 long n = m.read(attr_fd, text, sizeof text);
+                 return n < 0 ? static_cast<int>(n) : (n > 0 && text[n - 1] == '\n' ? 0 : -EPROTO);
+             }},
+            {"close sysfs attribute", [this] { return m.close(std::exchange(attr_fd, -1)); }},
             {"set client name",
              [this] {
                  static const char name[] = "faults";
@@ -304,15 +320,6 @@ struct scenario {
                  static char name[] = "faults-buffer";
                  return m.ioctl(dmabuf, DMA_BUF_SET_NAME_B, name);
              }},
-            {"dma-buf export sync file",
-             [this] {
-                 dma_buf_export_sync_file e{DMA_BUF_SYNC_RW, -1};
-                 int r = m.ioctl(dmabuf, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &e);
-                 if (r == 0)
-                     dmabuf_fence = e.fd;
-                 return r;
-             }},
-            {"close dma-buf sync file", [this] { return m.close(std::exchange(dmabuf_fence, -1)); }},
             {"ioctl from a newer client",
              [this] {
                  // A caller whose struct grew (256 bytes): the dispatcher's buffer is on the heap.
@@ -429,6 +436,15 @@ struct scenario {
                  return r;
              }},
             {"vdsp wait", [this] { return dsp_wait(fd_dsp, job_dsp); }},
+            {"dma-buf export sync file",
+             [this] {
+                 dma_buf_export_sync_file e{DMA_BUF_SYNC_RW, -1};
+                 int r = m.ioctl(dmabuf, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &e);
+                 if (r == 0)
+                     dmabuf_fence = e.fd;
+                 return r;
+             }},
+            {"close dma-buf sync file", [this] { return m.close(std::exchange(dmabuf_fence, -1)); }},
             {"info", [this] {
                  int err = 0;
                  for (std::uint32_t id : {ACCEL_INFO_MEMORY_USAGE, ACCEL_INFO_CLIENTS, ACCEL_INFO_CLIENT_MEMORY, ACCEL_INFO_ENGINES})
@@ -647,7 +663,7 @@ struct scenario {
                 (void)m.munmap(*p, p == &map_cmd ? 4096 : size_a);
                 *p = nullptr;
             }
-        for (int* fd : {&dmabuf_fence, &syncobj_fd, &sync_file, &dmabuf, &fd_dsp, &fd_dnn2, &fd_dnn, &mon_dsp, &mon_dnn})
+        for (int* fd : {&attr_fd, &dmabuf_fence, &syncobj_fd, &sync_file, &dmabuf, &fd_dsp, &fd_dnn2, &fd_dnn, &mon_dsp, &mon_dnn})
             if (*fd >= 0)
                 (void)m.close(std::exchange(*fd, -1));
         reg_dsp.reset();
@@ -661,8 +677,16 @@ struct scenario {
         CHECK(sub.devices().empty());
         if (dnn) {
             CHECK(dnn->open_count() == 0);
+            // A finished job holds its file's VM (and so the pins of its host BOs) until the
+            // scheduler frees it, a moment after its fences signalled (sched_config::free_delay).
+            auto aperture = [&] {
+                std::shared_lock lock(dnn->data().mem.mmu_lock);
+                return dnn->data().mem.aperture.used();
+            };
+            for (int i = 0; i < 2000 && aperture() != 0; ++i)
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            CHECK(aperture() == 0);
             std::shared_lock lock(dnn->data().mem.mmu_lock);
-            CHECK(dnn->data().mem.aperture.used() == 0);
             CHECK(dnn->data().mem.dram.stats().used == 0);
             CHECK(dnn->data().mem.sram.stats().used == 0);
         }
