@@ -309,7 +309,7 @@ public:
     int poll(struct pollfd* fds, std::size_t n, int timeout_ms) noexcept {
         if (n > static_cast<std::size_t>(max_chunks) * chunk_slots)
             return -EINVAL;
-        poll_waiter* w = new (std::nothrow) poll_waiter();
+        poll_waiter* w = detail::alloc_may_fail() ? nullptr : new (std::nothrow) poll_waiter();
         if (!w)
             return -ENOMEM;
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);

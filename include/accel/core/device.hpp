@@ -99,6 +99,8 @@ private:
         file_base* f = nullptr;
         try {
             if constexpr (driver_has_open<D>) {
+                if (int e = detail::callback_may_fail("open"))
+                    return out::failure(e);
                 result<data> made = D::open(self(d));
                 if (!made)
                     return out::failure(made.error() < 0 ? made.error() : -EINVAL);
@@ -142,10 +144,12 @@ private:
             guarded([&] { D::postclose(self(d), typed(f)); return 0; });
     }
     static int probe_cb(device_base& d) {
-        if constexpr (driver_has_probe<D>)
+        if constexpr (driver_has_probe<D>) {
+            if (int e = detail::callback_may_fail("probe"))
+                return e;
             return guarded([&] { return D::probe(self(d)); });
-        else
-            return 0;
+        }
+        return 0;
     }
     static void remove_cb(device_base& d) {
         if constexpr (driver_has_remove<D>)

@@ -132,7 +132,9 @@ inline int device_base::ioctl(file_base& f, ioctl_cmd cmd, std::uint64_t arg) no
             ret = -ENODEV;
         } else {
             entered guard{this};
-            ret = detail::call_handler(*slot, *this, f, kdata);
+            const bool driver_row = ioc_type(cmd) == ACCEL_IOCTL_BASE && is_driver_nr(ioc_nr(cmd));
+            if (!driver_row || (ret = detail::callback_may_fail("ioctl")) == 0)
+                ret = detail::call_handler(*slot, *this, f, kdata);
         }
         if (ctx)
             ctx->park = saved;

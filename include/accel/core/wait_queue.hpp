@@ -13,6 +13,8 @@
 /// reference to: a wake function may remove entries (its own too), take the driver's locks or
 /// complete a request. Entries must leave every queue before the queue is destroyed (a driver's
 /// queues live in its device or file data, which outlive every request on them).
+#include <accel/base/fault_injection.hpp>
+
 #include <boost/intrusive/list.hpp>
 
 #include <atomic>
@@ -136,7 +138,7 @@ public:
         for (auto& [joined, e] : joined_)
             if (joined == &q)
                 return true;
-        auto* e = new (std::nothrow) forward(owner);
+        auto* e = detail::alloc_may_fail() ? nullptr : new (std::nothrow) forward(owner);
         if (!e)
             return false;
         try {

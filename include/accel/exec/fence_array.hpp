@@ -26,6 +26,7 @@
 ///     may use the members (add or remove callbacks, signal them) without deadlock.
 ///   - members are given as references (`fence_ptr`s, copied), not as an array whose ownership
 ///     is taken; a null member is refused.
+#include <accel/base/fault_injection.hpp>
 #include <accel/exec/fence.hpp>
 
 #include <atomic>
@@ -51,6 +52,8 @@ public:
         for (const fence_ptr& f : fences)
             if (!f)
                 return nullptr;
+        if (detail::alloc_may_fail())
+            return nullptr;
         fence_array_ptr a(new (std::nothrow) fence_array(context, seqno, fences.size(), signal_on_any));
         if (!a)
             return nullptr;

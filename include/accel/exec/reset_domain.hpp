@@ -38,6 +38,7 @@
 /// finishes, one only requested does not run) and tears down the schedulers (their queued and
 /// pending jobs end with -ECANCELED, every fence signalled). The schedulers must outlive fini()
 /// and the device the domain: keep it in the device's data, declared after the schedulers.
+#include <accel/base/fault_injection.hpp>
 #include <accel/core/device_base.hpp>
 #include <accel/core/device_status.hpp>
 #include <accel/exec/fence.hpp>
@@ -215,7 +216,9 @@ private:
         blamed_.clear();
         int err = 0;
         try {
-            err = hw_reset_ ? hw_reset_() : 0;
+            err = detail::callback_may_fail("reset_domain.hw_reset");
+            if (err == 0)
+                err = hw_reset_ ? hw_reset_() : 0;
         } catch (...) {
             err = -EIO;
         }

@@ -25,6 +25,7 @@
 /// crosses into the scheduler: run_job's exception completes the job with -ENOMEM/-EIO
 /// (exception_errno), timedout_job's counts as `reset`, free_job's and cancel_job's are dropped.
 #include <accel/base/errno.hpp>
+#include <accel/base/fault_injection.hpp>
 #include <accel/exec/fence.hpp>
 
 #include <chrono>
@@ -141,6 +142,8 @@ struct sched_trampolines {
     static Ops& self(void* p) noexcept { return *static_cast<Ops*>(p); }
 
     static result<fence_ptr> run_job(void* ops, sched_job& job) noexcept {
+        if (int e = detail::callback_may_fail("sched.run_job"))
+            return result<fence_ptr>::failure(e);
         try {
             return self(ops).run_job(static_cast<job_type&>(job));
         } catch (...) {

@@ -29,6 +29,7 @@
 ///
 /// Opening is attribute_tree.hpp's open_attribute(), which also holds kernfs_fop_open's checks.
 #include <accel/base/errno.hpp>
+#include <accel/base/fault_injection.hpp>
 #include <accel/core/device_base.hpp>
 #include <accel/core/open_file.hpp>
 #include <accel/core/user_memory.hpp>
@@ -99,6 +100,8 @@ public:
     /// kernel checks the opener's credentials (file->f_cred), not the writer's.
     static attribute_file* create(device_ref dev, attribute_source src, int flags,
                                   const caller_identity& opener) noexcept {
+        if (detail::alloc_may_fail())
+            return nullptr;
         try {
             return new attribute_file(std::move(dev), std::move(src), flags, opener.privileged);
         } catch (...) {

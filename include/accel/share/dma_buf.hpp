@@ -202,6 +202,8 @@ public:
             vaddr_ = nullptr;
         }
     }
+    /// Whether the exporter has a CPU view at all (vmap's -EINVAL is then its own error).
+    bool offers_vmap() const noexcept { return has_vmap(); }
     unsigned vmap_count() const {
         std::lock_guard lock(vmap_mutex_);
         return vmap_count_;
@@ -267,6 +269,7 @@ protected:
     virtual void do_release() noexcept = 0;
     virtual bool has_mmap() const noexcept = 0;
     virtual result<mmap_target> do_mmap(std::uint64_t, std::uint64_t, int, int) = 0;
+    virtual bool has_vmap() const noexcept = 0;
     virtual result<std::byte*> do_vmap() = 0;
     virtual void do_vunmap(std::byte*) noexcept = 0;
     virtual int do_begin_cpu_access(dma_direction) = 0;

@@ -41,7 +41,11 @@ private:
     // Nothing an exporter throws crosses: it becomes the errno (exception_errno).
     int do_attach(dma_buf_attachment& a) override {
         if constexpr (exporter_has_attach<E>)
-            return guarded([&] { return e_.attach(a); });
+            return guarded([&] {
+                if (int e = detail::callback_may_fail("exporter.attach"))
+                    return e;
+                return e_.attach(a);
+            });
         else
             return (void)a, 0;
     }
@@ -52,6 +56,8 @@ private:
             (void)a;
     }
     result<dma_ranges> do_map(dma_buf_attachment& a, dma_direction d) override {
+        if (int e = detail::callback_may_fail("exporter.map"))
+            return result<dma_ranges>::failure(e);
         try {
             return e_.map(a, d);
         } catch (...) {
@@ -67,6 +73,8 @@ private:
     bool has_mmap() const noexcept override { return exporter_has_mmap<E>; }
     result<mmap_target> do_mmap(std::uint64_t off, std::uint64_t len, int prot, int flags) override {
         if constexpr (exporter_has_mmap<E>) {
+            if (int e = detail::callback_may_fail("exporter.mmap"))
+                return result<mmap_target>::failure(e);
             try {
                 return e_.mmap(off, len, prot, flags);
             } catch (...) {
@@ -75,8 +83,11 @@ private:
         } else
             return (void)off, (void)len, (void)prot, (void)flags, result<mmap_target>::failure(-EINVAL);
     }
+    bool has_vmap() const noexcept override { return exporter_has_vmap<E>; }
     result<std::byte*> do_vmap() override {
         if constexpr (exporter_has_vmap<E>) {
+            if (int e = detail::callback_may_fail("exporter.vmap"))
+                return result<std::byte*>::failure(e);
             try {
                 return e_.vmap();
             } catch (...) {
@@ -92,14 +103,20 @@ private:
             (void)p;
     }
     int do_begin_cpu_access(dma_direction d) override { // guarded by the caller
-        if constexpr (exporter_has_begin_cpu_access<E>)
+        if constexpr (exporter_has_begin_cpu_access<E>) {
+            if (int e = detail::callback_may_fail("exporter.begin_cpu_access"))
+                return e;
             return e_.begin_cpu_access(d);
+        }
         else
             return (void)d, 0;
     }
     int do_end_cpu_access(dma_direction d) override {
-        if constexpr (exporter_has_end_cpu_access<E>)
+        if constexpr (exporter_has_end_cpu_access<E>) {
+            if (int e = detail::callback_may_fail("exporter.end_cpu_access"))
+                return e;
             return e_.end_cpu_access(d);
+        }
         else
             return (void)d, 0;
     }

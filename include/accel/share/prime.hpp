@@ -147,6 +147,8 @@ inline result<gem_ref> gem_prime_import(device_base& dev, dma_buf& buf) {
     if ((*cpu)->empty())
         return out::failure(-EINVAL);
     dma_domain& domain = dev.ops().dma_domain(dev);
+    if (int e = detail::callback_may_fail("dma_domain.map"))
+        return out::failure(e);
     auto mapped = domain.map(**cpu, dma_direction::bidirectional);
     if (!mapped)
         return out::failure(mapped.error());
@@ -158,6 +160,10 @@ inline result<gem_ref> gem_prime_import(device_base& dev, dma_buf& buf) {
     if (auto v = buf.vmap()) { // optional: an exporter without vmap gives no CPU view
         view = *v;
         st->vmapped = true;
+    } else if (buf.offers_vmap()) {
+        // The exporter has a view and failed to give it: answer its error now, not with an
+        // object whose CPU view is missing and whose first use faults (-EFAULT in a job).
+        return out::failure(v.error());
     }
     int fd = -1;
     std::uint64_t fd_offset = 0;

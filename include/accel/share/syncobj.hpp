@@ -602,6 +602,8 @@ int array_wait(Arg& a, std::vector<syncobj_ref>& objs, const std::vector<std::ui
     };
     std::shared_ptr<holder> h;
     try {
+        if (accel::detail::alloc_may_fail())
+            throw std::bad_alloc();
         h = std::make_shared<holder>(w);
     } catch (...) {
         w->put();

@@ -199,10 +199,13 @@ private:
     static bo& typed(gem_object& o) noexcept { return static_cast<bo&>(o); }
     static file<D>& typed(file_base& f) noexcept { return static_cast<file<D>&>(f); }
     static int open_hook(gem_object& o, file_base& f) {
-        if constexpr (object_has_open<D>)
+        if constexpr (object_has_open<D>) {
+            if (int e = detail::callback_may_fail("object.open"))
+                return e;
             return D::object_data::open(typed(o), typed(f));
-        else
+        } else {
             return 0;
+        }
     }
     static void close_hook(gem_object& o, file_base& f) noexcept {
         if constexpr (object_has_close<D>) {
@@ -223,6 +226,8 @@ private:
     }
     static result<open_file*> export_hook(gem_object& o, int flags) {
         if constexpr (object_has_export<D>) {
+            if (int e = detail::callback_may_fail("object.export_dmabuf"))
+                return result<open_file*>::failure(e);
             result<open_file_ref> r = D::object_data::export_dmabuf(typed(o), flags);
             if (!r)
                 return result<open_file*>::failure(r.error());
