@@ -47,9 +47,10 @@ if [ "$mode" = bad ]; then
     expect_bad "^accel-serve: --rule 'OWNER=\"no-such-user-accel\"': bad rule" --rule 'OWNER="no-such-user-accel"'
     expect_bad "^accel-serve: --rules $tmp/missing: No such file or directory$" --rules "$tmp/missing"
     expect_bad "^accel-serve: $tmp/bad.rules:4: bad rule" --rules "$tmp/bad.rules"
-    for v in 10abc 0 -5 '' 99999999999999 86400001; do
+    for v in 10abc 0 -5 '' ' 5' 99999999999999 86400001; do
         expect_bad "^accel-serve: --job-timeout-ms $v: not a number of milliseconds in 1\\.\\.86400000$" --job-timeout-ms "$v"
     done
+    expect_bad "^accel-serve: --job-timeout-ms \\+5: not a number of milliseconds" --job-timeout-ms +5
     out=$("$serve" --help 2>&1)
     rc=$?
     [ "$rc" -eq 0 ] || bad "--help exited $rc"

@@ -203,7 +203,7 @@ int main(int argc, char** argv) {
             char* end = nullptr;
             errno = 0;
             const unsigned long long ms = std::strtoull(v, &end, 10);
-            if (errno || end == v || *end || v[0] == '-' || ms < 1 || ms > 86'400'000ull) {
+            if (errno || v[0] < '0' || v[0] > '9' || *end || ms < 1 || ms > 86'400'000ull) {
                 std::fprintf(stderr, "accel-serve: --job-timeout-ms %s: not a number of milliseconds in 1..86400000\n", v);
                 return 2;
             }

@@ -683,15 +683,23 @@ struct scenario {
                 std::shared_lock lock(dnn->data().mem.mmu_lock);
                 return dnn->data().mem.aperture.used();
             };
-            for (int i = 0; i < 2000 && aperture() != 0; ++i)
+            // Every object gone (each has an mmap offset until it is freed): none leaked.
+            for (int i = 0; i < 2000 && (aperture() != 0 || dnn->mmap_offsets().size() != 0); ++i)
                 std::this_thread::sleep_for(std::chrono::milliseconds(1));
             CHECK(aperture() == 0);
+            CHECK(dnn->mmap_offsets().size() == 0);
             std::shared_lock lock(dnn->data().mem.mmu_lock);
             CHECK(dnn->data().mem.dram.stats().used == 0);
             CHECK(dnn->data().mem.sram.stats().used == 0);
         }
-        if (dsp)
+        if (dsp) {
             CHECK(dsp->open_count() == 0);
+            for (int i = 0; i < 2000 && dsp->mmap_offsets().size() != 0; ++i)
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            CHECK(dsp->mmap_offsets().size() == 0); // the import and vdsp's own objects too
+        }
+        // A device keeps its minor until its last reference goes: only the two held here.
+        CHECK(sub.minors_in_use() == unsigned(dnn ? 1 : 0) + unsigned(dsp ? 1 : 0));
     }
 };
 

@@ -10,20 +10,14 @@
 set(ioctl_dir "${CMAKE_CURRENT_SOURCE_DIR}/ioctl")
 
 accel_add_fuzz_target(ioctl_core SOURCES "${ioctl_dir}/core_target.cpp")
-if(EXISTS "${ioctl_dir}/vdnn_target.cpp")
-  accel_add_fuzz_target(ioctl_vdnn SOURCES "${ioctl_dir}/vdnn_target.cpp")
-  target_include_directories(accel_fuzz_ioctl_vdnn PRIVATE "${PROJECT_SOURCE_DIR}/examples/vdnn")
-endif()
-if(EXISTS "${ioctl_dir}/vdsp_target.cpp")
-  accel_add_fuzz_target(ioctl_vdsp SOURCES "${ioctl_dir}/vdsp_target.cpp")
-  target_include_directories(accel_fuzz_ioctl_vdsp PRIVATE "${PROJECT_SOURCE_DIR}/examples/vdsp")
-  target_compile_definitions(accel_fuzz_ioctl_vdsp PRIVATE
-                             "VDSP_FIRMWARE_DESCRIPTION=\"${PROJECT_SOURCE_DIR}/examples/vdsp/firmware/vdsp.fw.txt\"")
-endif()
-if(EXISTS "${ioctl_dir}/minimal_target.cpp")
-  accel_add_fuzz_target(ioctl_minimal SOURCES "${ioctl_dir}/minimal_target.cpp")
-  target_include_directories(accel_fuzz_ioctl_minimal PRIVATE "${PROJECT_SOURCE_DIR}/examples/minimal_driver")
-endif()
+accel_add_fuzz_target(ioctl_vdnn SOURCES "${ioctl_dir}/vdnn_target.cpp")
+target_include_directories(accel_fuzz_ioctl_vdnn PRIVATE "${PROJECT_SOURCE_DIR}/examples/vdnn")
+accel_add_fuzz_target(ioctl_vdsp SOURCES "${ioctl_dir}/vdsp_target.cpp")
+target_include_directories(accel_fuzz_ioctl_vdsp PRIVATE "${PROJECT_SOURCE_DIR}/examples/vdsp")
+target_compile_definitions(accel_fuzz_ioctl_vdsp PRIVATE
+                           "VDSP_FIRMWARE_DESCRIPTION=\"${PROJECT_SOURCE_DIR}/examples/vdsp/firmware/vdsp.fw.txt\"")
+accel_add_fuzz_target(ioctl_minimal SOURCES "${ioctl_dir}/minimal_target.cpp")
+target_include_directories(accel_fuzz_ioctl_minimal PRIVATE "${PROJECT_SOURCE_DIR}/examples/minimal_driver")
 
 # The harness can fail: a driver with a planted bug, run on a fixed program, must end with the
 # harness's violation message (ioctl/buggy_driver.cpp). Not fuzz targets: no corpus, no run.

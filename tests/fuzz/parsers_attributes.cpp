@@ -210,6 +210,8 @@ void checked_write(world& w, const file_info& f, int fd, const std::string& data
         EXPECT(r == -EINVAL, std::to_string(r));
     } else if (!has_store(f)) {
         EXPECT(r == -EINVAL, f.rel + " " + std::to_string(r));
+    } else if ((positioned ? static_cast<std::uint64_t>(off) : pos) > static_cast<std::uint64_t>(LLONG_MAX) - n) {
+        EXPECT(r == -EINVAL, f.rel + " write past LLONG_MAX: " + std::to_string(r)); // rw_verify_area
     } else if (n == 0) {
         EXPECT(r == 0, f.rel + " " + std::to_string(r));
     } else if (f.rel == "reset" && !opener_root) {
@@ -258,6 +260,7 @@ void checked_read(world& w, const file_info& f, int fd, std::size_t len, bool po
         return;
     }
     const std::uint64_t at = positioned ? static_cast<std::uint64_t>(off) : pos;
+    EXPECT(at <= static_cast<std::uint64_t>(LLONG_MAX) - len, f.rel + " read past LLONG_MAX succeeded"); // rw_verify_area
     EXPECT(static_cast<std::size_t>(r) <= len, f.rel);
     EXPECT(std::all_of(buf.begin() + r, buf.end(), [](char c) { return c == '\x5a'; }), f.rel + ": wrote past the count");
     const std::uint64_t cap = f.debugfs ? debugfs_limit - 1 : attribute_page_size - 1;

@@ -243,6 +243,9 @@ TEST_CASE_TEMPLATE_DEFINE("attribute files", F, attribute_conformance) {
         CHECK(fx.lseek(fd, LLONG_MIN, SEEK_CUR) == -EINVAL);
         CHECK(fx.lseek(fd, 0, SEEK_CUR) == 5);
         CHECK(fx.lseek(fd, LLONG_MAX, SEEK_SET) == LLONG_MAX);
+        // rw_verify_area: a read whose end would pass LLONG_MAX is -EINVAL, not 0 (end of file).
+        CHECK(fx.read(fd, c, 1) == -EINVAL);
+        CHECK(fx.lseek(fd, 0, SEEK_CUR) == LLONG_MAX);
         fx.close(fd);
     }
 

@@ -133,8 +133,8 @@ TEST_CASE("workers on vdnn and vdsp with resets and a device unplugged and replu
             session_paths p = main_paths;
             if (id % 3 == 0) { // a third of the workers use the hotplug device
                 const int minor = hot_minor.load();
-                if (minor < 0) {
-                    std::this_thread::yield();
+                if (minor < 0) { // unplugged: sleep, not spin, so the plugger and the others run
+                    std::this_thread::sleep_for(std::chrono::milliseconds(1));
                     continue;
                 }
                 p.dnn = node(m, node_kind::compute, static_cast<unsigned>(minor));

@@ -5,7 +5,7 @@
 /// Every allocation the framework makes on a client's behalf (an open file, an fd table slot, a
 /// large ioctl buffer, a registration) goes through `detail::alloc_may_fail()`. Tests arm the
 /// injector with `fail_nth_allocation(n)` and then prove that each failure path returns a clean
-/// -ENOMEM and leaves nothing behind. Disarmed, the check is one relaxed atomic load.
+/// -ENOMEM and leaves nothing behind. Disarmed, the check is one atomic load.
 ///
 /// Likewise every place where the framework calls a driver hook that may fail (probe, open, a
 /// driver ioctl, an object's open/export, a dma-buf exporter's attach/map/mmap/vmap/cpu-access,
@@ -43,7 +43,9 @@ inline std::atomic<const char*> callback_failed_hook{nullptr};
 
 /// One step of a countdown: true when this call is the armed one.
 inline bool countdown_fires(std::atomic<std::int64_t>& countdown) noexcept {
-    if (countdown.load(std::memory_order_relaxed) == 0) [[likely]]
+    // acquire, with the release in the arming functions: what was armed with the count (the
+    // error, the one thread) is seen with it. A plain load on x86.
+    if (countdown.load(std::memory_order_acquire) == 0) [[likely]]
         return false;
     std::int64_t left = countdown.fetch_sub(1, std::memory_order_relaxed);
     if (left == 1)
@@ -55,7 +57,7 @@ inline bool countdown_fires(std::atomic<std::int64_t>& countdown) noexcept {
 
 /// True when this allocation must fail. `where` (the caller) is recorded when it does.
 inline bool alloc_may_fail(std::source_location where = std::source_location::current()) noexcept {
-    if (alloc_countdown.load(std::memory_order_relaxed) == 0) [[likely]]
+    if (alloc_countdown.load(std::memory_order_acquire) == 0) [[likely]]
         return false;
     const std::thread::id only = alloc_thread.load(std::memory_order_relaxed);
     if (only != std::thread::id{} && only != std::this_thread::get_id())
@@ -90,7 +92,7 @@ std::unique_ptr<T> make_unique_may_fail(Args&&... args) {
 /// Arms the injector: the nth framework allocation from now on fails (n >= 1); 0 disarms.
 inline void fail_nth_allocation(std::int64_t n) noexcept {
     detail::alloc_thread.store(std::thread::id{}, std::memory_order_relaxed);
-    detail::alloc_countdown.store(n, std::memory_order_relaxed);
+    detail::alloc_countdown.store(n, std::memory_order_release);
 }
 
 /// Like fail_nth_allocation, counting only the calling thread's allocations: a sweep over a
@@ -98,7 +100,7 @@ inline void fail_nth_allocation(std::int64_t n) noexcept {
 /// reaches the same point for the same n every time.
 inline void fail_nth_allocation_here(std::int64_t n) noexcept {
     detail::alloc_thread.store(std::this_thread::get_id(), std::memory_order_relaxed);
-    detail::alloc_countdown.store(n, std::memory_order_relaxed);
+    detail::alloc_countdown.store(n, std::memory_order_release);
 }
 
 /// Disarms the injector (whether or not the armed failure fired).
@@ -121,7 +123,7 @@ inline fault_site last_injected_allocation() noexcept {
 /// negative errno) without reaching the driver; 0 disarms.
 inline void fail_nth_callback(std::int64_t n, int err = -EIO) noexcept {
     detail::callback_error.store(err < 0 ? err : -EIO, std::memory_order_relaxed);
-    detail::callback_countdown.store(n, std::memory_order_relaxed);
+    detail::callback_countdown.store(n, std::memory_order_release);
 }
 
 /// Disarms the callback injector (whether or not the armed failure fired).

@@ -99,7 +99,7 @@ inline std::string keystr(std::string_view s) {
 }
 
 /// `ns` nanoseconds in cycles of a `hz` clock, without overflow for any ns and clocks up to
-/// 10 GHz (saturating beyond).
+/// 10 GHz (a faster clock is counted as 10 GHz); UINT64_MAX when the count passes 2^64.
 inline std::uint64_t cycles_of(std::uint64_t ns, std::uint64_t hz) noexcept {
     constexpr std::uint64_t giga = 1'000'000'000;
     if (hz > 10 * giga)

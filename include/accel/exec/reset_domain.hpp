@@ -216,9 +216,11 @@ private:
         blamed_.clear();
         int err = 0;
         try {
-            err = detail::callback_may_fail("reset_domain.hw_reset");
-            if (err == 0)
-                err = hw_reset_ ? hw_reset_() : 0;
+            if (hw_reset_) { // only a hook the driver supplied can fail
+                err = detail::callback_may_fail("reset_domain.hw_reset");
+                if (err == 0)
+                    err = hw_reset_();
+            }
         } catch (...) {
             err = -EIO;
         }

@@ -233,9 +233,11 @@ inline void op_ioctl(program_state& st) {
     st.arena.begin_call(size, (ioc_dir(cmd) & _IOC_READ) != 0);
     // Mode bit 1: the call runs with the nth framework allocation failing (base/fault_injection.hpp),
     // so the error paths face the same checks - a clean errno, nothing left behind at the end.
+    // Counted on this thread only (the mock runs the call here): a scheduler worker allocating
+    // meanwhile neither shifts the count nor takes the failure, so an input replays the same.
     const std::int64_t fail_nth = mode & 2 ? 1 + ((mode >> 2) & 15) : 0;
     if (fail_nth)
-        fail_nth_allocation(fail_nth);
+        fail_nth_allocation_here(fail_nth);
     int r;
     if (mode & 1) {
         backend::mock::identity user({65534, ::getpid(), false, 65534});

@@ -113,6 +113,8 @@ public:
     const attribute_source& source() const noexcept { return src_; }
 
     long read_at(std::uint64_t buf, std::size_t n, std::uint64_t& pos) noexcept {
+        if (past_max_offset(pos, n))
+            return -EINVAL;
         std::lock_guard lock(mutex_);
         if (pos == 0 || !filled_) {
             std::string fresh;
@@ -134,7 +136,7 @@ public:
     }
 
     long write_at(std::uint64_t buf, std::size_t n, std::uint64_t& pos) noexcept {
-        if (!src_.store)
+        if (!src_.store || past_max_offset(pos, n))
             return -EINVAL;
         if (n == 0)
             return 0;
@@ -176,6 +178,13 @@ public:
     }
 
 private:
+    /// rw_verify_area: a transfer whose end would pass the largest offset (LLONG_MAX) is
+    /// -EINVAL before the file's operation runs (so a position can never pass it).
+    static bool past_max_offset(std::uint64_t pos, std::size_t n) noexcept {
+        constexpr auto max = static_cast<std::uint64_t>(std::numeric_limits<long long>::max());
+        return pos > max || n > max - pos;
+    }
+
     attribute_file(device_ref dev, attribute_source src, int flags, bool opener_privileged)
         : open_file(attribute_file_operations(), flags), dev_(std::move(dev)), src_(std::move(src)),
           opener_privileged_(opener_privileged) {}
