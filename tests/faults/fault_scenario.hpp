@@ -267,6 +267,16 @@ struct scenario {
                  return n < 0 ? static_cast<int>(n) : (n > 0 && text[n - 1] == '\n' ? 0 : -EPROTO);
              }},
             {"close sysfs attribute", [this] { return m.close(std::exchange(attr_fd, -1)); }},
+            {"write sysfs attribute", // its default again: a store that works changes nothing either
+             [this] {
+                 int f = m.open(std::string(m.root()) + "/" + accel::sysfs_device_dir(reg_dnn.minor()) + "/device/fault_log_size",
+                                O_WRONLY);
+                 if (f < 0)
+                     return f;
+                 const long n = m.write(f, "16\n", 3);
+                 const int c = m.close(f);
+                 return n < 0 ? static_cast<int>(n) : (n != 3 ? -EPROTO : c);
+             }},
             {"set client name",
              [this] {
                  static const char name[] = "faults";

@@ -9,7 +9,8 @@
 ///
 /// Likewise every place where the framework calls a driver hook that may fail (probe, open, a
 /// driver ioctl, an object's open/export, a dma-buf exporter's attach/map/mmap/vmap/cpu-access,
-/// the dma_domain's map, a scheduler's run_job, a reset domain's hardware reset) asks
+/// the dma_domain's map, a scheduler's run_job, a reset domain's hardware reset, an attribute's
+/// show and store) asks
 /// `detail::callback_may_fail("<hook>")` first: armed with `fail_nth_callback(n, err)`, the nth
 /// such call does not reach the driver and answers `err` as if the driver had returned it (the
 /// driver stays unchanged: the framework sees the driver's error, the fault-injection analogue

@@ -118,7 +118,12 @@ public:
         std::lock_guard lock(mutex_);
         if (pos == 0 || !filled_) {
             std::string fresh;
-            const int r = src_.show ? detail::attribute_call(*dev_, [&] { return src_.show(*dev_, fresh); }) : -EINVAL;
+            auto show = [&] {
+                if (int e = detail::callback_may_fail("attribute.show"))
+                    return e;
+                return src_.show(*dev_, fresh);
+            };
+            const int r = src_.show ? detail::attribute_call(*dev_, show) : -EINVAL;
             if (r < 0)
                 return r;
             if (fresh.size() > src_.show_limit - 1)
@@ -153,7 +158,11 @@ public:
         if (copy_from_user(in.data(), buf, n))
             return -EFAULT;
         std::lock_guard lock(mutex_); // one call at a time on an open file, as f_pos_lock orders them
-        const int r = detail::attribute_call(*dev_, [&] { return src_.store(*dev_, in); });
+        const int r = detail::attribute_call(*dev_, [&] {
+            if (int e = detail::callback_may_fail("attribute.store"))
+                return e;
+            return src_.store(*dev_, in);
+        });
         if (r < 0)
             return r;
         pos += n;
