@@ -14,7 +14,8 @@
 # vdnn client (vdnn-load, started for it) with its engine use and memory. The traces are the
 # project's own: bench/mm_tracegen writes them from a seed while the bench preset builds
 # (build/bench/bench/traces; -DACCEL_TRACE_SEED=N picks another seed); ACCEL_TRACE_DIR, or
-# --trace FILE, replays others instead.
+# --trace FILE, replays others instead. Last, 10 s of libFuzzer on the minimal driver's ioctl table
+# (the fuzz preset, clang-16), printing what it ran and the coverage it reached.
 #
 #   scripts/demo.sh [extra mm_policies flags, e.g. --trace my.trace.gz or --synthetic=1]
 set -euo pipefail
@@ -101,3 +102,23 @@ if [[ -n "$serve_pid" && -x build/bench/examples/smi/accel-smi ]]; then
     stop_server
     [[ $smi_rc -eq 0 ]] || { echo "accel-smi failed"; exit 1; }
 fi
+
+echo
+echo "=== robustness: 10 s of libFuzzer on the minimal driver's whole ioctl table (tests/fuzz, README \"Fuzzing\") ==="
+# One line of a driver author's code (ACCEL_FUZZ_IOCTL_TARGET(minimal_driver)): call sequences
+# whose handles and pointers flow between calls, checked after every call and after close.
+cmake --preset fuzz >/dev/null
+cmake --build build/fuzz -j 2 --target accel_fuzz_ioctl_minimal
+fuzz_work="$(mktemp -d)"
+fuzz_rc=0
+build/fuzz/fuzz/accel_fuzz_ioctl_minimal -max_total_time=10 -print_final_stats=1 -artifact_prefix="$fuzz_work/" \
+    "$fuzz_work" tests/fuzz/corpus/ioctl_minimal >"$fuzz_work.log" 2>&1 || fuzz_rc=$?
+grep -E 'cov: [0-9]+ ft' "$fuzz_work.log" | tail -n 1 || true
+grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|stat::new_units_added)' "$fuzz_work.log" || true
+if [[ $fuzz_rc -ne 0 ]]; then
+    tail -n 40 "$fuzz_work.log"
+    echo "the fuzzer found a problem (exit $fuzz_rc): input kept in $fuzz_work/"
+    exit 1
+fi
+rm -rf "$fuzz_work" "$fuzz_work.log"
+echo "(all targets, 20 s each: cmake --preset fuzz && cmake --build build/fuzz && ctest --test-dir build/fuzz -j2)"
