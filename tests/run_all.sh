@@ -125,5 +125,13 @@ for preset in "${presets[@]}"; do
     step "$preset" configure "${configure[@]}"
     step "$preset" build cmake --build "$dir" -j "$jobs"
     step "$preset" test run_in "$test_cwd" "${test[@]}"
+    if [[ "$preset" == fuzz ]]; then
+        # What each bounded fuzzing run did (tests/fuzz/run_fuzz.sh keeps libFuzzer's final stats).
+        echo
+        echo "----- [fuzz] per target: executions, execs/s, new inputs, peak RSS, coverage"
+        for stats in "$dir"/fuzz/work/*/stats.txt; do
+            [[ -e "$stats" ]] && tr '\n' ' ' <"$stats" | sed 's/stat:://g' && echo
+        done
+    fi
     summary+=("$(printf '%-6s passed  %s, total %ss' "$preset" "${step_times[*]}" "$((SECONDS - preset_start))")")
 done
