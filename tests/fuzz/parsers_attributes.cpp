@@ -24,6 +24,7 @@
 //  - lseek follows generic_file_llseek with the stat size (SEEK_END from 4096 or 0), the
 //    position moves by what read and write returned, and pread/pwrite leave it alone.
 #include "attribute_test_driver.hpp"
+#include "parsers_common.hpp"
 
 #include <accel/backend/mock.hpp>
 #include <accel/monitor/attribute_file.hpp>
@@ -45,18 +46,12 @@
 #include <vector>
 
 using namespace accel;
+using accel::fuzz_parsers::fail;
+using accel::fuzz_parsers::reader;
+
+const char accel::fuzz_parsers::target_name[] = "accel_fuzz_attributes";
 
 namespace {
-
-[[noreturn]] void fail(const char* what, const std::string& detail = {}) {
-    std::fprintf(stderr, "accel_fuzz_attributes: %s %s\n", what, detail.c_str());
-    std::abort();
-}
-#define EXPECT(cond, detail)                                                                                            \
-    do {                                                                                                                \
-        if (!(cond))                                                                                                    \
-            fail("check failed: " #cond, detail);                                                                       \
-    } while (0)
 
 struct file_info {
     std::string path; ///< full mock path
@@ -69,22 +64,11 @@ struct file_info {
 const caller_identity root_id{0, 1, true, 0};
 const caller_identity nobody{65534, 4242, false, 65534};
 
-struct world {
-    subsystem sub;
-    device<test::attr_test_driver>::ref dev;
-    registration reg;
-    backend::mock mock{sub, "/mnt/accel"};
+/// The device, and its attribute files found by walking its sysfs and debugfs directories.
+struct world : fuzz_parsers::device_world<test::attr_test_driver> {
     std::vector<file_info> files;
 
     world() {
-        auto d = device<test::attr_test_driver>::create();
-        if (!d)
-            fail("device create");
-        dev = *d;
-        auto r = sub.register_device(*d);
-        if (!r)
-            fail("register");
-        reg = std::move(*r);
         backend::mock::identity as_root(root_id);
         const std::string root(mock.root());
         walk(root + "/" + sysfs_device_dir(reg.minor()), "", false);
@@ -110,37 +94,6 @@ struct world {
             else if (S_ISREG(st.st_mode))
                 files.push_back({p, r, debugfs, static_cast<mode_t>(st.st_mode & 07777), static_cast<long long>(st.st_size)});
         }
-    }
-};
-
-world& the_world() {
-    static world* w = new world; // lives for the process: LeakSanitizer sees it reachable
-    return *w;
-}
-
-struct reader {
-    const std::uint8_t* p;
-    std::size_t n;
-    template <class T>
-    T get() {
-        T v{};
-        const std::size_t k = std::min(sizeof v, n);
-        std::memcpy(&v, p, k);
-        p += k;
-        n -= k;
-        return v;
-    }
-    /// `len` bytes: the input's next ones, then repeated to length (a long write needs no long input).
-    std::string payload(std::size_t len) {
-        const std::size_t k = std::min(len, n);
-        std::string s(reinterpret_cast<const char*>(p), k);
-        p += k;
-        n -= k;
-        if (s.empty())
-            s = "1";
-        while (s.size() < len)
-            s += s.substr(0, std::min(s.size(), len - s.size()));
-        return s;
     }
 };
 
@@ -297,9 +250,9 @@ void checked_seek(world& w, const file_info& f, int fd, long long off, int whenc
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    world& w = the_world();
+    world& w = fuzz_parsers::the_world<world>();
     reader in{data, size};
-    for (int session = 0; session < 4 && in.n > 0; ++session) {
+    for (int session = 0; session < 4 && !in.empty(); ++session) {
         const file_info& f = w.files[in.get<std::uint8_t>() % w.files.size()];
         const auto flags = in.get<std::uint8_t>();
         const int acc[] = {O_RDONLY, O_WRONLY, O_RDWR, O_RDWR};
@@ -315,7 +268,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         std::uint64_t pos = 0;
         const unsigned ops = in.get<std::uint8_t>() % 8;
-        for (unsigned i = 0; i < ops && in.n > 0; ++i) {
+        for (unsigned i = 0; i < ops && !in.empty(); ++i) {
             const auto op = in.get<std::uint8_t>() % 5;
             if (op == 0 || op == 1) {
                 const long long off = op == 1 ? in.get<std::int64_t>() : 0;

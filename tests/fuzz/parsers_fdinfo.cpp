@@ -17,6 +17,7 @@
 // driver's text, verbatim and in order, and every such line of the driver's text is there;
 // SET_CLIENT_NAME accepts exactly printable ASCII without spaces up to 64 bytes; FDINFO answers
 // the size for length 0, -EINVAL for a short length, and writes nothing past the text.
+#include "parsers_common.hpp"
 #include "test_drivers.hpp"
 
 #include <accel/accel.hpp>
@@ -36,41 +37,14 @@
 #include <vector>
 
 using namespace accel;
+using accel::fuzz_parsers::fail;
+using accel::fuzz_parsers::reader;
+
+const char accel::fuzz_parsers::target_name[] = "accel_fuzz_fdinfo";
 
 namespace {
 
-[[noreturn]] void fail(const char* what, const std::string& detail = {}) {
-    std::fprintf(stderr, "accel_fuzz_fdinfo: %s %s\n", what, detail.c_str());
-    std::abort();
-}
-#define EXPECT(cond)                                                                                                    \
-    do {                                                                                                                \
-        if (!(cond))                                                                                                    \
-            fail("check failed: " #cond);                                                                               \
-    } while (0)
-
-/// Reads fields off the input; zeros once it runs out.
-struct reader {
-    const std::uint8_t* p;
-    std::size_t n;
-    template <class T>
-    T get() {
-        T v{};
-        const std::size_t k = std::min(sizeof v, n);
-        std::memcpy(&v, p, k);
-        p += k;
-        n -= k;
-        return v;
-    }
-    std::string bytes(std::size_t len) {
-        len = std::min(len, n);
-        std::string s(reinterpret_cast<const char*>(p), len);
-        p += len;
-        n -= len;
-        return s;
-    }
-    std::string rest() { return bytes(n); }
-};
+using world = fuzz_parsers::device_world<test::test_driver>;
 
 bool printable_no_space(std::string_view s) {
     for (unsigned char c : s)
@@ -236,31 +210,8 @@ void direct(reader in) {
             fail("fdinfo line differs:", "got \"" + lines[i] + "\" want \"" + want[i] + "\"");
 }
 
-struct world {
-    subsystem sub;
-    device<test::test_driver>::ref dev;
-    registration reg;
-    backend::mock mock{sub, "/mnt/accel"};
-    world() {
-        auto d = device<test::test_driver>::create();
-        if (!d)
-            fail("device create");
-        dev = *d;
-        auto r = sub.register_device(*d);
-        if (!r)
-            fail("register");
-        reg = std::move(*r);
-    }
-    std::string node(node_kind k) const { return std::string(mock.root()) + "/" + node_name(k, reg.minor()); }
-};
-
-world& the_world() {
-    static world* w = new world; // lives for the process: LeakSanitizer sees it reachable
-    return *w;
-}
-
 void through_mock(reader in) {
-    world& w = the_world();
+    world& w = fuzz_parsers::the_world<world>();
     backend::mock& m = w.mock;
     const auto cfg = in.get<std::uint8_t>();
     const int fd = m.open(w.node(node_kind::compute));

@@ -19,6 +19,7 @@
 //    length-0 probe of the same item said, or the probe's own errno (-EBUSY for hardware items);
 //  - the size is the item's struct, or a list header plus count elements;
 //  - nothing in the arena changes outside [data, data + size) of the items that succeeded.
+#include "parsers_common.hpp"
 #include "test_drivers.hpp"
 
 #include <accel/accel.hpp>
@@ -34,41 +35,13 @@
 #include <vector>
 
 using namespace accel;
+using accel::fuzz_parsers::fail;
+
+const char accel::fuzz_parsers::target_name[] = "accel_fuzz_info";
 
 namespace {
 
-[[noreturn]] void fail(const char* what, long long a = 0, long long b = 0) {
-    std::fprintf(stderr, "accel_fuzz_info: %s (%lld, %lld)\n", what, a, b);
-    std::abort();
-}
-#define EXPECT(cond, ...)                                                                                               \
-    do {                                                                                                                \
-        if (!(cond))                                                                                                    \
-            fail("check failed: " #cond __VA_OPT__(, ) __VA_ARGS__);                                                    \
-    } while (0)
-
-struct world {
-    subsystem sub;
-    device<test::test_driver>::ref dev;
-    registration reg;
-    backend::mock mock{sub, "/mnt/accel"};
-    world() {
-        auto d = device<test::test_driver>::create();
-        if (!d)
-            fail("device create");
-        dev = *d;
-        auto r = sub.register_device(*d);
-        if (!r)
-            fail("register");
-        reg = std::move(*r);
-    }
-    std::string node(node_kind k) const { return std::string(mock.root()) + "/" + node_name(k, reg.minor()); }
-};
-
-world& the_world() {
-    static world* w = new world; // lives for the process: LeakSanitizer sees it reachable
-    return *w;
-}
+using world = fuzz_parsers::device_world<test::test_driver>;
 
 constexpr std::size_t arena_size = 128 * 1024; // data at offsets < 64 KiB, each item < 64 KiB
 constexpr unsigned char canary = 0xA5;
@@ -136,7 +109,7 @@ std::vector<unsigned char> read_item(backend::mock& m, int fd, std::uint32_t id,
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size < 16)
         return 0;
-    world& w = the_world();
+    world& w = fuzz_parsers::the_world<world>();
     const bool monitor = data[0] & 1, second = data[0] & 2, unprivileged = data[0] & 4;
     std::uint32_t num_items, flags;
     std::memcpy(&num_items, data + 4, 4);

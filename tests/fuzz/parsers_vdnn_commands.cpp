@@ -22,6 +22,7 @@
 //    fault_va, command) must match. Streams holding an fp32 GEMM or CONV2D run one command at
 //    a time (each result checked, then adopted into the model); others run whole.
 // ASan/UBSan catch out-of-bounds host accesses and overflowing index arithmetic on the way.
+#include "parsers_common.hpp"
 #include "vdnn_memory_fixture.hpp"
 
 #include "vdnn_commands.hpp"
@@ -39,18 +40,11 @@
 #include <vector>
 
 using namespace vdnn;
+using accel::fuzz_parsers::fail;
+
+const char accel::fuzz_parsers::target_name[] = "accel_fuzz_vdnn_commands";
 
 namespace {
-
-[[noreturn]] void fail(const char* what, unsigned long long a = 0, unsigned long long b = 0) {
-    std::fprintf(stderr, "accel_fuzz_vdnn_commands: %s (%#llx, %#llx)\n", what, a, b);
-    std::abort();
-}
-#define EXPECT(cond, ...)                                                                                               \
-    do {                                                                                                                \
-        if (!(cond))                                                                                                    \
-            fail("check failed: " #cond __VA_OPT__(, ) __VA_ARGS__);                                                    \
-    } while (0)
 
 constexpr u64 page = test::page;
 

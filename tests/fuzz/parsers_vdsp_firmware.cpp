@@ -18,6 +18,7 @@
 //    twiddle and window tables exactly the bytes the table directory points at, inside the file;
 //  - a description parse_description() accepts builds an image parse_firmware() accepts and
 //    that says what the description said; a rejected description gives -EINVAL and a reason.
+#include "parsers_common.hpp"
 #include "vdsp_firmware.hpp"
 
 #include <cerrno>
@@ -28,17 +29,11 @@
 #include <string>
 #include <vector>
 
-namespace {
+using accel::fuzz_parsers::fail;
 
-[[noreturn]] void fail(const char* what, const std::string& detail = {}) {
-    std::fprintf(stderr, "accel_fuzz_vdsp_firmware: %s %s\n", what, detail.c_str());
-    std::abort();
-}
-#define EXPECT(cond)                                                                                                    \
-    do {                                                                                                                \
-        if (!(cond))                                                                                                    \
-            fail("check failed: " #cond);                                                                               \
-    } while (0)
+const char accel::fuzz_parsers::target_name[] = "accel_fuzz_vdsp_firmware";
+
+namespace {
 
 template <class T>
 T load(const std::vector<std::byte>& b, std::size_t at) {
