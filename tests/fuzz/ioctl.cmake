@@ -9,10 +9,12 @@
 # minimised set (and any fixed crash) lives in tests/fuzz/corpus/<what>/.
 set(ioctl_dir "${CMAKE_CURRENT_SOURCE_DIR}/ioctl")
 
-accel_add_fuzz_target(ioctl_core SOURCES "${ioctl_dir}/core_target.cpp")
-accel_add_fuzz_target(ioctl_vdnn SOURCES "${ioctl_dir}/vdnn_target.cpp")
+# The three targets on devices with scheduler and engine threads run ~50-400 programs/s (each
+# builds its devices and waits for their jobs): they fuzz 3x as long as the default in CI.
+accel_add_fuzz_target(ioctl_core SOURCES "${ioctl_dir}/core_target.cpp" SECONDS 60)
+accel_add_fuzz_target(ioctl_vdnn SOURCES "${ioctl_dir}/vdnn_target.cpp" SECONDS 60)
 target_include_directories(accel_fuzz_ioctl_vdnn PRIVATE "${PROJECT_SOURCE_DIR}/examples/vdnn")
-accel_add_fuzz_target(ioctl_vdsp SOURCES "${ioctl_dir}/vdsp_target.cpp")
+accel_add_fuzz_target(ioctl_vdsp SOURCES "${ioctl_dir}/vdsp_target.cpp" SECONDS 60)
 target_include_directories(accel_fuzz_ioctl_vdsp PRIVATE "${PROJECT_SOURCE_DIR}/examples/vdsp")
 target_compile_definitions(accel_fuzz_ioctl_vdsp PRIVATE
                            "VDSP_FIRMWARE_DESCRIPTION=\"${PROJECT_SOURCE_DIR}/examples/vdsp/firmware/vdsp.fw.txt\"")
