@@ -5,6 +5,7 @@
 #   ioctl_vdnn     examples/vdnn: BO, VM bind, submit, wait, export
 #   ioctl_vdsp     examples/vdsp with its firmware
 #   ioctl_minimal  examples/minimal_driver: the one-line use a driver author copies
+#   ioctl_first_driver  examples/first_driver: the README's walkthrough driver
 # Seeds: each target writes its hand-built programs with ACCEL_FUZZ_WRITE_SEEDS=<dir>; the
 # minimised set (and any fixed crash) lives in tests/fuzz/corpus/<what>/.
 set(ioctl_dir "${CMAKE_CURRENT_SOURCE_DIR}/ioctl")
@@ -20,6 +21,8 @@ target_compile_definitions(accel_fuzz_ioctl_vdsp PRIVATE
                            "VDSP_FIRMWARE_DESCRIPTION=\"${PROJECT_SOURCE_DIR}/examples/vdsp/firmware/vdsp.fw.txt\"")
 accel_add_fuzz_target(ioctl_minimal SOURCES "${ioctl_dir}/minimal_target.cpp")
 target_include_directories(accel_fuzz_ioctl_minimal PRIVATE "${PROJECT_SOURCE_DIR}/examples/minimal_driver")
+accel_add_fuzz_target(ioctl_first_driver SOURCES "${ioctl_dir}/first_driver_target.cpp")
+target_include_directories(accel_fuzz_ioctl_first_driver PRIVATE "${PROJECT_SOURCE_DIR}/examples/first_driver")
 
 # The harness can fail: a driver with a planted bug, run on a fixed program, must end with the
 # harness's violation message (ioctl/buggy_driver.cpp). Not fuzz targets (no corpus, no run, and
