@@ -16,7 +16,11 @@
 
 #include <linux/dma-buf.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -217,4 +221,79 @@ TEST_CASE_FIXTURE(fixture, "a dma-buf closed while a poll armed its callbacks on
     w.count_handles = 1;
     w.timeout_nsec = accel::monotonic_ns() + 10 * second;
     CHECK(be.ioctl(dnn_fd, ACCEL_IOCTL_SYNCOBJ_WAIT, &w) == 0);
+}
+
+// The last reference of a device dropped on its own engine thread. An imported object keeps its
+// importer alive (its dma-buf attachment holds a device_ref), and vdsp's work on the engine
+// thread holds the job's objects in its captures. Here vdsp's job is running (held inside the
+// work by the firmware lock) when the client closes its vdsp file, unregisters vdsp and drops
+// its own reference. Unplug cancels the job; unless remove() waits for the engine to let go of
+// the work, the engine thread drops the import, and with it the device, when the work returns:
+// destroying the device there joins the engine thread from itself ("Resource deadlock
+// avoided") or waits for the engine's lock that thread holds. The client's last reference
+// must destroy the device itself, on its own thread.
+TEST_CASE("a device is not destroyed on its engine thread by a job that was running at unplug") {
+    accel::subsystem sub;
+    mock be{sub};
+    auto d0 = accel::device<vdnn::driver>::create(vdnn::device_config{});
+    vdsp::device_config sc;
+    sc.loader = accel::firmware_loader::with_path({VDSP_FIRMWARE_DIR});
+    auto d1 = accel::device<vdsp::driver>::create(sc);
+    REQUIRE(d0);
+    REQUIRE(d1);
+    accel::device<vdnn::driver>::ref dnn_dev = std::move(*d0);
+    accel::device<vdsp::driver>::ref dsp_dev = std::move(*d1);
+    auto r0 = sub.register_device(dnn_dev);
+    auto r1 = sub.register_device(dsp_dev);
+    REQUIRE(r0);
+    REQUIRE(r1);
+    accel::registration reg_dnn = std::move(*r0), reg_dsp = std::move(*r1);
+    const int dnn_fd = be.open(std::string(be.root()) + "/" + accel::node_name(accel::node_kind::compute, reg_dnn.minor()));
+    const int dsp_fd = be.open(std::string(be.root()) + "/" + accel::node_name(accel::node_kind::compute, reg_dsp.minor()));
+    REQUIRE(dnn_fd >= 0);
+    REQUIRE(dsp_fd >= 0);
+
+    std::atomic<bool> locked{false};
+    std::thread holder;
+    {
+        vdnn::client<mock> dnn(be, dnn_fd);
+        vdsp::client<mock> dsp(be, dsp_fd);
+        vdnn::client_buffer c;
+        REQUIRE(dnn.create(std::uint64_t{samples} * 4, VDNN_REGION_HOST, c) == 0);
+        accel_prime_handle ph{c.handle, ACCEL_CLOEXEC | ACCEL_RDWR, -1};
+        REQUIRE(be.ioctl(dnn_fd, ACCEL_IOCTL_PRIME_HANDLE_TO_FD, &ph) == 0);
+        accel_prime_handle imp{0, 0, ph.fd};
+        REQUIRE(be.ioctl(dsp_fd, ACCEL_IOCTL_PRIME_FD_TO_HANDLE, &imp) == 0);
+        CHECK(be.close(ph.fd) == 0);
+        vdsp::client_buffer in{imp.handle, c.size, 0, nullptr}, out;
+        REQUIRE(dsp.create(c.size, out) == 0);
+        const float one = 1.0f;
+        dsp_dev->data().hw.hang(); // the job waits on the engine ...
+        REQUIRE(dsp.fir(in, out, samples, {&one, 1}) > 0);
+        for (int i = 0; i < 10000 && dsp_dev->data().hw.in_flight() == 0; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        // ... until the firmware lock is held (let go after 300 ms): then it waits inside the work.
+        holder = std::thread([&, &fw_lock = dsp_dev->data().fw_mutex] {
+            std::lock_guard g(fw_lock);
+            locked = true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        });
+        while (!locked)
+            std::this_thread::yield();
+        dsp_dev->data().hw.resume();
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        CHECK(dsp.release(out) == 0);
+        CHECK(dnn.release(c) == 0);
+    }
+    CHECK(be.close(dsp_fd) == 0);
+    CHECK(dsp_dev->data().hw.in_flight() == 1); // in the work, waiting for the lock
+    reg_dsp.reset(); // unplug: the running job is cancelled
+    CHECK(sub.minors_in_use() == 2);
+    dsp_dev.reset(); // the client's last reference: the device goes now, here
+    CHECK(sub.minors_in_use() == 1);
+    holder.join();
+    CHECK(be.close(dnn_fd) == 0);
+    reg_dnn.reset();
+    dnn_dev.reset();
+    CHECK(sub.minors_in_use() == 0);
 }
