@@ -86,6 +86,10 @@ struct driver {
         if (d->domain)
             d->domain->fini();
         d->hw.reset(-ECANCELED);
+        // A job cancelled while running may still be inside its work, whose captures can hold
+        // the device's last reference (an imported object's attachment): they must go before
+        // the client's last reference can, or the engine thread would destroy its own engine.
+        d->hw.wait_idle();
     }
 
     static accel::result<file_data> open(device& d) {

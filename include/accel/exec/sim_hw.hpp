@@ -30,6 +30,12 @@
 ///     the delay stays (it is a property of the engine).
 /// The destructor stops the engine: what it still holds is signalled with -ECANCELED (nothing
 /// waits for ever on a fence of a destroyed engine).
+///
+/// Lifetime: the work function (what it captured) is dropped on the engine thread as soon as
+/// it returns, while its job still counts as running (in_flight()), so once `wait_idle()`
+/// returns after a reset() or cancel() the engine thread holds nothing of the aborted work. A
+/// driver's unplug waits so: a capture may hold the last reference to the device that owns
+/// the engine, and destroying the engine on its own thread would join that thread from itself.
 #include <accel/exec/fence.hpp>
 
 #include <algorithm>
@@ -175,6 +181,13 @@ public:
         return fences;
     }
 
+    /// Waits until no job runs on the engine: a job reset() or cancel() aborted while it was
+    /// running has returned from its work and the work is gone (see the file comment).
+    void wait_idle() {
+        std::unique_lock lk(mu_);
+        done_cv_.wait(lk, [&] { return running_ == nullptr; });
+    }
+
     /// Jobs submitted, not yet completed or dropped.
     std::size_t in_flight() const {
         std::lock_guard g(mu_);
@@ -232,6 +245,7 @@ private:
             const auto takes = job.e.duration + delay_;
             lk.unlock();
             int r = job.e.work ? job.e.work() : 0;
+            job.e.work = {}; // its captures go here, unlocked, while the job still counts as running
             lk.lock();
             if (takes.count() > 0)
                 cv_.wait_for(lk, takes, [&] { return stop_ || job.aborted; });
@@ -247,7 +261,7 @@ private:
             if (r < 0)
                 job.e.hw->set_error(r);
             job.e.hw->signal(); // the "interrupt"
-            job.e = entry{};    // drop the work's captures on this thread
+            job.e = entry{};    // the fence reference (the work went above)
             lk.lock();
             done_cv_.notify_all();
         }
