@@ -12,6 +12,7 @@
 // to what they were before. Then the server must exit cleanly on SIGTERM.
 #include "stress_session.hpp"
 #include "stress_state.hpp"
+#include "../fuse/serve_ready.hpp"
 
 #include <accel/backend/syscall.hpp>
 #include <accel/fuse/host.hpp>
@@ -67,21 +68,8 @@ struct server {
         }
         ::close(p[1]);
         out = p[0];
-        char c = 0;
-        for (;;) {
-            pollfd pf{out, POLLIN, 0};
-            const int r = ::poll(&pf, 1, 60'000);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0)
-                break;
-            const ssize_t n = ::read(out, &c, 1);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n != 1 || c == '\n')
-                break;
-        }
-        REQUIRE_MESSAGE(c == '\n', "accel-serve did not start");
+        const bool ready = accel::test::wait_ready_line(out);
+        REQUIRE_MESSAGE(ready, "accel-serve did not start");
         struct stat st {};
         REQUIRE(::stat(compute(0).c_str(), &st) == 0);
     }

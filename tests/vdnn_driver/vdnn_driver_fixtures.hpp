@@ -14,6 +14,7 @@
 //   static constexpr bool full;                  run the larger random sets (the mock is cheap)
 //   static constexpr const char* name;
 #include "vdnn_driver.hpp"
+#include "../fuse/serve_ready.hpp"
 
 #include <accel/accel.hpp>
 #include <accel/backend/syscall.hpp>
@@ -135,21 +136,8 @@ struct fuse_vdnn_fixture {
         server = pid;
         out = p[0];
         // The first line says the mount serves; EOF: the server exited (its stderr says why).
-        char c = 0;
-        for (;;) {
-            pollfd pf{out, POLLIN, 0};
-            const int r = ::poll(&pf, 1, 60'000);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0)
-                break;
-            const ssize_t n = ::read(out, &c, 1);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n != 1 || c == '\n')
-                break;
-        }
-        if (c != '\n') {
+        const bool ready = accel::test::wait_ready_line(out);
+        if (!ready) {
             int status = 0;
             ::kill(server, SIGKILL);
             ::waitpid(server, &status, 0);

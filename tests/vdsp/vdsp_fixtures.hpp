@@ -11,6 +11,7 @@
 // (`fw::none`), and let a test put a file there (install) before asking for a reset.
 #include "vdsp_driver.hpp"
 #include "vdsp_test_util.hpp"
+#include "../fuse/serve_ready.hpp"
 
 #include <accel/accel.hpp>
 #include <accel/backend/syscall.hpp>
@@ -131,21 +132,8 @@ struct fuse_vdsp_fixture {
         ::close(p[1]);
         server = pid;
         out = p[0];
-        char c = 0;
-        for (;;) {
-            pollfd pf{out, POLLIN, 0};
-            const int r = ::poll(&pf, 1, 60'000);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0)
-                break;
-            const ssize_t n = ::read(out, &c, 1);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n != 1 || c == '\n')
-                break;
-        }
-        if (c != '\n') {
+        const bool ready = accel::test::wait_ready_line(out);
+        if (!ready) {
             int status = 0;
             ::kill(server, SIGKILL);
             ::waitpid(server, &status, 0);

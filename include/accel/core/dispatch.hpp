@@ -117,11 +117,11 @@ inline int device_base::ioctl(file_base& f, ioctl_cmd cmd, std::uint64_t arg) no
     std::memset(kdata + in_size, 0, ksize - in_size);
 
     int ret = detail::ioctl_permitted(f, slot->flags);
+    const bool driver_row = ioc_type(cmd) == ACCEL_IOCTL_BASE && is_driver_nr(ioc_nr(cmd));
     // A device left MALFUNCTION by a failed reset refuses the driver's compute ioctls; the core
     // and framework ioctls (VERSION, GET_CAP, GEM_CLOSE, INFO, RESET) and the monitor node keep
     // working so that clients can learn what happened and clean up (accel's rule).
-    if (ret == 0 && f.kind() == node_kind::compute && ioc_type(cmd) == ACCEL_IOCTL_BASE && is_driver_nr(ioc_nr(cmd)) &&
-        status_.state() == ACCEL_STATE_MALFUNCTION)
+    if (ret == 0 && f.kind() == node_kind::compute && driver_row && status_.state() == ACCEL_STATE_MALFUNCTION)
         ret = -EIO;
     if (ret == 0) {
         call_context* ctx = detail::current_call;
@@ -132,7 +132,6 @@ inline int device_base::ioctl(file_base& f, ioctl_cmd cmd, std::uint64_t arg) no
             ret = -ENODEV;
         } else {
             entered guard{this};
-            const bool driver_row = ioc_type(cmd) == ACCEL_IOCTL_BASE && is_driver_nr(ioc_nr(cmd));
             if (!driver_row || (ret = detail::callback_may_fail("ioctl")) == 0)
                 ret = detail::call_handler(*slot, *this, f, kdata);
         }
